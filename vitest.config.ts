@@ -1,0 +1,26 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const cacheSource = fileURLToPath(new URL('./packages/cache/src/index.ts', import.meta.url));
+
+export default defineConfig({
+  resolve: { alias: { '@chatd/cache': cacheSource } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'cache', include: ['packages/cache/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'chatd',
+          include: ['packages/chatd/test/**/*.test.ts'],
+          globalSetup: ['packages/chatd/test/support/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
