@@ -1,0 +1,89 @@
+import postgres from 'postgres';
+import { DatabaseUnavailableError } from '../errors.js';
+import { SqlState, sqlStateOf } from './sqlstate.js';
+
+/** A postgres.js client or transaction: anything a named query can run on. */
+export type Db = postgres.ISql;
+/** A postgres.js client with a pool (not a transaction). */
+export type Sql = postgres.Sql;
+
+/** The oldest PostgreSQL chatd supports. */
+export const MINIMUM_SERVER_VERSION_NUM = 130000;
+
+/** Options for {@link connectDatabase}. */
+export interface ConnectOptions {
+  /** Pool size; default 10. */
+  readonly maxConnections?: number;
+  /** Seconds to wait for a TCP connection before failing; default 5. */
+  readonly connectTimeoutSeconds?: number;
+  /** `application_name` shown in pg_stat_activity. */
+  readonly applicationName?: string;
+}
+
+/**
+ * Creates a postgres.js pool with chatd's conventions: camelCase column names, `bigint` as JS number
+ * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped.
+ */
+export function createSql(url: string, options: ConnectOptions = {}): Sql {
+  return postgres(url, {
+    max: options.maxConnections ?? 10,
+    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? 'chatd' },
+    transform: { undefined: null, column: { from: postgres.toCamel } },
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (value: number) => String(value),
+        parse: (value: string) => Number(value),
+      },
+    },
+  });
+}
+
+/**
+ * Creates a pool and proves it works: one round trip, and the server is PostgreSQL 13 or newer.
+ * Fails fast with a {@link DatabaseUnavailableError} that names the server (never the password).
+ */
+export async function connectDatabase(url: string, options: ConnectOptions = {}): Promise<Sql> {
+  const sql = createSql(url, options);
+  try {
+    const [row] = await sql<[{ version: number }]>`SELECT current_setting('server_version_num')::int AS version`;
+    if (!row || row.version < MINIMUM_SERVER_VERSION_NUM) {
+      throw new DatabaseUnavailableError(
+        `PostgreSQL at ${describeUrl(url)} is version ${row?.version}; chatd needs PostgreSQL 13 or newer`,
+      );
+    }
+    return sql;
+  } catch (error) {
+    await sql.end({ timeout: 1 }).catch(() => {});
+    if (error instanceof DatabaseUnavailableError) throw error;
+    throw new DatabaseUnavailableError(`cannot use PostgreSQL at ${describeUrl(url)}: ${explain(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+/** A connection URL without its password, safe for logs and error messages. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.password = '';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+function explain(error: unknown): string {
+  const state = sqlStateOf(error);
+  if (state === SqlState.invalidPassword) return 'password authentication failed';
+  if (state === SqlState.invalidCatalogName) return 'the database does not exist';
+  const code = (error as { code?: unknown })?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused (is the server running, and is the port right?)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'unknown host';
+  if (code === 'CONNECT_TIMEOUT') return 'connection timed out';
+  return error instanceof Error ? error.message : String(error);
+}

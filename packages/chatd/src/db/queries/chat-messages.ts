@@ -1,0 +1,30 @@
+import type { Db } from '../connection.js';
+import type { ChatMessageRole, ChatMessageRow } from '../rows.js';
+
+const COLUMNS = 'id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at';
+
+/** Fields a message is created with. */
+export interface ChatMessageInsert {
+  chatId: string;
+  role: ChatMessageRole;
+  content: string;
+  modelConfigId: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+}
+
+/** Appends a message to a chat. */
+export async function insertChatMessage(db: Db, input: ChatMessageInsert): Promise<ChatMessageRow> {
+  const [row] = await db<[ChatMessageRow]>`
+    INSERT INTO chat_messages (chat_id, role, content, model_config_id, input_tokens, output_tokens)
+    VALUES (${input.chatId}, ${input.role}, ${input.content}, ${input.modelConfigId}, ${input.inputTokens},
+            ${input.outputTokens})
+    RETURNING ${db.unsafe(COLUMNS)}`;
+  return row!;
+}
+
+/** A chat's messages with id greater than `afterId` (0 for all), in order. */
+export async function listChatMessages(db: Db, chatId: string, afterId = 0): Promise<ChatMessageRow[]> {
+  return db<ChatMessageRow[]>`
+    SELECT ${db.unsafe(COLUMNS)} FROM chat_messages WHERE chat_id = ${chatId} AND id > ${afterId} ORDER BY id`;
+}

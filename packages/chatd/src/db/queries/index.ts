@@ -1,0 +1,30 @@
+import * as apiTokens from './api-tokens.js';
+import * as chatMessages from './chat-messages.js';
+import * as chatModelConfigs from './chat-model-configs.js';
+import * as chatProviders from './chat-providers.js';
+import * as chatQueuedMessages from './chat-queued-messages.js';
+import * as chats from './chats.js';
+import * as deploymentSettings from './deployment-settings.js';
+import * as replicas from './replicas.js';
+import * as userChatPrompts from './user-chat-prompts.js';
+import * as users from './users.js';
+
+/**
+ * Every named query, one function each, taking the connection (pool or transaction) first. The name is
+ * the metric label (`chatd_db_queries_total{query="getEnabledChatProviders"}`).
+ */
+export const queries = Object.freeze({
+  ...users,
+  ...apiTokens,
+  ...chatProviders,
+  ...chatModelConfigs,
+  ...userChatPrompts,
+  ...deploymentSettings,
+  ...chats,
+  ...chatMessages,
+  ...chatQueuedMessages,
+  ...replicas,
+});
+
+/** The names of every query. */
+export type QueryName = keyof typeof queries;

@@ -1,0 +1,113 @@
+/**
+ * Row shapes as the named queries return them (camelCase; timestamps as Date; bigint as number).
+ */
+
+/** A JSON object, as stored in jsonb columns. */
+export type JsonObject = { [key: string]: JsonValue };
+/** Any JSON value. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+export const USER_ROLES = ['admin', 'member'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export interface UserRow {
+  id: string;
+  username: string;
+  role: UserRole;
+  createdAt: Date;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  publicId: string;
+  userId: string;
+  name: string;
+  secretHash: Buffer;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+/** A token together with the user it belongs to (one query on every authenticated request). */
+export interface ApiTokenWithUserRow extends ApiTokenRow {
+  username: string;
+  role: UserRole;
+}
+
+export const PROVIDER_KINDS = ['openai', 'openai-compat', 'anthropic', 'builtin'] as const;
+export type ProviderKind = (typeof PROVIDER_KINDS)[number];
+
+export interface ChatProviderRow {
+  id: string;
+  provider: ProviderKind;
+  displayName: string;
+  apiKeyEncrypted: Buffer | null;
+  baseUrl: string | null;
+  enabled: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ChatModelConfigRow {
+  id: string;
+  providerId: string;
+  model: string;
+  displayName: string;
+  enabled: boolean;
+  isDefault: boolean;
+  contextLimit: number;
+  options: JsonObject;
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+}
+
+export interface UserChatPromptRow {
+  userId: string;
+  customPrompt: string;
+  updatedAt: Date;
+}
+
+export const CHAT_STATUSES = ['pending', 'running', 'waiting', 'error'] as const;
+export type ChatStatus = (typeof CHAT_STATUSES)[number];
+
+export interface ChatRow {
+  id: string;
+  ownerId: string;
+  title: string;
+  status: ChatStatus;
+  modelConfigId: string | null;
+  workerId: string | null;
+  heartbeatAt: Date | null;
+  lastError: string | null;
+  archived: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type ChatMessageRole = 'user' | 'assistant';
+
+export interface ChatMessageRow {
+  id: number;
+  chatId: string;
+  role: ChatMessageRole;
+  content: string;
+  modelConfigId: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  createdAt: Date;
+}
+
+export interface ChatQueuedMessageRow {
+  id: number;
+  chatId: string;
+  content: string;
+  createdAt: Date;
+}
+
+export interface ReplicaRow {
+  id: string;
+  hostname: string;
+  startedAt: Date;
+  heartbeatAt: Date;
+  appliedConfigVersion: number;
+}

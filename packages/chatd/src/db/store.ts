@@ -1,0 +1,48 @@
+import type { Db, Sql } from './connection.js';
+import { type QueryName, queries } from './queries/index.js';
+
+type Queries = typeof queries;
+
+/** A query with its connection bound: what callers of the {@link Store} see. */
+type BoundQuery<Q> = Q extends (db: Db, ...args: infer A) => infer R ? (...args: A) => R : never;
+
+/** The named queries, each bound to a connection. */
+export type StoreQueries = { readonly [K in QueryName]: BoundQuery<Queries[K]> };
+
+/**
+ * chatd's data access: one named function per query (see `queries/`), plus transactions. Everything
+ * above the database talks to this interface, so a wrapper (the metered store) can stand in front of
+ * any implementation.
+ */
+export interface Store extends StoreQueries {
+  /**
+   * Runs `work` in a transaction; the store it receives runs every query inside it. Commits when `work`
+   * resolves, rolls back when it throws. Nested calls use a savepoint.
+   */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+}
+
+/** The names of every query of a {@link Store}. */
+export const QUERY_NAMES: readonly QueryName[] = Object.freeze(Object.keys(queries) as QueryName[]);
+
+/** A {@link Store} on a postgres.js pool. */
+export function createPostgresStore(sql: Sql): Store {
+  return bindStore(sql, (work) => sql.begin((tx) => work(bindStore(tx, savepointOf(tx)))) as never);
+}
+
+type TransactionRunner = <T>(work: (tx: Store) => Promise<T>) => Promise<T>;
+
+function savepointOf(tx: Db & { savepoint?: unknown }): TransactionRunner {
+  const savepoint = tx.savepoint as <T>(fn: (inner: Db) => Promise<T>) => Promise<T>;
+  return <T>(work: (tx: Store) => Promise<T>) =>
+    savepoint.call(tx, (inner: Db) => work(bindStore(inner, savepointOf(inner)))) as Promise<T>;
+}
+
+function bindStore(db: Db, transaction: TransactionRunner): Store {
+  const store: Record<string, unknown> = { transaction };
+  for (const name of QUERY_NAMES) {
+    const query = queries[name] as (db: Db, ...args: unknown[]) => unknown;
+    store[name] = (...args: unknown[]) => query(db, ...args);
+  }
+  return Object.freeze(store) as unknown as Store;
+}

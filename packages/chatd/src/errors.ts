@@ -1,0 +1,49 @@
+/**
+ * Errors that chatd raises on purpose. Each has a stable `code` that the HTTP layer and the CLI map to a
+ * status or an exit message in one place; the message is safe to show to the caller (never a secret).
+ */
+export class ChatdError extends Error {
+  /** A stable, machine-readable code such as `E_NOT_FOUND`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Input that does not satisfy the contract (bad flag, bad field, bad id). */
+export class InvalidInputError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_INVALID_INPUT', message, options);
+  }
+}
+
+/** The thing asked for does not exist, or is not visible to the caller. */
+export class NotFoundError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_NOT_FOUND', message, options);
+  }
+}
+
+/** The request conflicts with the current state (a second default model config, a duplicate name). */
+export class ConflictError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_CONFLICT', message, options);
+  }
+}
+
+/** The database could not be reached or prepared; the message says what to do. */
+export class DatabaseUnavailableError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_DATABASE_UNAVAILABLE', message, options);
+  }
+}
+
+/** Embedded PostgreSQL could not be set up or started; the message says what to do. */
+export class EmbeddedPostgresError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_EMBEDDED_POSTGRES', message, options);
+  }
+}
