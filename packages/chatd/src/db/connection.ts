@@ -50,7 +50,9 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
 export async function connectDatabase(url: string, options: ConnectOptions = {}): Promise<Sql> {
   const sql = createSql(url, options);
   try {
-    const [row] = await sql<[{ version: number }]>`SELECT current_setting('server_version_num')::int AS version`;
+    const [row] = await sql<
+      [{ version: number }]
+    >`SELECT current_setting('server_version_num')::int AS version`;
     if (!row || row.version < MINIMUM_SERVER_VERSION_NUM) {
       throw new DatabaseUnavailableError(
         `PostgreSQL at ${describeUrl(url)} is version ${row?.version}; chatd needs PostgreSQL 13 or newer`,

@@ -29,7 +29,8 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
     const match = MIGRATION_FILE.exec(file);
     if (!match) throw new Error(`migration file name ${file} does not match NNNN_name.sql`);
     const id = Number(match[1]);
-    if (id !== migrations.length + 1) throw new Error(`migration ${file} is out of sequence (expected ${migrations.length + 1})`);
+    if (id !== migrations.length + 1)
+      throw new Error(`migration ${file} is out of sequence (expected ${migrations.length + 1})`);
     migrations.push({ id, name: match[2]!, sql: await readFile(path.join(dir, file), 'utf8') });
   }
   return migrations;

@@ -49,9 +49,13 @@ describe('migrate', () => {
     const appliedIds = results.flatMap((r) => r.applied).sort((a, b) => a - b);
     expect(appliedIds).toEqual(all.map((m) => m.id));
     for (const result of results) expect(result.version).toBe(all.length);
-    const [{ count }] = await migrators[0]!<[{ count: number }]>`SELECT count(*)::int AS count FROM chatd_migrations`;
+    const [{ count }] = await migrators[0]!<
+      [{ count: number }]
+    >`SELECT count(*)::int AS count FROM chatd_migrations`;
     expect(count).toBe(all.length);
-    const [{ rows }] = await migrators[0]!<[{ rows: number }]>`SELECT count(*)::int AS rows FROM deployment_settings`;
+    const [{ rows }] = await migrators[0]!<
+      [{ rows: number }]
+    >`SELECT count(*)::int AS rows FROM deployment_settings`;
     expect(rows).toBe(1);
   });
 

@@ -20,7 +20,9 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   const name = `chatd_test_${randomBytes(6).toString('hex')}`;
   const admin = createSql(adminUrl, { maxConnections: 1 });
   try {
-    await admin.unsafe(options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`);
+    await admin.unsafe(
+      options.empty ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`,
+    );
   } finally {
     await admin.end();
   }

@@ -44,7 +44,13 @@ export class EmbeddedPostgres {
   /** The cluster directory. */
   readonly dataDir: string;
 
-  private constructor(child: ChildProcess, exited: Promise<void>, port: number, password: string, dataDir: string) {
+  private constructor(
+    child: ChildProcess,
+    exited: Promise<void>,
+    port: number,
+    password: string,
+    dataDir: string,
+  ) {
     this.#child = child;
     this.#exited = exited;
     this.port = port;
@@ -117,7 +123,9 @@ export class EmbeddedPostgres {
       });
       child.once('error', (error) => {
         clearTimeout(timer);
-        reject(new EmbeddedPostgresError(`could not run ${binaries.postgres}: ${error.message}`, { cause: error }));
+        reject(
+          new EmbeddedPostgresError(`could not run ${binaries.postgres}: ${error.message}`, { cause: error }),
+        );
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
@@ -204,7 +212,9 @@ async function initialiseCluster(
     }
     const [code] = (await once(child, 'exit')) as [number | null];
     if (code !== 0) {
-      throw new EmbeddedPostgresError(`initdb failed (exit code ${code}):\n${output.slice(-LOG_TAIL_LINES).join('\n')}`);
+      throw new EmbeddedPostgresError(
+        `initdb failed (exit code ${code}):\n${output.slice(-LOG_TAIL_LINES).join('\n')}`,
+      );
     }
     await rename(scratchDir, dataDir);
   } finally {

@@ -16,7 +16,10 @@ export interface ChatModelConfigInsert {
 }
 
 /** Inserts a model config. A second default fails with a unique violation (see {@link clearDefaultChatModelConfig}). */
-export async function insertChatModelConfig(db: Db, input: ChatModelConfigInsert): Promise<ChatModelConfigRow> {
+export async function insertChatModelConfig(
+  db: Db,
+  input: ChatModelConfigInsert,
+): Promise<ChatModelConfigRow> {
   const [row] = await db<[ChatModelConfigRow]>`
     INSERT INTO chat_model_configs (provider_id, model, display_name, enabled, is_default, context_limit, options)
     VALUES (${input.providerId}, ${input.model}, ${input.displayName}, ${input.enabled}, ${input.isDefault},

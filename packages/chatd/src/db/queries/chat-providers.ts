@@ -23,7 +23,9 @@ export async function insertChatProvider(db: Db, input: ChatProviderInsert): Pro
 
 /** The provider with this id, or undefined. */
 export async function getChatProviderById(db: Db, id: string): Promise<ChatProviderRow | undefined> {
-  const [row] = await db<[ChatProviderRow?]>`SELECT ${db.unsafe(COLUMNS)} FROM chat_providers WHERE id = ${id}`;
+  const [row] = await db<
+    [ChatProviderRow?]
+  >`SELECT ${db.unsafe(COLUMNS)} FROM chat_providers WHERE id = ${id}`;
   return row;
 }
 
@@ -39,7 +41,9 @@ export async function getEnabledChatProviders(db: Db): Promise<ChatProviderRow[]
 }
 
 /** Fields a provider update may change; absent fields stay as they are. */
-export type ChatProviderPatch = Partial<Pick<ChatProviderInsert, 'displayName' | 'apiKeyEncrypted' | 'baseUrl' | 'enabled'>>;
+export type ChatProviderPatch = Partial<
+  Pick<ChatProviderInsert, 'displayName' | 'apiKeyEncrypted' | 'baseUrl' | 'enabled'>
+>;
 
 /** Applies a partial update; undefined when there is no such provider. */
 export async function updateChatProvider(

@@ -19,7 +19,10 @@ export async function listQueuedMessages(db: Db, chatId: string): Promise<ChatQu
 }
 
 /** Removes and returns the oldest queued message of a chat, or undefined when the queue is empty. */
-export async function popNextQueuedMessage(db: Db, chatId: string): Promise<ChatQueuedMessageRow | undefined> {
+export async function popNextQueuedMessage(
+  db: Db,
+  chatId: string,
+): Promise<ChatQueuedMessageRow | undefined> {
   const [row] = await db<[ChatQueuedMessageRow?]>`
     DELETE FROM chat_queued_messages
     WHERE id = (SELECT id FROM chat_queued_messages WHERE chat_id = ${chatId} ORDER BY id LIMIT 1)

@@ -7,7 +7,12 @@ const COLUMNS =
 /** Inserts a chat (not running: `running` needs a worker, see the worker queries). */
 export async function insertChat(
   db: Db,
-  input: { ownerId: string; title: string; status: Exclude<ChatStatus, 'running'>; modelConfigId: string | null },
+  input: {
+    ownerId: string;
+    title: string;
+    status: Exclude<ChatStatus, 'running'>;
+    modelConfigId: string | null;
+  },
 ): Promise<ChatRow> {
   const [row] = await db<[ChatRow]>`
     INSERT INTO chats (owner_id, title, status, model_config_id)

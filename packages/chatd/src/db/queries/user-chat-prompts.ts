@@ -9,7 +9,11 @@ export async function getUserChatPrompt(db: Db, userId: string): Promise<UserCha
 }
 
 /** Sets the user's custom prompt (insert or replace). */
-export async function upsertUserChatPrompt(db: Db, userId: string, customPrompt: string): Promise<UserChatPromptRow> {
+export async function upsertUserChatPrompt(
+  db: Db,
+  userId: string,
+  customPrompt: string,
+): Promise<UserChatPromptRow> {
   const [row] = await db<[UserChatPromptRow]>`
     INSERT INTO user_chat_prompts (user_id, custom_prompt) VALUES (${userId}, ${customPrompt})
     ON CONFLICT (user_id) DO UPDATE SET custom_prompt = excluded.custom_prompt, updated_at = now()

@@ -1,0 +1,329 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMeteredStore } from '../../src/db/metered-store.js';
+import type { ChatModelConfigInsert } from '../../src/db/queries/chat-model-configs.js';
+import { QueryStats } from '../../src/db/query-stats.js';
+import { SqlState, sqlStateOf } from '../../src/db/sqlstate.js';
+import { QUERY_NAMES, type Store } from '../../src/db/store.js';
+import { useTestDatabase } from '../support/test-database.js';
+
+const db = useTestDatabase();
+
+/** Every query of the store must be exercised by this file: checked at the end. */
+const stats = new QueryStats();
+let store: Store;
+beforeAll(() => {
+  store = createMeteredStore(db.store, stats);
+});
+afterAll(() => {
+  const untested = QUERY_NAMES.filter((name) => stats.calls(name) === 0);
+  expect(untested, 'queries without a round-trip test').toEqual([]);
+});
+
+async function expectSqlState(promise: Promise<unknown>, state: string): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error, `expected SQLSTATE ${state}`).toBeDefined();
+  expect(sqlStateOf(error)).toBe(state);
+}
+
+function modelConfig(
+  providerId: string,
+  overrides: Partial<ChatModelConfigInsert> = {},
+): ChatModelConfigInsert {
+  return {
+    providerId,
+    model: 'gpt-test',
+    displayName: 'GPT test',
+    enabled: true,
+    isDefault: false,
+    contextLimit: 8192,
+    options: { temperature: 0.2, nested: { list: [1, 'two', null] } },
+    ...overrides,
+  };
+}
+
+describe('users and tokens', () => {
+  it('round-trips users, counts them and finds them case-insensitively', async () => {
+    const before = await store.countUsers();
+    const user = await store.insertUser({ username: 'Alice', role: 'admin' });
+    expect(user).toMatchObject({ username: 'Alice', role: 'admin' });
+    expect(user.createdAt).toBeInstanceOf(Date);
+    expect(await store.getUserById(user.id)).toEqual(user);
+    expect(await store.getUserByUsername('alice')).toEqual(user);
+    expect(await store.getUserByUsername('nobody')).toBeUndefined();
+    expect(await store.countUsers()).toBe(before + 1);
+    await expectSqlState(store.insertUser({ username: 'ALICE', role: 'member' }), SqlState.uniqueViolation);
+    await expectSqlState(store.insertUser({ username: 'bad name', role: 'member' }), SqlState.checkViolation);
+    await expectSqlState(
+      store.insertUser({ username: 'root', role: 'owner' as never }),
+      SqlState.checkViolation,
+    );
+  });
+
+  it('round-trips tokens with their user and records last use', async () => {
+    const user = await store.insertUser({ username: 'token-owner', role: 'member' });
+    const secretHash = randomBytes(32);
+    const token = await store.insertApiToken({
+      userId: user.id,
+      publicId: 'abc123def456',
+      name: 'cli',
+      secretHash,
+    });
+    expect(token.lastUsedAt).toBeNull();
+    const found = await store.getApiTokenWithUserByPublicId('abc123def456');
+    expect(found).toMatchObject({ id: token.id, userId: user.id, username: 'token-owner', role: 'member' });
+    expect(Buffer.compare(found!.secretHash, secretHash)).toBe(0);
+    await store.touchApiTokenLastUsed(token.id);
+    const [listed] = await store.listApiTokensByUser(user.id);
+    expect(listed!.lastUsedAt).toBeInstanceOf(Date);
+    expect(await store.getApiTokenWithUserByPublicId('zzzzzzzzzzzz')).toBeUndefined();
+    await expectSqlState(
+      store.insertApiToken({ userId: user.id, publicId: 'short', name: 'x', secretHash }),
+      SqlState.checkViolation,
+    );
+    await expectSqlState(
+      store.insertApiToken({
+        userId: user.id,
+        publicId: 'abc123def999',
+        name: 'x',
+        secretHash: randomBytes(8),
+      }),
+      SqlState.checkViolation,
+    );
+  });
+});
+
+describe('providers and model configs', () => {
+  it('round-trips providers and filters the enabled ones', async () => {
+    const key = randomBytes(40);
+    const a = await store.insertChatProvider({
+      provider: 'openai-compat',
+      displayName: 'Local',
+      apiKeyEncrypted: key,
+      baseUrl: 'http://127.0.0.1:1234/v1',
+      enabled: true,
+    });
+    const b = await store.insertChatProvider({
+      provider: 'builtin',
+      displayName: 'Builtin',
+      apiKeyEncrypted: null,
+      baseUrl: null,
+      enabled: false,
+    });
+    expect(Buffer.compare((await store.getChatProviderById(a.id))!.apiKeyEncrypted!, key)).toBe(0);
+    expect((await store.listChatProviders()).map((p) => p.id)).toEqual(expect.arrayContaining([a.id, b.id]));
+    const enabled = await store.getEnabledChatProviders();
+    expect(enabled.map((p) => p.id)).toContain(a.id);
+    expect(enabled.map((p) => p.id)).not.toContain(b.id);
+
+    const updated = await store.updateChatProvider(b.id, { enabled: true, displayName: 'Builtin 2' });
+    expect(updated).toMatchObject({ enabled: true, displayName: 'Builtin 2', provider: 'builtin' });
+    expect(updated!.updatedAt.getTime()).toBeGreaterThanOrEqual(b.updatedAt.getTime());
+    expect(
+      await store.updateChatProvider('00000000-0000-0000-0000-000000000000', { enabled: false }),
+    ).toBeUndefined();
+
+    expect(await store.deleteChatProvider(b.id)).toBe(true);
+    expect(await store.deleteChatProvider(b.id)).toBe(false);
+    expect(await store.getChatProviderById(b.id)).toBeUndefined();
+
+    await expectSqlState(
+      store.insertChatProvider({
+        provider: 'openai-compat',
+        displayName: 'x',
+        apiKeyEncrypted: null,
+        baseUrl: null,
+        enabled: true,
+      }),
+      SqlState.checkViolation,
+    );
+    await expectSqlState(
+      store.insertChatProvider({
+        provider: 'mystery' as never,
+        displayName: 'x',
+        apiKeyEncrypted: null,
+        baseUrl: null,
+        enabled: true,
+      }),
+      SqlState.checkViolation,
+    );
+  });
+
+  it('round-trips model configs, one default, soft delete', async () => {
+    const provider = await store.insertChatProvider({
+      provider: 'builtin',
+      displayName: 'Builtin',
+      apiKeyEncrypted: null,
+      baseUrl: null,
+      enabled: true,
+    });
+    const first = await store.insertChatModelConfig(modelConfig(provider.id, { isDefault: true }));
+    expect(first.options).toEqual({ temperature: 0.2, nested: { list: [1, 'two', null] } });
+    expect(await store.getChatModelConfigById(first.id)).toEqual(first);
+    expect((await store.getDefaultChatModelConfig())?.id).toBe(first.id);
+
+    // The database, not the application, refuses a second default.
+    await expectSqlState(
+      store.insertChatModelConfig(modelConfig(provider.id, { isDefault: true })),
+      SqlState.uniqueViolation,
+    );
+    await expectSqlState(
+      store.insertChatModelConfig(modelConfig(provider.id, { contextLimit: 0 })),
+      SqlState.checkViolation,
+    );
+    await expectSqlState(
+      store.insertChatModelConfig(modelConfig(provider.id, { options: [1, 2] as never })),
+      SqlState.checkViolation,
+    );
+
+    const second = await store.insertChatModelConfig(
+      modelConfig(provider.id, { enabled: false, model: 'other' }),
+    );
+    expect((await store.listChatModelConfigs({ includeDisabled: false })).map((c) => c.id)).not.toContain(
+      second.id,
+    );
+    expect((await store.listChatModelConfigs({ includeDisabled: true })).map((c) => c.id)).toContain(
+      second.id,
+    );
+
+    // Moving the default is two statements in one transaction.
+    await store.transaction(async (tx) => {
+      await tx.clearDefaultChatModelConfig();
+      await tx.updateChatModelConfig(second.id, { isDefault: true });
+    });
+    expect((await store.getDefaultChatModelConfig())?.id).toBe(second.id);
+    await expectSqlState(
+      store.updateChatModelConfig(first.id, { isDefault: true }),
+      SqlState.uniqueViolation,
+    );
+    const patched = await store.updateChatModelConfig(first.id, { contextLimit: 100, options: { top_p: 1 } });
+    expect(patched).toMatchObject({ contextLimit: 100, options: { top_p: 1 }, isDefault: false });
+
+    expect(await store.softDeleteChatModelConfig(second.id)).toBe(true);
+    expect(await store.softDeleteChatModelConfig(second.id)).toBe(false);
+    expect(await store.getChatModelConfigById(second.id)).toBeUndefined();
+    expect(await store.getDefaultChatModelConfig()).toBeUndefined();
+    expect(await store.updateChatModelConfig(second.id, { enabled: true })).toBeUndefined();
+    // A deleted default no longer blocks a new one.
+    const third = await store.insertChatModelConfig(modelConfig(provider.id, { isDefault: true }));
+    expect((await store.getDefaultChatModelConfig())?.id).toBe(third.id);
+  });
+});
+
+describe('prompts', () => {
+  it('round-trips user prompts and the system prompt', async () => {
+    const user = await store.insertUser({ username: 'prompted', role: 'member' });
+    expect(await store.getUserChatPrompt(user.id)).toBeUndefined();
+    await store.upsertUserChatPrompt(user.id, 'Be brief.');
+    await store.upsertUserChatPrompt(user.id, 'Be very brief.');
+    expect(await store.getUserChatPrompt(user.id)).toMatchObject({
+      userId: user.id,
+      customPrompt: 'Be very brief.',
+    });
+    await expectSqlState(store.upsertUserChatPrompt(user.id, 'x'.repeat(131_073)), SqlState.checkViolation);
+
+    expect(await store.getSystemPrompt()).toBe('');
+    await store.setSystemPrompt('You are chatd.');
+    expect(await store.getSystemPrompt()).toBe('You are chatd.');
+  });
+});
+
+describe('chats, messages and queues', () => {
+  it('round-trips chats, messages and queued messages', async () => {
+    const owner = await store.insertUser({ username: 'chatter', role: 'member' });
+    const chat = await store.insertChat({
+      ownerId: owner.id,
+      title: 'Hello',
+      status: 'pending',
+      modelConfigId: null,
+    });
+    expect(chat).toMatchObject({ status: 'pending', archived: false, workerId: null });
+    expect(await store.getChatById(chat.id)).toEqual(chat);
+
+    const m1 = await store.insertChatMessage({
+      chatId: chat.id,
+      role: 'user',
+      content: 'hi',
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+    });
+    const m2 = await store.insertChatMessage({
+      chatId: chat.id,
+      role: 'assistant',
+      content: 'hello',
+      modelConfigId: null,
+      inputTokens: 3,
+      outputTokens: 5,
+    });
+    expect(typeof m1.id).toBe('number');
+    expect((await store.listChatMessages(chat.id)).map((m) => m.id)).toEqual([m1.id, m2.id]);
+    expect((await store.listChatMessages(chat.id, m1.id)).map((m) => m.content)).toEqual(['hello']);
+
+    const q1 = await store.insertQueuedMessage({ chatId: chat.id, content: 'next' });
+    const q2 = await store.insertQueuedMessage({ chatId: chat.id, content: 'after' });
+    expect((await store.listQueuedMessages(chat.id)).map((q) => q.id)).toEqual([q1.id, q2.id]);
+    expect((await store.popNextQueuedMessage(chat.id))?.content).toBe('next');
+    expect((await store.popNextQueuedMessage(chat.id))?.content).toBe('after');
+    expect(await store.popNextQueuedMessage(chat.id)).toBeUndefined();
+
+    expect(await store.setChatArchived(chat.id, true)).toBe(true);
+    expect(await store.listChatsByOwner(owner.id, { includeArchived: false })).toEqual([]);
+    expect((await store.listChatsByOwner(owner.id, { includeArchived: true })).map((c) => c.id)).toEqual([
+      chat.id,
+    ]);
+
+    // A running chat must name its worker and heartbeat.
+    await expectSqlState(
+      store.insertChat({ ownerId: owner.id, title: 'x', status: 'running' as never, modelConfigId: null }),
+      SqlState.checkViolation,
+    );
+  });
+});
+
+describe('replicas', () => {
+  it('registers, heartbeats, lists and removes replicas', async () => {
+    const id = '11111111-1111-4111-8111-111111111111';
+    const replica = await store.upsertReplica({ id, hostname: 'host-a' });
+    expect(replica.appliedConfigVersion).toBe(0);
+    expect(await store.heartbeatReplica(id, 42)).toBe(true);
+    const [listed] = (await store.listReplicas()).filter((r) => r.id === id);
+    expect(listed).toMatchObject({ hostname: 'host-a', appliedConfigVersion: 42 });
+    await store.deleteReplica(id);
+    expect(await store.heartbeatReplica(id, 43)).toBe(false);
+  });
+});
+
+describe('transactions', () => {
+  it('rolls back every statement when the work throws', async () => {
+    const username = 'rolled-back';
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.insertUser({ username, role: 'member' });
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await store.getUserByUsername(username)).toBeUndefined();
+  });
+
+  it('nests with a savepoint', async () => {
+    await store.transaction(async (tx) => {
+      await tx.insertUser({ username: 'outer', role: 'member' });
+      await tx
+        .transaction(async (inner) => inner.insertUser({ username: 'inner', role: 'member' }))
+        .catch(() => {});
+      await expect(
+        tx.transaction(async (inner) => {
+          await inner.insertUser({ username: 'inner-2', role: 'member' });
+          throw new Error('inner failure');
+        }),
+      ).rejects.toThrow('inner failure');
+    });
+    expect(await store.getUserByUsername('outer')).toBeDefined();
+    expect(await store.getUserByUsername('inner')).toBeDefined();
+    expect(await store.getUserByUsername('inner-2')).toBeUndefined();
+  });
+});
