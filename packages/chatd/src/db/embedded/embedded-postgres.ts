@@ -65,7 +65,7 @@ export class EmbeddedPostgres {
 
   /** A connection URL for `database` as the cluster's superuser. */
   connectionUrl(database = 'postgres'): string {
-    return `postgres://${SUPERUSER}:${encodeURIComponent(this.#password)}@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
+    return embeddedConnectionUrl(this.#password, this.port, database);
   }
 
   /**
@@ -151,6 +151,11 @@ export class EmbeddedPostgres {
       clearTimeout(timer);
     }
   }
+}
+
+/** The superuser URL of an embedded cluster listening on 127.0.0.1:`port`. */
+export function embeddedConnectionUrl(password: string, port: number, database: string): string {
+  return `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 }
 
 async function assertReachable(runAs: SystemUser, paths: string[]): Promise<void> {

@@ -27,3 +27,8 @@ export async function countUsers(db: Db): Promise<number> {
   const [row] = await db<[{ count: number }]>`SELECT count(*) AS count FROM users`;
   return row!.count;
 }
+
+/** Serialises first-start bootstrap across replicas until the transaction ends. */
+export async function lockUserBootstrap(db: Db): Promise<void> {
+  await db`SELECT pg_advisory_xact_lock(${0x75736572})`;
+}

@@ -1,0 +1,90 @@
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { findBlockingDirectory, resolvePostgresRunAs } from '../db/embedded/system-user.js';
+import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
+
+/** The default `--cache-dir`: `$XDG_CACHE_HOME/chatd`, else `~/.cache/chatd`. */
+export function defaultCacheDir(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(homedir(), '.cache');
+  return path.join(base, 'chatd');
+}
+
+/** Options every command that touches the database takes. */
+export interface DatabaseCliOptions {
+  postgresUrl?: string;
+  cacheDir: string;
+  logLevel: LogLevel;
+}
+
+/** `--postgres-url`, `--cache-dir`, `--log-level`, each with its `CHATD_*` variable. */
+export function databaseOptions(): Option[] {
+  return [
+    new Option(
+      '--postgres-url <url>',
+      'PostgreSQL (13 or newer) to use, e.g. postgres://user:pass@host:5432/chatd; without it chatd runs an embedded PostgreSQL under --cache-dir',
+    )
+      .env('CHATD_POSTGRES_URL')
+      .argParser(parsePostgresUrl),
+    new Option(
+      '--cache-dir <dir>',
+      `directory for the embedded PostgreSQL data and generated secrets (as root, when the postgres user cannot reach the default: ${ROOT_FALLBACK_CACHE_DIR})`,
+    )
+      .env('CHATD_CACHE_DIR')
+      .default(defaultCacheDir()),
+    new Option('--log-level <level>', 'log verbosity')
+      .env('CHATD_LOG_LEVEL')
+      .choices(LOG_LEVELS)
+      .default('info'),
+  ];
+}
+
+function parsePostgresUrl(value: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('expected a URL such as postgres://user:pass@host:5432/chatd');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new InvalidArgumentError('expected a postgres:// or postgresql:// URL');
+  }
+  return value;
+}
+
+/** Where chatd keeps its data when it runs as root and the postgres user cannot reach the home cache. */
+export const ROOT_FALLBACK_CACHE_DIR = '/var/lib/chatd';
+
+/**
+ * The cache directory to use. As root, embedded PostgreSQL runs as the `postgres` user, which usually
+ * cannot enter /root (mode 0700). When the cache dir is the default one (not chosen by flag or
+ * variable) and that user cannot reach it, chatd uses /var/lib/chatd instead and says so; a directory
+ * the operator chose explicitly is never replaced (start-up then fails with instructions).
+ */
+export async function resolveCacheDir(
+  cacheDir: string,
+  source: string | undefined,
+  notify: (message: string) => void,
+): Promise<string> {
+  if (source !== 'default') return cacheDir;
+  const runAs = await resolvePostgresRunAs().catch(() => undefined);
+  if (!runAs) return cacheDir;
+  const blocking = await findBlockingDirectory(path.join(cacheDir, 'postgres'), runAs);
+  if (blocking === undefined) return cacheDir;
+  notify(
+    `running as root, and the '${runAs.name}' user that runs embedded PostgreSQL cannot enter ${blocking}, ` +
+      `so chatd keeps its data in ${ROOT_FALLBACK_CACHE_DIR} (choose another place with --cache-dir).`,
+  );
+  return ROOT_FALLBACK_CACHE_DIR;
+}
+
+/** The database options of a parsed command, with the cache directory resolved (see {@link resolveCacheDir}). */
+export async function resolveDatabaseOptions(command: Command): Promise<DatabaseCliOptions> {
+  const options = command.opts<DatabaseCliOptions>();
+  const cacheDir = options.postgresUrl
+    ? options.cacheDir
+    : await resolveCacheDir(options.cacheDir, command.getOptionValueSource('cacheDir'), (message) =>
+        process.stderr.write(`chatd: ${message}\n`),
+      );
+  return { ...options, cacheDir };
+}

@@ -1,0 +1,34 @@
+import { connectDatabase, type Sql } from '../db/connection.js';
+import { locateDatabase } from '../db/database-location.js';
+import { migrate } from '../db/migrate.js';
+import { createPostgresStore, type Store } from '../db/store.js';
+import { createLogger } from '../logging/logger.js';
+import type { DatabaseCliOptions } from './options.js';
+
+/**
+ * Runs a one-shot command against chatd's database (embedded or `--postgres-url`), migrated, and
+ * releases everything afterwards, whether `work` succeeds or not.
+ */
+export async function withDatabase<T>(
+  options: DatabaseCliOptions,
+  work: (sql: Sql, store: Store) => Promise<T>,
+): Promise<T> {
+  const logger = createLogger(options.logLevel);
+  const location = await locateDatabase({
+    postgresUrl: options.postgresUrl,
+    cacheDir: options.cacheDir,
+    logger,
+  });
+  try {
+    const sql = await connectDatabase(location.url, { maxConnections: 2 });
+    try {
+      await migrate(sql);
+      return await work(sql, createPostgresStore(sql));
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  } finally {
+    await location.release();
+    logger.flush();
+  }
+}
