@@ -22,7 +22,7 @@ export type DeepReadonly<T> = T extends Primitive | ((...args: never[]) => unkno
  * that reads never pay for a copy.
  *
  * - Cycles and shared sub-objects are handled (each object is visited once).
- * - Getters are not invoked: only data properties are followed.
+ * - Getters of objects are not invoked: only data properties are followed (array elements are read as is).
  * - Typed arrays and `DataView`s cannot be frozen by the language and are left writable; the type still says
  *   read-only. `Map`, `Set` and `Date` objects are frozen, but their internal state can still be changed
  *   through their methods at run time (only the types prevent it): prefer plain data in caches.

@@ -1,26 +1,11 @@
 import type { Clock } from './clock.js';
 import { type DeepReadonly, deepFreeze } from './deep-freeze.js';
+import type { Loader } from './loader.js';
 import { type DefinedValue, NOT_FOUND, type NotFound } from './not-found.js';
 import { type CacheOptions, type ResolvedCacheOptions, resolveCacheOptions } from './options.js';
 import { RecencyList, type RecencyNode } from './recency-list.js';
 import { type LoadOwner, SharedLoad } from './shared-load.js';
 import type { CacheStats } from './stats.js';
-
-/** What a loader receives besides the key. */
-export interface LoadContext {
-  /**
-   * Aborts when every caller waiting for this load has gone (each of them aborted its own signal). It is the
-   * load's own signal, never a caller's: pass it on to `fetch`, database queries and the like.
-   */
-  readonly signal: AbortSignal;
-}
-
-/**
- * Produces the value for `key`: the value itself, or {@link NOT_FOUND} when there is none. A rejection is an
- * error: it reaches every caller waiting for this load and is never cached. Resolving `undefined` is a
- * contract violation and is treated as an error (resolve `NOT_FOUND` instead).
- */
-export type Loader<K, V> = (key: K, context: LoadContext) => Promise<V | NotFound>;
 
 /** Per-call options of `get`. */
 export interface GetOptions {
@@ -123,7 +108,7 @@ export class LoadingCache<K, V extends DefinedValue> {
     this.#options = resolveCacheOptions(options);
     this.#clock = this.#options.clock;
     this.#loadOwner = {
-      run: (key, signal) => this.#loader(key, { signal }),
+      run: (key, context) => this.#loader(key, context),
       fulfilled: (load, outcome) => this.#loadFulfilled(load, outcome),
       rejected: (load) => this.#loadRejected(load),
       abandoned: (load) => this.#loadAbandoned(load),

@@ -1,10 +1,12 @@
+import type { LoadContext } from './loader.js';
+
 /**
  * What a {@link SharedLoad} asks of the cache that owns it. One object per cache serves all of its loads, so
  * starting a load allocates no closures.
  */
 export interface LoadOwner<K, R, T> {
   /** Calls the user's loader. */
-  run(key: K, signal: AbortSignal): Promise<R>;
+  run(key: K, context: LoadContext): Promise<R>;
   /** Turns the loader's outcome into what waiters get (storing it if appropriate); may throw. */
   fulfilled(load: SharedLoad<K, R, T>, outcome: R): T;
   /** Bookkeeping for a failed load; the error then reaches every waiter. */
@@ -28,7 +30,8 @@ export class SharedLoad<K, R, T> {
   /** Settles with the load's outcome; shared by every caller that joined without a signal. */
   readonly result: Promise<T>;
   readonly #owner: LoadOwner<K, R, T>;
-  readonly #controller = new AbortController();
+  /** Created on first use: an AbortSignal costs microseconds and garbage, and many loaders never read it. */
+  #controller: AbortController | undefined = undefined;
   #waiters = 0;
   #settled = false;
   #abandoned = false;
@@ -39,7 +42,7 @@ export class SharedLoad<K, R, T> {
     this.#owner = owner;
     let pending: Promise<R>;
     try {
-      pending = owner.run(key, this.#controller.signal);
+      pending = owner.run(key, new LazyLoadContext(this));
     } catch (error) {
       pending = Promise.reject(error);
     }
@@ -56,6 +59,15 @@ export class SharedLoad<K, R, T> {
         throw error;
       },
     );
+  }
+
+  /** The loader's own signal; see {@link LoadContext.signal}. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#abandoned) this.#controller.abort(abandonedReason());
+    }
+    return this.#controller.signal;
   }
 
   /** True once every waiter had gone and the loader's signal was aborted. */
@@ -104,8 +116,24 @@ export class SharedLoad<K, R, T> {
     // Unregister first, so that a caller arriving from inside an abort listener starts a fresh load instead
     // of joining this one, which is about to fail with an AbortError.
     this.#owner.abandoned(this);
-    this.#controller.abort(
-      new DOMException('Every caller waiting for this load has gone away', 'AbortError'),
-    );
+    // If the loader has not read its signal yet, it will find it already aborted when it does.
+    this.#controller?.abort(abandonedReason());
   }
+}
+
+/** The {@link LoadContext} of one load: one small object, with the signal made on first access. */
+class LazyLoadContext implements LoadContext {
+  readonly #load: SharedLoad<unknown, unknown, unknown>;
+
+  constructor(load: SharedLoad<unknown, unknown, unknown>) {
+    this.#load = load;
+  }
+
+  get signal(): AbortSignal {
+    return this.#load.signal;
+  }
+}
+
+function abandonedReason(): DOMException {
+  return new DOMException('Every caller waiting for this load has gone away', 'AbortError');
 }

@@ -1,5 +1,6 @@
 import type { DeepReadonly } from './deep-freeze.js';
-import { type GetOptions, type LoadContext, LoadingCache } from './loading-cache.js';
+import type { LoadContext } from './loader.js';
+import { type GetOptions, LoadingCache } from './loading-cache.js';
 import type { DefinedValue, NotFound } from './not-found.js';
 import type { CacheOptions, ResolvedCacheOptions } from './options.js';
 import type { CacheStats } from './stats.js';

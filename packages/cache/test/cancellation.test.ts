@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { LoadingCache } from '../src/index.js';
+import { type LoadContext, LoadingCache } from '../src/index.js';
 import { controlledLoader, flushPromises } from './support/controlled-loader.js';
 import { expectStats } from './support/expect-stats.js';
 import { FakeClock } from './support/fake-clock.js';
@@ -162,5 +162,53 @@ describe('cancellation', () => {
     expect(call(1).signal.aborted).toBe(false);
     call(1).resolve('B');
     expect(await b).toBe('B');
+  });
+
+  it('gives a loader that reads its signal only after every caller has gone an already-aborted signal', async () => {
+    let context: LoadContext | undefined;
+    const cache = new LoadingCache(
+      (_key: string, loadContext) => {
+        context = loadContext; // not reading context.signal yet
+        return new Promise<string>(() => {});
+      },
+      { ttl: 60_000, clock: new FakeClock() },
+    );
+    const controller = new AbortController();
+
+    const pending = cache.get('k', { signal: controller.signal });
+    controller.abort();
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+
+    expect(context?.signal.aborted).toBe(true);
+    expect(context?.signal.reason).toMatchObject({ name: 'AbortError' });
+    expectStats(cache, { misses: 1, loads: 1, abandonedLoads: 1 });
+  });
+
+  it('does not cancel a load that has already produced its outcome when its last caller aborts', async () => {
+    let resolveLoad: (value: string) => void = () => {};
+    const outcome = new Promise<string>((resolve) => {
+      resolveLoad = resolve;
+    });
+    let loaderSignal: AbortSignal | undefined;
+    const cache = new LoadingCache(
+      (_key: string, { signal }) => {
+        loaderSignal = signal;
+        return outcome;
+      },
+      { ttl: 60_000, clock: new FakeClock() },
+    );
+    const controller = new AbortController();
+
+    const pending = cache.get('k', { signal: controller.signal });
+    // Registered after the cache's own handler: it runs once the outcome has been stored, but before the
+    // caller's promise has settled, so the caller still aborts (and gets its reason)...
+    void outcome.then(() => controller.abort());
+    resolveLoad('value');
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+
+    // ...but the finished load is neither aborted nor counted as abandoned, and its value stays cached.
+    expect(loaderSignal?.aborted).toBe(false);
+    expect(cache.peek('k')).toBe('value');
+    expectStats(cache, { hits: 1, misses: 1, loads: 1, size: 1 });
   });
 });

@@ -31,7 +31,7 @@ describe('bounded size', () => {
     expect(cache.peek(1_000_000 - 65_536)).toBe(2 * (1_000_000 - 65_536));
     expect(cache.peek(1_000_000 - 65_537)).toBeUndefined();
     expect(cache.peek(0)).toBeUndefined();
-  });
+  }, 60_000);
 
   it('evicts the least recently used entry, where a hit counts as a use', async () => {
     let loads = 0;

@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createUserWithToken } from '../auth/users.js';
 import { migrate } from '../db/migrate.js';
-import { ChatdError } from '../errors.js';
 import { type ListenAddress, parseListenAddress } from '../http/server.js';
 import { createLogger } from '../logging/logger.js';
 import { startChatdServer } from './chatd-server.js';

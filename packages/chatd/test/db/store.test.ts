@@ -298,6 +298,40 @@ describe('replicas', () => {
 });
 
 describe('transactions', () => {
+  it('lockUserBootstrap makes a second transaction wait until the first ends', async () => {
+    const order: string[] = [];
+    let releaseFirst!: () => void;
+    const firstMayEnd = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let firstLocked!: () => void;
+    const firstHasLock = new Promise<void>((resolve) => {
+      firstLocked = resolve;
+    });
+    const first = store.transaction(async (tx) => {
+      await tx.lockUserBootstrap();
+      firstLocked();
+      await firstMayEnd;
+      order.push('first');
+    });
+    await firstHasLock;
+    const second = store.transaction(async (tx) => {
+      await tx.lockUserBootstrap();
+      order.push('second');
+    });
+    // Wait until the server shows the second transaction blocked on the advisory lock.
+    for (;;) {
+      const [row] = await db.sql<[{ waiting: number }]>`
+        SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`;
+      if (row.waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(order).toEqual([]);
+    releaseFirst();
+    await Promise.all([first, second]);
+    expect(order).toEqual(['first', 'second']);
+  });
+
   it('rolls back every statement when the work throws', async () => {
     const username = 'rolled-back';
     await expect(

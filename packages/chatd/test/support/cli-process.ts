@@ -1,0 +1,79 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** The built `chatd` entry point (`npm install` builds it; `npm run build` after changing sources). */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+/** A `chatd` child process with its output collected. */
+export interface CliProcess {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (signal exits become -1). */
+  readonly exited: Promise<number>;
+  /** Resolves when stdout matches `pattern`; rejects if the process exits first or after `timeoutMs`. */
+  waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+}
+
+/** Starts the built CLI with `args`; `env` is added to a copy of this process's environment. */
+export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run 'npm run build' first`);
+  const child = spawn(process.execPath, [CLI_PATH, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (chunk) => {
+    out += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    err += chunk;
+  });
+  const exited = once(child, 'exit').then(([code]) => (typeof code === 'number' ? code : -1));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitForStdout(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out waiting for ${pattern}; stdout: ${out}\nstderr: ${err}`));
+        }, timeoutMs);
+        const check = () => {
+          const match = pattern.exec(out);
+          if (match) {
+            cleanup();
+            resolve(match);
+          }
+        };
+        const onExit = (code: number | null) => {
+          cleanup();
+          reject(new Error(`chatd exited (${code}) before printing ${pattern}; stderr: ${err}`));
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          child.stdout!.off('data', check);
+          child.off('exit', onExit);
+        };
+        child.stdout!.on('data', check);
+        child.once('exit', onExit);
+        check();
+      });
+    },
+  };
+}
+
+/** Runs the CLI to completion. */
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cli = startCli(args, env);
+  const code = await cli.exited;
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
