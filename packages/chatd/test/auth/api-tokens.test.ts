@@ -17,7 +17,8 @@ describe('API tokens', () => {
   it('carries at least 32 random bytes and never repeats', () => {
     const tokens = new Set(Array.from({ length: 200 }, () => generateApiToken().token));
     expect(tokens.size).toBe(200);
-    for (const token of tokens) expect(Buffer.from(parts(token).secret, 'base64url').length).toBeGreaterThanOrEqual(32);
+    for (const token of tokens)
+      expect(Buffer.from(parts(token).secret, 'base64url').length).toBeGreaterThanOrEqual(32);
   });
 
   it('authenticates the right token and refuses wrong, unknown and malformed ones', async () => {
@@ -61,9 +62,9 @@ describe('API tokens', () => {
 
 describe('users', () => {
   it('rejects bad and duplicate usernames with clear errors', async () => {
-    await expect(createUserWithToken(db.store, { username: 'has space', role: 'member' })).rejects.toBeInstanceOf(
-      InvalidInputError,
-    );
+    await expect(
+      createUserWithToken(db.store, { username: 'has space', role: 'member' }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
     await createUserWithToken(db.store, { username: 'dupe', role: 'member' });
     await expect(createUserWithToken(db.store, { username: 'DUPE', role: 'member' })).rejects.toBeInstanceOf(
       ConflictError,
@@ -76,7 +77,9 @@ describe('users', () => {
     const { createPostgresStore } = await import('../../src/db/store.js');
     const pools = Array.from({ length: 4 }, () => createSql(fresh.url, { maxConnections: 2 }));
     try {
-      const results = await Promise.all(pools.map((sql) => createFirstAdminIfNoUsers(createPostgresStore(sql))));
+      const results = await Promise.all(
+        pools.map((sql) => createFirstAdminIfNoUsers(createPostgresStore(sql))),
+      );
       const created = results.filter((r) => r !== undefined);
       expect(created).toHaveLength(1);
       expect(created[0]!.user.role).toBe('admin');

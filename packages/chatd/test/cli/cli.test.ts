@@ -29,7 +29,12 @@ describe('chatd command line', () => {
       }
     }
     expect(checked).toEqual(
-      expect.arrayContaining(['server --http-address', 'server --postgres-url', 'server --cache-dir', 'create --cache-dir']),
+      expect.arrayContaining([
+        'server --http-address',
+        'server --postgres-url',
+        'server --cache-dir',
+        'create --cache-dir',
+      ]),
     );
   });
 
@@ -54,10 +59,16 @@ describe('chatd command line', () => {
     await new Promise((resolve) => server.close(resolve));
 
     const started = Date.now();
-    const result = await runCli(['server', '--postgres-url', `postgres://chatd:hunter2@127.0.0.1:${port}/chatd`]);
+    const result = await runCli([
+      'server',
+      '--postgres-url',
+      `postgres://chatd:hunter2@127.0.0.1:${port}/chatd`,
+    ]);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^chatd: cannot use PostgreSQL at postgres:\/\/chatd@127\.0\.0\.1:\d+\/chatd: connection refused/);
+    expect(result.stderr).toMatch(
+      /^chatd: cannot use PostgreSQL at postgres:\/\/chatd@127\.0\.0\.1:\d+\/chatd: connection refused/,
+    );
     expect(result.stderr).not.toContain('hunter2');
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
@@ -90,7 +101,15 @@ describe('chatd server on embedded PostgreSQL', () => {
     expect(await health.json()).toEqual({ status: 'ok' });
 
     // A one-shot command attaches to the cluster the running server owns.
-    const created = await runCli(['users', 'create', 'carol', '--cache-dir', cacheDir, '--log-level', 'warn']);
+    const created = await runCli([
+      'users',
+      'create',
+      'carol',
+      '--cache-dir',
+      cacheDir,
+      '--log-level',
+      'warn',
+    ]);
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/Created member 'carol'/);

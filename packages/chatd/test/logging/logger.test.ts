@@ -17,9 +17,15 @@ describe('logger', () => {
   it('redacts tokens, API keys, passwords and Authorization headers wherever they appear', () => {
     const { lines, stream } = capture();
     const logger = createLogger('info', stream);
-    logger.info({ token: 'chatd_secret_token', apiKey: 'sk-live-1', provider: { api_key: 'sk-live-2' } }, 'one');
+    logger.info(
+      { token: 'chatd_secret_token', apiKey: 'sk-live-1', provider: { api_key: 'sk-live-2' } },
+      'one',
+    );
     logger.info({ req: { headers: { authorization: 'Bearer chatd_abc', host: 'example' } } }, 'two');
-    logger.info({ user: { password: 'hunter2', name: 'alice' }, postgresUrl: 'postgres://u:pw@h/db' }, 'three');
+    logger.info(
+      { user: { password: 'hunter2', name: 'alice' }, postgresUrl: 'postgres://u:pw@h/db' },
+      'three',
+    );
     const output = lines.join('');
     for (const secret of ['chatd_secret_token', 'sk-live-1', 'sk-live-2', 'chatd_abc', 'hunter2', 'pw@h']) {
       expect(output).not.toContain(secret);
