@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The built `chatd` entry point (`npm install` builds it; `npm run build` after changing sources). */
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../bin/chatd.js', import.meta.url));
 
 /** A `chatd` child process with its output collected. */
 export interface CliProcess {
