@@ -3,8 +3,9 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The built `chatd` entry point (`npm install` builds it; `npm run build` after changing sources). */
+/** The `chatd` command; it runs the build in dist/ (`npm install` builds it; `npm run build` after changing sources). */
 export const CLI_PATH = fileURLToPath(new URL('../../bin/chatd.js', import.meta.url));
+const BUILT_ENTRY = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 /** A `chatd` child process with its output collected. */
 export interface CliProcess {
@@ -19,7 +20,7 @@ export interface CliProcess {
 
 /** Starts the built CLI with `args`; `env` is added to a copy of this process's environment. */
 export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  if (!existsSync(CLI_PATH)) throw new Error(`${CLI_PATH} is missing: run 'npm run build' first`);
+  if (!existsSync(BUILT_ENTRY)) throw new Error(`${BUILT_ENTRY} is missing: run 'npm run build' first`);
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
