@@ -5,9 +5,10 @@ type Primitive = string | number | boolean | bigint | symbol | null | undefined;
  * the type of every value a cache hands out: the value is shared by reference between all callers, so the
  * type system forbids writing to it (and {@link deepFreeze} makes writes throw at run time).
  *
- * Functions are left as they are.
+ * Functions are left as they are, and so are `Date`s and typed arrays/`Buffer`s (opaque objects whose state
+ * lives behind methods, which a mapped type cannot make read-only).
  */
-export type DeepReadonly<T> = T extends Primitive | ((...args: never[]) => unknown)
+export type DeepReadonly<T> = T extends Primitive | ((...args: never[]) => unknown) | Date | ArrayBufferView
   ? T
   : T extends ReadonlyMap<infer K, infer U>
     ? ReadonlyMap<DeepReadonly<K>, DeepReadonly<U>>

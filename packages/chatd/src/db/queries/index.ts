@@ -4,6 +4,7 @@ import * as chatModelConfigs from './chat-model-configs.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
 import * as chats from './chats.js';
+import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
 import * as replicas from './replicas.js';
 import * as userChatPrompts from './user-chat-prompts.js';
@@ -24,6 +25,7 @@ export const queries = Object.freeze({
   ...chatMessages,
   ...chatQueuedMessages,
   ...replicas,
+  ...configVersion,
 });
 
 /** The names of every query. */
