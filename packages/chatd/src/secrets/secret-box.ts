@@ -1,0 +1,105 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ChatdError, InvalidInputError } from '../errors.js';
+
+const FORMAT_VERSION = 1;
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+/** Binds ciphertexts to their purpose: a value encrypted for something else does not decrypt here. */
+const ASSOCIATED_DATA = Buffer.from('chatd:secret:v1');
+
+/** A stored secret that cannot be decrypted (wrong key, or corrupted). */
+export class SecretDecryptionError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_SECRET_DECRYPTION', message, options);
+  }
+}
+
+/**
+ * AES-256-GCM for secrets at rest (provider API keys). A box is
+ * `[version 1 byte][nonce 12 bytes][tag 16 bytes][ciphertext]`; a fresh random nonce per encryption.
+ */
+export class SecretBox {
+  readonly #key: Buffer;
+
+  /** @param key exactly 32 bytes. */
+  constructor(key: Buffer) {
+    if (key.length !== KEY_BYTES) throw new InvalidInputError(`the secrets key must be ${KEY_BYTES} bytes`);
+    this.#key = Buffer.from(key);
+  }
+
+  encrypt(plaintext: string): Buffer {
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.#key, nonce);
+    cipher.setAAD(ASSOCIATED_DATA);
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return Buffer.concat([Buffer.of(FORMAT_VERSION), nonce, cipher.getAuthTag(), ciphertext]);
+  }
+
+  /** @throws {SecretDecryptionError} when the box was made with another key or was altered. */
+  decrypt(box: Uint8Array): string {
+    const data = Buffer.from(box);
+    if (data.length < 1 + NONCE_BYTES + TAG_BYTES || data[0] !== FORMAT_VERSION) {
+      throw new SecretDecryptionError('stored secret has an unknown format');
+    }
+    const nonce = data.subarray(1, 1 + NONCE_BYTES);
+    const tag = data.subarray(1 + NONCE_BYTES, 1 + NONCE_BYTES + TAG_BYTES);
+    const ciphertext = data.subarray(1 + NONCE_BYTES + TAG_BYTES);
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.#key, nonce);
+      decipher.setAAD(ASSOCIATED_DATA);
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+    } catch (cause) {
+      throw new SecretDecryptionError(
+        'stored secret cannot be decrypted with this secrets key (was --secrets-key changed?)',
+        { cause },
+      );
+    }
+  }
+}
+
+/**
+ * Parses `--secrets-key`: 32 bytes as 64 hex characters or as base64/base64url (44/43 characters).
+ * @throws {InvalidInputError} with what is expected (never echoing the value).
+ */
+export function parseSecretsKey(value: string): Buffer {
+  const trimmed = value.trim();
+  let key: Buffer | undefined;
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) key = Buffer.from(trimmed, 'hex');
+  else if (/^[A-Za-z0-9+/_-]{43}={0,1}$/.test(trimmed)) key = Buffer.from(trimmed, 'base64');
+  if (!key || key.length !== KEY_BYTES) {
+    throw new InvalidInputError(
+      'the secrets key must be 32 bytes, written as 64 hex characters or base64 (generate one with: openssl rand -hex 32)',
+    );
+  }
+  return key;
+}
+
+/** The file under the cache dir that holds the generated key of an embedded deployment. */
+export const SECRETS_KEY_FILE = 'secrets-key';
+
+/**
+ * The key in `<cacheDir>/secrets-key`, generated (0600) on first use. Replicas that share a database
+ * must share the key: pass the same `--secrets-key` to each instead.
+ */
+export async function loadOrCreateSecretsKey(cacheDir: string): Promise<Buffer> {
+  const file = path.join(cacheDir, SECRETS_KEY_FILE);
+  try {
+    return parseSecretsKey(await readFile(file, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const key = randomBytes(KEY_BYTES);
+  try {
+    await writeFile(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    return key;
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return parseSecretsKey(await readFile(file, 'utf8'));
+    throw error;
+  }
+}

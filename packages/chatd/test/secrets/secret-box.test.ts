@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  loadOrCreateSecretsKey,
+  parseSecretsKey,
+  SecretBox,
+  SecretDecryptionError,
+} from '../../src/secrets/secret-box.js';
+
+describe('SecretBox', () => {
+  it('round-trips, never repeats a ciphertext and never contains the plaintext', () => {
+    const box = new SecretBox(randomBytes(32));
+    const secret = 'sk-live-0123456789abcdef';
+    const a = box.encrypt(secret);
+    const b = box.encrypt(secret);
+    expect(box.decrypt(a)).toBe(secret);
+    expect(Buffer.compare(a, b)).not.toBe(0);
+    expect(a.includes(Buffer.from(secret))).toBe(false);
+    expect(box.decrypt(box.encrypt(''))).toBe('');
+    expect(box.decrypt(box.encrypt('ключ 🔑'))).toBe('ключ 🔑');
+  });
+
+  it('refuses a box made with another key, or altered', () => {
+    const box = new SecretBox(randomBytes(32));
+    const sealed = box.encrypt('secret');
+    expect(() => new SecretBox(randomBytes(32)).decrypt(sealed)).toThrow(SecretDecryptionError);
+    const tampered = Buffer.from(sealed);
+    tampered[tampered.length - 1]! ^= 1;
+    expect(() => box.decrypt(tampered)).toThrow(SecretDecryptionError);
+    expect(() => box.decrypt(Buffer.from([9, 1, 2]))).toThrow(/unknown format/);
+  });
+
+  it('parses hex and base64 keys and rejects anything else without echoing it', () => {
+    const key = randomBytes(32);
+    expect(parseSecretsKey(key.toString('hex')).equals(key)).toBe(true);
+    expect(parseSecretsKey(key.toString('base64')).equals(key)).toBe(true);
+    expect(parseSecretsKey(key.toString('base64url')).equals(key)).toBe(true);
+    expect(() => parseSecretsKey('too-short-secret')).toThrow(/32 bytes/);
+    try {
+      parseSecretsKey('too-short-secret');
+    } catch (error) {
+      expect((error as Error).message).not.toContain('too-short-secret');
+    }
+  });
+
+  it('generates the embedded key once, with 0600 permissions', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'chatd-secrets-'));
+    const [first, second] = await Promise.all([loadOrCreateSecretsKey(dir), loadOrCreateSecretsKey(dir)]);
+    expect(first.equals(second)).toBe(true);
+    expect((await loadOrCreateSecretsKey(dir)).equals(first)).toBe(true);
+    expect((await stat(path.join(dir, 'secrets-key'))).mode & 0o777).toBe(0o600);
+    expect((await readFile(path.join(dir, 'secrets-key'), 'utf8')).trim()).toBe(first.toString('hex'));
+  });
+});
