@@ -47,3 +47,31 @@ export class EmbeddedPostgresError extends ChatdError {
     super('E_EMBEDDED_POSTGRES', message, options);
   }
 }
+
+/** No token, or a token that does not authenticate. */
+export class UnauthorizedError extends ChatdError {
+  constructor(message = 'a valid API token is required (Authorization: Bearer <token>)', options?: ErrorOptions) {
+    super('E_UNAUTHORIZED', message, options);
+  }
+}
+
+/** Authenticated, but the role does not allow this. */
+export class ForbiddenError extends ChatdError {
+  constructor(message = 'this requires the admin role', options?: ErrorOptions) {
+    super('E_FORBIDDEN', message, options);
+  }
+}
+
+/** A chat's message queue is full. */
+export class QueueFullError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_QUEUE_FULL', message, options);
+  }
+}
+
+/** A value over its size limit (a prompt, a body). */
+export class TooLargeError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_TOO_LARGE', message, options);
+  }
+}

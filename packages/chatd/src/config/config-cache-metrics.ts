@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { CONFIG_CACHE_NAMES, type ChatConfigCache } from './chat-config-cache.js';
+import { type ChatConfigCache, CONFIG_CACHE_NAMES } from './chat-config-cache.js';
 
 /**
  * Exposes a {@link ChatConfigCache}'s counters as Prometheus series. The values are read from the

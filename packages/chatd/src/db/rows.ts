@@ -47,6 +47,12 @@ export interface ChatProviderRow {
   updatedAt: Date;
 }
 
+/**
+ * Model options as read back from jsonb: a JSON object, typed loosely on purpose (`unknown` values keep
+ * `DeepReadonly<…>` of cached rows cheap for the compiler; writes take a {@link JsonObject}).
+ */
+export type ModelOptions = { [key: string]: unknown };
+
 export interface ChatModelConfigRow {
   id: string;
   providerId: string;
@@ -55,7 +61,7 @@ export interface ChatModelConfigRow {
   enabled: boolean;
   isDefault: boolean;
   contextLimit: number;
-  options: JsonObject;
+  options: ModelOptions;
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;

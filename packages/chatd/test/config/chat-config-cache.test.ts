@@ -28,19 +28,18 @@ function meteredCache(options: ConstructorParameters<typeof ChatConfigCache>[1] 
 
 /** Every read a turn makes. */
 async function readEverything(cache: ChatConfigCache) {
-  return Promise.all([
-    cache.getEnabledProviders(),
-    cache.getModelConfigById(fixture.otherConfig.id),
-    cache.getDefaultModelConfig(),
-    cache.getSystemPrompt(),
-    cache.getUserPrompt(fixture.user.id),
-  ]);
+  const providers = await cache.getEnabledProviders();
+  const config = await cache.getModelConfigById(fixture.otherConfig.id);
+  const defaultConfig = await cache.getDefaultModelConfig();
+  const systemPrompt = await cache.getSystemPrompt();
+  const userPrompt = await cache.getUserPrompt(fixture.user.id);
+  return { providers, config, defaultConfig, systemPrompt, userPrompt };
 }
 
 describe('ChatConfigCache', () => {
   it('serves warm reads with zero queries', async () => {
     const { cache, stats } = meteredCache();
-    const [providers, config, defaultConfig, systemPrompt, userPrompt] = await readEverything(cache);
+    const { providers, config, defaultConfig, systemPrompt, userPrompt } = await readEverything(cache);
     expect(providers.map((p) => p.id)).toContain(fixture.provider.id);
     expect(config?.model).toBe('inspect');
     expect(defaultConfig?.id).toBe(fixture.defaultConfig.id);

@@ -1,5 +1,5 @@
 import type { Db } from '../connection.js';
-import type { ChatRow, ChatStatus } from '../rows.js';
+import type { ChatMessageRow, ChatRow, ChatStatus } from '../rows.js';
 
 const COLUMNS =
   'id, owner_id, title, status, model_config_id, worker_id, heartbeat_at, last_error, archived, created_at, updated_at';
@@ -42,5 +42,156 @@ export async function listChatsByOwner(
 /** Archives or unarchives a chat; false when there is none. */
 export async function setChatArchived(db: Db, id: string, archived: boolean): Promise<boolean> {
   const result = await db`UPDATE chats SET archived = ${archived}, updated_at = now() WHERE id = ${id}`;
+  return result.count > 0;
+}
+
+/** The chat, locked until the transaction ends (serialises sends, interrupts and turn ends per chat). */
+export async function getChatByIdForUpdate(db: Db, id: string): Promise<ChatRow | undefined> {
+  const [row] = await db<[ChatRow?]>`SELECT ${db.unsafe(COLUMNS)} FROM chats WHERE id = ${id} FOR UPDATE`;
+  return row;
+}
+
+/**
+ * Appends a user message and makes the chat `pending` in one statement (the caller holds the chat's
+ * lock and has checked that it is idle). The status change wakes the workers (trigger).
+ */
+export async function appendUserMessageAndMarkPending(
+  db: Db,
+  chatId: string,
+  content: string,
+): Promise<ChatMessageRow> {
+  const [row] = await db<[ChatMessageRow]>`
+    WITH updated AS (
+      UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now() WHERE id = ${chatId}
+    )
+    INSERT INTO chat_messages (chat_id, role, content) VALUES (${chatId}, 'user', ${content})
+    RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at`;
+  return row!;
+}
+
+/**
+ * Claims up to `limit` pending chats for a worker, oldest first. SKIP LOCKED lets replicas acquire
+ * concurrently without waiting on each other or claiming a chat twice.
+ */
+export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<ChatRow[]> {
+  return db<ChatRow[]>`
+    UPDATE chats SET status = 'running', worker_id = ${workerId}, heartbeat_at = now(), updated_at = now()
+    WHERE id IN (
+      SELECT id FROM chats WHERE status = 'pending' AND NOT archived
+      ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    )
+    RETURNING ${db.unsafe(COLUMNS)}`;
+}
+
+/** Heartbeat for every chat a worker runs (one statement per worker, not per chat). */
+export async function heartbeatRunningChats(db: Db, workerId: string): Promise<number> {
+  const result = await db`
+    UPDATE chats SET heartbeat_at = now() WHERE worker_id = ${workerId} AND status = 'running'`;
+  return result.count;
+}
+
+/**
+ * Gives back to `pending` every running chat whose worker stopped heartbeating `staleAfterMs` ago, so
+ * another replica finishes it. Returns the chats released.
+ */
+export async function releaseStaleRunningChats(db: Db, staleAfterMs: number): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    UPDATE chats SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+    RETURNING id`;
+  return rows.map((row) => row.id);
+}
+
+/** The assistant's answer saved by {@link completeChatTurn}. */
+export interface AssistantMessageInsert {
+  content: string;
+  modelConfigId: string | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+}
+
+/**
+ * Ends a turn in one statement: saves the assistant message (when given) and sets the next status, but
+ * only while `workerId` still owns the chat (a stale-heartbeat release may have given it to another
+ * worker: then nothing is written and undefined is returned). The next status is `pending` when a
+ * message is queued (the caller promotes it in the same transaction), else `error` when `lastError` is
+ * set, else `waiting`.
+ */
+export async function completeChatTurn(
+  db: Db,
+  input: { chatId: string; workerId: string; assistant: AssistantMessageInsert | null; lastError: string | null },
+): Promise<{ status: ChatStatus; message: ChatMessageRow | null } | undefined> {
+  const a = input.assistant;
+  const [row] = await db<[({ status: ChatStatus } & Partial<ChatMessageRow> & { messageId: number | null })?]>`
+    WITH done AS (
+      UPDATE chats SET
+        status = CASE
+          WHEN EXISTS (SELECT 1 FROM chat_queued_messages q WHERE q.chat_id = ${input.chatId}) THEN 'pending'
+          WHEN ${input.lastError}::text IS NOT NULL THEN 'error'
+          ELSE 'waiting' END,
+        last_error = ${input.lastError},
+        worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+      WHERE id = ${input.chatId} AND worker_id = ${input.workerId} AND status = 'running'
+      RETURNING status
+    ), saved AS (
+      INSERT INTO chat_messages (chat_id, role, content, model_config_id, input_tokens, output_tokens)
+      SELECT ${input.chatId}, 'assistant', ${a?.content ?? null}::text, ${a?.modelConfigId ?? null}::uuid,
+             ${a?.inputTokens ?? null}::int, ${a?.outputTokens ?? null}::int
+      FROM done WHERE ${a?.content ?? null}::text IS NOT NULL
+      RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at
+    )
+    SELECT done.status, saved.id AS message_id, saved.chat_id, saved.role, saved.content, saved.model_config_id,
+           saved.input_tokens, saved.output_tokens, saved.created_at
+    FROM done LEFT JOIN saved ON true`;
+  if (!row) return undefined;
+  const message: ChatMessageRow | null =
+    row.messageId === null
+      ? null
+      : {
+          id: row.messageId,
+          chatId: row.chatId!,
+          role: row.role!,
+          content: row.content!,
+          modelConfigId: row.modelConfigId ?? null,
+          inputTokens: row.inputTokens ?? null,
+          outputTokens: row.outputTokens ?? null,
+          createdAt: row.createdAt!,
+        };
+  return { status: row.status, message };
+}
+
+/** Gives every chat a worker runs back to `pending` (its replica is shutting down). */
+export async function releaseWorkerChats(db: Db, workerId: string): Promise<string[]> {
+  const rows = await db<{ id: string }[]>`
+    UPDATE chats SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+    WHERE worker_id = ${workerId} AND status = 'running'
+    RETURNING id`;
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Appends a user message to an idle chat the user owns and makes it `pending`, in one statement: the
+ * common case of sending a message. Undefined when the chat is not the user's, archived, or busy (the
+ * caller then takes the locking path, which queues or explains).
+ */
+export async function appendUserMessageIfIdle(
+  db: Db,
+  input: { chatId: string; ownerId: string; content: string },
+): Promise<ChatMessageRow | undefined> {
+  const [row] = await db<[ChatMessageRow?]>`
+    WITH idle AS (
+      UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now()
+      WHERE id = ${input.chatId} AND owner_id = ${input.ownerId} AND NOT archived AND status IN ('waiting', 'error')
+      RETURNING id
+    )
+    INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM idle
+    RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at`;
+  return row;
+}
+
+/** Cancels a turn that has not started: `pending` → `waiting`. False when the chat was not pending. */
+export async function cancelPendingChat(db: Db, chatId: string): Promise<boolean> {
+  const result = await db`
+    UPDATE chats SET status = 'waiting', updated_at = now() WHERE id = ${chatId} AND status = 'pending'`;
   return result.count > 0;
 }

@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+import type { ChatMessageRow, ChatStatus } from '../db/rows.js';
+import type { Pubsub } from '../pubsub/pubsub.js';
+
+/** The pubsub channel chat events travel on between replicas (one channel; events carry their chat). */
+export const CHAT_EVENTS_CHANNEL = 'chat:events';
+
+/** A message as streamed to clients. */
+export interface StreamedMessage {
+  id: number;
+  role: ChatMessageRow['role'];
+  content: string;
+  model_config_id: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  created_at: string;
+}
+
+/** What a chat's stream carries (the SSE event name is `type`). */
+export type ChatEvent =
+  | { type: 'status'; status: ChatStatus; last_error?: string | null }
+  | { type: 'message_part'; text: string }
+  | { type: 'message'; message: StreamedMessage }
+  | { type: 'error'; message: string };
+
+/** One publication: events of one chat, in order. */
+interface Envelope {
+  /** The replica that published it: it already delivered locally and skips its own echo. */
+  r: string;
+  c: string;
+  e: readonly ChatEvent[];
+}
+
+export type ChatEventListener = (events: readonly ChatEvent[]) => void;
+
+/** The largest envelope sent through NOTIFY (PostgreSQL refuses payloads of 8000 bytes or more). */
+const MAX_ENVELOPE_BYTES = 7_900;
+
+/** The row as a client sees it. */
+export function toStreamedMessage(row: ChatMessageRow): StreamedMessage {
+  return {
+    id: row.id,
+    role: row.role,
+    content: row.content,
+    model_config_id: row.modelConfigId,
+    input_tokens: row.inputTokens,
+    output_tokens: row.outputTokens,
+    created_at: row.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Delivers chat events to the streams open on every replica. Local listeners get events synchronously;
+ * other replicas get them through pubsub (LISTEN/NOTIFY), in publication order.
+ *
+ * An envelope too large for NOTIFY is split into several; a single `message` event too large even alone is
+ * sent as a reference (`content` omitted, `truncated` set) and stream handlers read it from the database.
+ */
+export class ChatEventHub {
+  readonly #listeners = new Map<string, Set<ChatEventListener>>();
+  readonly #pubsub: Pubsub;
+  readonly #replicaId: string;
+  readonly #logger: Logger;
+  #unsubscribe: (() => Promise<void>) | undefined;
+
+  constructor(options: { pubsub: Pubsub; replicaId: string; logger: Logger }) {
+    this.#pubsub = options.pubsub;
+    this.#replicaId = options.replicaId;
+    this.#logger = options.logger;
+  }
+
+  /** Starts receiving other replicas' events. */
+  async start(): Promise<void> {
+    this.#unsubscribe = await this.#pubsub.subscribe(CHAT_EVENTS_CHANNEL, (payload) =>
+      this.#receive(payload),
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+  }
+
+  /** Listens to one chat's events; returns the function that stops listening. */
+  subscribe(chatId: string, listener: ChatEventListener): () => void {
+    let set = this.#listeners.get(chatId);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(chatId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(chatId) === set) this.#listeners.delete(chatId);
+    };
+  }
+
+  /** Whether any local stream follows this chat. */
+  hasLocalListeners(chatId: string): boolean {
+    return this.#listeners.has(chatId);
+  }
+
+  /**
+   * Publishes events of one chat: delivered locally at once, then to the other replicas. Never throws:
+   * a failed publish is logged (streams on other replicas then catch up from the database on reconnect).
+   */
+  async publish(chatId: string, events: readonly ChatEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    this.#deliver(chatId, events);
+    for (const payload of this.#envelopes(chatId, events)) {
+      try {
+        await this.#pubsub.publish(CHAT_EVENTS_CHANNEL, payload);
+      } catch (error) {
+        this.#logger.warn({ err: error, chatId }, 'could not publish chat events to other replicas');
+      }
+    }
+  }
+
+  #envelopes(chatId: string, events: readonly ChatEvent[]): string[] {
+    const whole = JSON.stringify({ r: this.#replicaId, c: chatId, e: events } satisfies Envelope);
+    if (Buffer.byteLength(whole) <= MAX_ENVELOPE_BYTES) return [whole];
+    // Too large together: one envelope per event, shrinking the ones too large alone.
+    return events.flatMap((event) => {
+      const single = JSON.stringify({ r: this.#replicaId, c: chatId, e: [event] } satisfies Envelope);
+      if (Buffer.byteLength(single) <= MAX_ENVELOPE_BYTES) return [single];
+      if (event.type === 'message_part') return splitPart(this.#replicaId, chatId, event.text);
+      if (event.type === 'message') {
+        const reference = { ...event.message, content: '', truncated: true };
+        return [
+          JSON.stringify({ r: this.#replicaId, c: chatId, e: [{ type: 'message', message: reference }] }),
+        ];
+      }
+      const error = { type: 'error', message: 'error message too long to stream' };
+      return [JSON.stringify({ r: this.#replicaId, c: chatId, e: [error] })];
+    });
+  }
+
+  #receive(payload: string): void {
+    let envelope: Envelope;
+    try {
+      envelope = JSON.parse(payload) as Envelope;
+    } catch {
+      this.#logger.warn('ignoring a malformed chat event');
+      return;
+    }
+    // Our own events were delivered locally when published.
+    if (envelope.r === this.#replicaId) return;
+    this.#deliver(envelope.c, envelope.e);
+  }
+
+  #deliver(chatId: string, events: readonly ChatEvent[]): void {
+    const listeners = this.#listeners.get(chatId);
+    if (!listeners) return;
+    for (const listener of [...listeners]) {
+      try {
+        listener(events);
+      } catch (error) {
+        this.#logger.error({ err: error, chatId }, 'chat event listener failed');
+      }
+    }
+  }
+}
+
+/** Splits a long text part into envelopes that fit, on code point boundaries. */
+function splitPart(replicaId: string, chatId: string, text: string): string[] {
+  const envelopes: string[] = [];
+  const chars = [...text];
+  // JSON escaping can grow a character to 6 bytes (\u001f); 1,000 characters always fit.
+  for (let start = 0; start < chars.length; start += 1_000) {
+    const part = { type: 'message_part', text: chars.slice(start, start + 1_000).join('') };
+    envelopes.push(JSON.stringify({ r: replicaId, c: chatId, e: [part] }));
+  }
+  return envelopes;
+}

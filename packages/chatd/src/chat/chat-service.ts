@@ -1,0 +1,184 @@
+import type { AuthenticatedUser } from '../auth/api-tokens.js';
+import type { ChatConfigCache } from '../config/chat-config-cache.js';
+import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/rows.js';
+import type { Store } from '../db/store.js';
+import { InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
+import { type ChatEventHub, toStreamedMessage } from './chat-events.js';
+import type { TurnInterrupts } from './turn-interrupts.js';
+
+/** At most this many messages wait in one chat's queue. */
+export const MAX_QUEUED_MESSAGES = 20;
+/** Titles are the first characters of the first message. */
+const TITLE_LENGTH = 80;
+
+/** A chat with everything a client shows. */
+export interface ChatDetail {
+  chat: ChatRow;
+  messages: ChatMessageRow[];
+  queuedMessages: ChatQueuedMessageRow[];
+}
+
+/** What sending a message did. */
+export type SendResult =
+  | { queued: false; message: ChatMessageRow }
+  | { queued: true; queuedMessage: ChatQueuedMessageRow };
+
+/**
+ * The user-facing chat operations. Every write that changes what a turn sees commits in one transaction
+ * before the call returns, so a message that got a 2xx is committed; workers are woken by the database
+ * (a trigger notifies `chat:work` when a chat becomes pending).
+ *
+ * Ownership: a chat that is not the caller's is reported as not found, never as forbidden, so ids of other
+ * users' chats cannot be probed.
+ */
+export class ChatService {
+  readonly #store: Store;
+  readonly #configCache: ChatConfigCache;
+  readonly #events: ChatEventHub;
+  readonly #interrupts: TurnInterrupts;
+
+  constructor(deps: {
+    store: Store;
+    configCache: ChatConfigCache;
+    events: ChatEventHub;
+    interrupts: TurnInterrupts;
+  }) {
+    this.#store = deps.store;
+    this.#configCache = deps.configCache;
+    this.#events = deps.events;
+    this.#interrupts = deps.interrupts;
+  }
+
+  /** Creates a chat with its first message, `pending` (a worker picks it up). */
+  async createChat(
+    user: AuthenticatedUser,
+    input: { content: string; modelConfigId?: string | undefined },
+  ): Promise<{ chat: ChatRow; message: ChatMessageRow }> {
+    const content = requireContent(input.content);
+    if (input.modelConfigId !== undefined) {
+      const config = await this.#configCache.getModelConfigById(input.modelConfigId);
+      if (!config || !config.enabled) {
+        throw new InvalidInputError(`model config ${input.modelConfigId} does not exist or is disabled`);
+      }
+    }
+    const created = await this.#store.transaction(async (tx) => {
+      const chat = await tx.insertChat({
+        ownerId: user.id,
+        title: titleOf(content),
+        status: 'pending',
+        modelConfigId: input.modelConfigId ?? null,
+      });
+      const message = await tx.insertChatMessage({
+        chatId: chat.id,
+        role: 'user',
+        content,
+        modelConfigId: null,
+        inputTokens: null,
+        outputTokens: null,
+      });
+      return { chat, message };
+    });
+    await this.#events.publish(created.chat.id, [
+      { type: 'message', message: toStreamedMessage(created.message) },
+      { type: 'status', status: 'pending' },
+    ]);
+    return created;
+  }
+
+  /** The caller's chats, most recent first. */
+  listChats(user: AuthenticatedUser, filter: { includeArchived: boolean }): Promise<ChatRow[]> {
+    return this.#store.listChatsByOwner(user.id, filter);
+  }
+
+  /** The chat if the caller owns it; {@link NotFoundError} otherwise. */
+  async requireOwnedChat(user: AuthenticatedUser, chatId: string): Promise<ChatRow> {
+    const chat = await this.#store.getChatById(chatId);
+    if (!chat || chat.ownerId !== user.id) throw new NotFoundError(`chat ${chatId} not found`);
+    return chat;
+  }
+
+  /** A chat with its messages and queue. */
+  async getChat(user: AuthenticatedUser, chatId: string): Promise<ChatDetail> {
+    const chat = await this.requireOwnedChat(user, chatId);
+    const [messages, queuedMessages] = await Promise.all([
+      this.#store.listChatMessages(chatId),
+      this.#store.listQueuedMessages(chatId),
+    ]);
+    return { chat, messages, queuedMessages };
+  }
+
+  /**
+   * Sends a message: appended and the chat made `pending` when it is idle (`waiting` or `error`); queued
+   * when a turn is pending or running (promoted in order when it ends). {@link QueueFullError} past
+   * {@link MAX_QUEUED_MESSAGES}.
+   */
+  async sendMessage(user: AuthenticatedUser, chatId: string, rawContent: string): Promise<SendResult> {
+    const content = requireContent(rawContent);
+    // The common case in one statement: an idle chat of the caller's takes the message and goes pending.
+    const appended = await this.#store.appendUserMessageIfIdle({ chatId, ownerId: user.id, content });
+    const result: SendResult = appended
+      ? { queued: false, message: appended }
+      : await this.#sendToBusyChat(user, chatId, content);
+    if (!result.queued) {
+      await this.#events.publish(chatId, [
+        { type: 'message', message: toStreamedMessage(result.message) },
+        { type: 'status', status: 'pending' },
+      ]);
+    }
+    return result;
+  }
+
+  /** The locking path of {@link sendMessage}: queue for a busy chat, or explain why not. */
+  #sendToBusyChat(user: AuthenticatedUser, chatId: string, content: string): Promise<SendResult> {
+    return this.#store.transaction(async (tx): Promise<SendResult> => {
+      // The row lock orders this against a turn ending: either the turn sees the queued message, or we
+      // see the chat idle.
+      const chat = await tx.getChatByIdForUpdate(chatId);
+      if (!chat || chat.ownerId !== user.id) throw new NotFoundError(`chat ${chatId} not found`);
+      if (chat.archived) throw new InvalidInputError('the chat is archived: unarchive it to send messages');
+      if (chat.status === 'waiting' || chat.status === 'error') {
+        return { queued: false, message: await tx.appendUserMessageAndMarkPending(chatId, content) };
+      }
+      if ((await tx.countQueuedMessages(chatId)) >= MAX_QUEUED_MESSAGES) {
+        throw new QueueFullError(`the chat already has ${MAX_QUEUED_MESSAGES} queued messages`);
+      }
+      return { queued: true, queuedMessage: await tx.insertQueuedMessage({ chatId, content }) };
+    });
+  }
+
+  /**
+   * Interrupts the chat's turn: a pending turn is cancelled; a running one is aborted on whichever replica
+   * runs it (its partial answer is kept). Idle chats are left as they are.
+   */
+  async interrupt(user: AuthenticatedUser, chatId: string): Promise<void> {
+    const chat = await this.requireOwnedChat(user, chatId);
+    if (chat.status === 'pending' && (await this.#store.cancelPendingChat(chatId))) {
+      await this.#events.publish(chatId, [{ type: 'status', status: 'waiting' }]);
+      return;
+    }
+    if (chat.status === 'running' || chat.status === 'pending') await this.#interrupts.request(chatId);
+  }
+
+  /** Archives or unarchives an owned chat. */
+  async setArchived(user: AuthenticatedUser, chatId: string, archived: boolean): Promise<void> {
+    await this.requireOwnedChat(user, chatId);
+    await this.#store.setChatArchived(chatId, archived);
+  }
+}
+
+/** The largest message accepted, in characters. */
+export const MAX_MESSAGE_LENGTH = 100_000;
+
+function requireContent(content: string): string {
+  if (content.trim().length === 0) throw new InvalidInputError('content must not be blank');
+  if (content.length > MAX_MESSAGE_LENGTH) {
+    throw new InvalidInputError(`content must be at most ${MAX_MESSAGE_LENGTH} characters`);
+  }
+  return content;
+}
+
+function titleOf(content: string): string {
+  const line = content.trim().split('\n', 1)[0]!.trim();
+  const chars = [...line];
+  return chars.length > TITLE_LENGTH ? `${chars.slice(0, TITLE_LENGTH - 1).join('')}…` : line;
+}

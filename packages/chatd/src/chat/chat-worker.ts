@@ -1,0 +1,308 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { ChatConfigCache } from '../config/chat-config-cache.js';
+import type { ChatRow, JsonObject } from '../db/rows.js';
+import type { Store } from '../db/store.js';
+import { ProviderError, runChatTurn, TurnAbortedError, type TurnOptions } from '../llm/index.js';
+import type { Pubsub } from '../pubsub/pubsub.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
+import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
+import { resolveChatModel } from './model-resolution.js';
+import { PartBatcher } from './part-batcher.js';
+import { assembleSystemPrompt } from './prompt.js';
+import type { TurnInterrupts } from './turn-interrupts.js';
+
+/** The channel the database notifies when a chat becomes pending (migration 0003). */
+export const CHAT_WORK_CHANNEL = 'chat:work';
+
+/** Options of a {@link ChatWorker}; durations in ms. */
+export interface ChatWorkerOptions {
+  /** Turns this replica runs at once. */
+  readonly maxConcurrentTurns: number;
+  /** Pending chats claimed per acquire statement. */
+  readonly acquireBatchSize: number;
+  /** How often the worker refreshes the heartbeat of the chats it runs. */
+  readonly heartbeatIntervalMs: number;
+  /** A running chat whose heartbeat is older than this goes back to pending (its worker is gone). */
+  readonly staleAfterMs: number;
+  /** Looks for pending chats this often even without a notification (a safety net). */
+  readonly pollIntervalMs: number;
+  /** Streamed text is published in parts at most this often… */
+  readonly partIntervalMs: number;
+  /** …or when this many characters have gathered. */
+  readonly partMaxChars: number;
+  /** Retry policy of provider calls. */
+  readonly turn: TurnOptions;
+}
+
+export const DEFAULT_CHAT_WORKER_OPTIONS: ChatWorkerOptions = Object.freeze({
+  maxConcurrentTurns: 2_000,
+  acquireBatchSize: 100,
+  heartbeatIntervalMs: 5_000,
+  staleAfterMs: 30_000,
+  pollIntervalMs: 5_000,
+  partIntervalMs: 100,
+  partMaxChars: 2_000,
+  turn: {},
+});
+
+/** What a worker needs. */
+export interface ChatWorkerDependencies {
+  readonly workerId: string;
+  readonly store: Store;
+  readonly configCache: ChatConfigCache;
+  readonly events: ChatEventHub;
+  readonly interrupts: TurnInterrupts;
+  readonly pubsub: Pubsub;
+  readonly secretBox: SecretBox;
+  readonly metrics: ChatMetrics;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs chat turns on this replica: claims pending chats (any replica may claim any chat; SKIP LOCKED keeps
+ * them from claiming one twice), heartbeats the ones it runs, releases chats whose worker stopped
+ * heartbeating, and commits each answer with the chat's next status in one statement.
+ *
+ * Exactly once: a turn's answer is written only by the worker that still owns the chat
+ * (`completeChatTurn` checks `worker_id`). If a worker is presumed dead (stale heartbeat) and the chat is
+ * released and claimed again, the old worker's late commit finds it no longer owns the chat and writes
+ * nothing.
+ */
+export class ChatWorker {
+  readonly #deps: ChatWorkerDependencies;
+  readonly #options: ChatWorkerOptions;
+  readonly #running = new Map<string, Promise<void>>();
+  /** Aborts every running turn when the replica stops. */
+  readonly #shutdown = new AbortController();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #unsubscribe: (() => Promise<void>) | undefined;
+  #removeResetListener: (() => void) | undefined;
+  #acquiring = false;
+  #acquireAgain = false;
+  #stopped = false;
+
+  constructor(deps: ChatWorkerDependencies, options: Partial<ChatWorkerOptions> = {}) {
+    this.#deps = deps;
+    this.#options = Object.freeze({ ...DEFAULT_CHAT_WORKER_OPTIONS, ...options });
+  }
+
+  /** Turns running now. */
+  get runningTurns(): number {
+    return this.#running.size;
+  }
+
+  /** Starts listening for work, the timers, and a first look for pending chats. */
+  async start(): Promise<void> {
+    const { pubsub } = this.#deps;
+    this.#unsubscribe = await pubsub.subscribe(CHAT_WORK_CHANNEL, () => this.wake());
+    // Notifications may have been missed while the listener was down: look again.
+    this.#removeResetListener = pubsub.onReset(() => this.wake());
+    this.#every(this.#options.pollIntervalMs, () => this.wake());
+    this.#every(this.#options.heartbeatIntervalMs, () => this.#heartbeat());
+    this.#every(Math.max(100, Math.floor(this.#options.staleAfterMs / 2)), () => this.#releaseStale());
+    this.wake();
+  }
+
+  /**
+   * Stops claiming chats, aborts the running turns and gives their chats back to `pending` so that another
+   * replica finishes them, then waits for the turns to wind down.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#removeResetListener?.();
+    await this.#unsubscribe?.().catch(() => {});
+    this.#shutdown.abort(new Error('replica shutting down'));
+    await Promise.allSettled(this.#running.values());
+    try {
+      const released = await this.#deps.store.releaseWorkerChats(this.#deps.workerId);
+      if (released.length > 0) this.#deps.logger.info({ chats: released.length }, 'released running chats');
+    } catch (error) {
+      this.#deps.logger.warn(
+        { err: error },
+        'could not release running chats; they go back to pending when stale',
+      );
+    }
+  }
+
+  /** Looks for pending chats soon (coalesced: one acquire loop runs at a time). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#acquiring) {
+      this.#acquireAgain = true;
+      return;
+    }
+    void this.#acquireLoop();
+  }
+
+  async #acquireLoop(): Promise<void> {
+    this.#acquiring = true;
+    try {
+      do {
+        this.#acquireAgain = false;
+        while (!this.#stopped) {
+          const free = this.#options.maxConcurrentTurns - this.#running.size;
+          if (free <= 0) break;
+          const limit = Math.min(free, this.#options.acquireBatchSize);
+          const chats = await this.#deps.store.acquirePendingChats(this.#deps.workerId, limit);
+          for (const chat of chats) this.#startTurn(chat);
+          if (chats.length < limit) break;
+        }
+      } while (this.#acquireAgain && !this.#stopped);
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'could not acquire pending chats; retrying on the next wake-up');
+    } finally {
+      this.#acquiring = false;
+    }
+  }
+
+  #startTurn(chat: ChatRow): void {
+    // If we are stopping, the chat is released with the others in stop().
+    const turn = this.#runTurn(chat)
+      .catch((error: unknown) =>
+        this.#deps.logger.error({ err: error, chatId: chat.id }, 'turn failed unexpectedly'),
+      )
+      .finally(() => {
+        this.#running.delete(chat.id);
+        // Capacity freed: there may be chats we left pending.
+        if (this.#running.size === this.#options.maxConcurrentTurns - 1) this.wake();
+      });
+    this.#running.set(chat.id, turn);
+  }
+
+  async #runTurn(chat: ChatRow): Promise<void> {
+    const { store, configCache, events, interrupts, secretBox, metrics, workerId, logger } = this.#deps;
+    const startedAt = performance.now();
+    const interrupt = interrupts.register(chat.id);
+    const signal = AbortSignal.any([interrupt.signal, this.#shutdown.signal]);
+    const parts = new PartBatcher((text) => void events.publish(chat.id, [{ type: 'message_part', text }]), {
+      intervalMs: this.#options.partIntervalMs,
+      maxChars: this.#options.partMaxChars,
+    });
+    let outcome: TurnOutcome = 'completed';
+    let timeToFirstTokenMs: number | null = null;
+    try {
+      void events.publish(chat.id, [{ type: 'status', status: 'running' }]);
+      let assistant: { content: string; inputTokens: number | null; outputTokens: number | null } | null =
+        null;
+      let lastError: string | null = null;
+      let modelConfigId: string | null = null;
+      try {
+        const [model, systemPrompt, userPrompt, history] = await Promise.all([
+          resolveChatModel(configCache, chat),
+          configCache.getSystemPrompt(),
+          configCache.getUserPrompt(chat.ownerId),
+          store.listChatMessages(chat.id),
+        ]);
+        modelConfigId = model.config.id;
+        const { provider } = model;
+        const result = await runChatTurn(
+          {
+            provider: {
+              kind: provider.provider,
+              apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
+              baseUrl: provider.baseUrl,
+            },
+            model: model.config.model,
+            options: model.config.options as JsonObject,
+            system: assembleSystemPrompt(systemPrompt, userPrompt),
+            messages: history.map((message) => ({ role: message.role, content: message.content })),
+            signal,
+            onTextDelta: (delta) => parts.push(delta),
+          },
+          this.#options.turn,
+        );
+        timeToFirstTokenMs = result.timeToFirstTokenMs;
+        assistant = { content: result.text, ...result.usage };
+      } catch (error) {
+        if (this.#shutdown.signal.aborted) {
+          // Stopping: leave the chat running; stop() gives it back to pending for another replica.
+          parts.discard();
+          outcome = 'released';
+          return;
+        }
+        if (error instanceof TurnAbortedError) {
+          outcome = 'interrupted';
+          // Keep what was said before the interrupt.
+          if (error.partialText !== '')
+            assistant = { content: error.partialText, inputTokens: null, outputTokens: null };
+        } else {
+          outcome = 'error';
+          lastError = describeTurnFailure(error);
+          if (!(error instanceof ProviderError)) logger.error({ err: error, chatId: chat.id }, 'turn failed');
+        }
+      }
+      parts.flush();
+      const completion = await store.transaction(async (tx) => {
+        const done = await tx.completeChatTurn({
+          chatId: chat.id,
+          workerId,
+          assistant: assistant && { ...assistant, modelConfigId },
+          lastError,
+        });
+        if (!done) return undefined;
+        const promoted = done.status === 'pending' ? await tx.promoteNextQueuedMessage(chat.id) : undefined;
+        return { ...done, promoted };
+      });
+      if (!completion) {
+        outcome = 'lost';
+        logger.warn({ chatId: chat.id }, 'chat was taken over by another worker; this turn is discarded');
+        return;
+      }
+      const finished: ChatEvent[] = [];
+      if (completion.message)
+        finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
+      if (lastError !== null) finished.push({ type: 'error', message: lastError });
+      if (completion.promoted)
+        finished.push({ type: 'message', message: toStreamedMessage(completion.promoted) });
+      finished.push({ type: 'status', status: completion.status, last_error: lastError });
+      await events.publish(chat.id, finished);
+    } finally {
+      parts.discard();
+      interrupt.release();
+      metrics.turnEnded(outcome, performance.now() - startedAt, timeToFirstTokenMs);
+    }
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#running.size === 0) return;
+    try {
+      await this.#deps.store.heartbeatRunningChats(this.#deps.workerId);
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'chat heartbeat failed');
+    }
+  }
+
+  async #releaseStale(): Promise<void> {
+    try {
+      const released = await this.#deps.store.releaseStaleRunningChats(this.#options.staleAfterMs);
+      if (released.length > 0)
+        this.#deps.logger.warn({ chats: released }, 'released chats of a worker that stopped heartbeating');
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'could not release stale chats');
+    }
+  }
+
+  #every(ms: number, task: () => unknown): void {
+    const timer = setInterval(() => void task(), ms);
+    timer.unref();
+    this.#timers.push(timer);
+  }
+}
+
+/** A readable `last_error` for any failure; provider errors are already written for it. */
+function describeTurnFailure(error: unknown): string {
+  if (error instanceof ProviderError) return error.message;
+  if (
+    error instanceof Error &&
+    'code' in error &&
+    typeof error.code === 'string' &&
+    error.code.startsWith('E_')
+  ) {
+    return error.message;
+  }
+  return 'the turn failed because of an internal error (see the server log)';
+}

@@ -1,0 +1,42 @@
+import type { CachedModelConfig, CachedProvider, ChatConfigCache } from '../config/chat-config-cache.js';
+import type { ChatRow } from '../db/rows.js';
+import { ChatdError } from '../errors.js';
+
+/** The chat's model cannot be resolved (no default, provider disabled); the message is for `last_error`. */
+export class ModelUnavailableError extends ChatdError {
+  constructor(message: string) {
+    super('E_MODEL_UNAVAILABLE', message);
+  }
+}
+
+/** The model config and provider a turn uses. */
+export interface ResolvedModel {
+  readonly config: CachedModelConfig;
+  readonly provider: CachedProvider;
+}
+
+/**
+ * The chat's model config when it still exists and is enabled, else the default one; and its provider,
+ * which must be enabled. Reads only the config cache (zero queries when warm).
+ */
+export async function resolveChatModel(configCache: ChatConfigCache, chat: ChatRow): Promise<ResolvedModel> {
+  let config: CachedModelConfig | undefined;
+  if (chat.modelConfigId !== null) {
+    const chosen = await configCache.getModelConfigById(chat.modelConfigId);
+    if (chosen?.enabled) config = chosen;
+  }
+  config ??= await configCache.getDefaultModelConfig();
+  if (!config) {
+    throw new ModelUnavailableError(
+      "this chat's model configuration is gone and there is no default one: an admin must create a model configuration",
+    );
+  }
+  const providers = await configCache.getEnabledProviders();
+  const provider = providers.find((candidate) => candidate.id === config.providerId);
+  if (!provider) {
+    throw new ModelUnavailableError(
+      `the provider of model configuration '${config.displayName}' is disabled or gone`,
+    );
+  }
+  return { config, provider };
+}

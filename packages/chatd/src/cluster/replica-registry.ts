@@ -1,0 +1,57 @@
+import type { Logger } from 'pino';
+import type { Store } from '../db/store.js';
+
+/**
+ * This replica's row in `replicas`: registered at start, heartbeated with the highest config version it
+ * has applied (what `GET /api/v1/chat/config/status` shows), removed on a clean stop.
+ */
+export class ReplicaRegistry {
+  readonly #store: Store;
+  readonly #logger: Logger;
+  readonly #appliedVersion: () => number;
+  #timer: NodeJS.Timeout | undefined;
+  readonly id: string;
+  readonly hostname: string;
+
+  constructor(deps: {
+    store: Store;
+    logger: Logger;
+    id: string;
+    hostname: string;
+    appliedVersion: () => number;
+  }) {
+    this.#store = deps.store;
+    this.#logger = deps.logger;
+    this.#appliedVersion = deps.appliedVersion;
+    this.id = deps.id;
+    this.hostname = deps.hostname;
+  }
+
+  /** Registers the replica and heartbeats every `intervalMs`. */
+  async start(intervalMs: number): Promise<void> {
+    await this.#store.upsertReplica({ id: this.id, hostname: this.hostname });
+    await this.heartbeat();
+    this.#timer = setInterval(() => void this.heartbeat(), intervalMs);
+    this.#timer.unref();
+  }
+
+  /** Writes the heartbeat and applied version now (re-registering if the row was removed). */
+  async heartbeat(): Promise<void> {
+    try {
+      if (!(await this.#store.heartbeatReplica(this.id, this.#appliedVersion()))) {
+        await this.#store.upsertReplica({ id: this.id, hostname: this.hostname });
+        await this.#store.heartbeatReplica(this.id, this.#appliedVersion());
+      }
+    } catch (error) {
+      this.#logger.warn({ err: error }, 'replica heartbeat failed');
+    }
+  }
+
+  /** Stops heartbeating and removes the row. */
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.#store.deleteReplica(this.id).catch((error: unknown) => {
+      this.#logger.warn({ err: error }, 'could not remove the replica row');
+    });
+  }
+}
