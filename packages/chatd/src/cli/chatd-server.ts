@@ -1,15 +1,29 @@
-import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { hostname as osHostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { type CreatedUser, createFirstAdminIfNoUsers } from '../auth/users.js';
+import { ChatEventHub } from '../chat/chat-events.js';
+import { ChatMetrics } from '../chat/chat-metrics.js';
+import { ChatService } from '../chat/chat-service.js';
+import { ChatWorker, type ChatWorkerOptions } from '../chat/chat-worker.js';
+import { TurnInterrupts } from '../chat/turn-interrupts.js';
+import { ReplicaRegistry } from '../cluster/replica-registry.js';
+import { ChatConfigCache, type ChatConfigCacheOptions } from '../config/chat-config-cache.js';
+import { registerConfigCacheMetrics } from '../config/config-cache-metrics.js';
+import { startConfigInvalidation } from '../config/config-invalidation.js';
 import { connectDatabase, type Sql } from '../db/connection.js';
 import { type DatabaseLocation, locateDatabase } from '../db/database-location.js';
 import { createMeteredStore } from '../db/metered-store.js';
 import { migrate } from '../db/migrate.js';
 import { QueryStats } from '../db/query-stats.js';
 import { createPostgresStore, type Store } from '../db/store.js';
+import { registerApi } from '../http/api.js';
+import { startMetricsServer } from '../http/metrics-server.js';
 import { createHttpServer, httpUrl, type ListenAddress } from '../http/server.js';
+import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
+import { loadOrCreateSecretsKey, SecretBox } from '../secrets/secret-box.js';
 
 /** Resolved, validated options of a chatd server (see `chatd server --help`). */
 export interface ChatdServerOptions {
@@ -17,31 +31,52 @@ export interface ChatdServerOptions {
   readonly postgresUrl?: string | undefined;
   readonly cacheDir: string;
   readonly logger: Logger;
+  /** `/metrics` listens here when set. */
+  readonly prometheusAddress?: ListenAddress | undefined;
+  /** 32 bytes; default: generated once into `<cacheDir>/secrets-key`. */
+  readonly secretsKey?: Buffer | undefined;
+  /** Config cache settings; `enabled: false` is `--config-cache=off`. */
+  readonly configCache?: ChatConfigCacheOptions;
+  readonly worker?: Partial<ChatWorkerOptions>;
+  /** This replica's id; default a random UUID per start. */
+  readonly replicaId?: string;
+  /** Replica heartbeat period; default 5 s. */
+  readonly replicaHeartbeatMs?: number;
+  /** Database pool size; default 20. */
+  readonly maxDatabaseConnections?: number;
 }
 
-/** A running chatd server. */
+/** A running chat server. */
 export interface ChatdServer {
   /** The base URL of the HTTP API. */
   readonly url: string;
+  /** The metrics URL, when `prometheusAddress` was given. */
+  readonly metricsUrl: string | undefined;
+  readonly replicaId: string;
   readonly store: Store;
   readonly queryStats: QueryStats;
   readonly registry: Registry;
+  readonly configCache: ChatConfigCache;
+  readonly worker: ChatWorker;
+  readonly chatMetrics: ChatMetrics;
   /** Set when this start created the first admin: print its token once. */
   readonly firstAdmin: CreatedUser | undefined;
   /**
-   * Stops in dependency order: HTTP first (no new work), then the database pool, then the embedded
-   * PostgreSQL. Safe to call twice.
+   * Stops in dependency order: HTTP first (no new requests), the worker (running turns are aborted and
+   * their chats given back to pending for another replica), the replica row, pubsub, the database pool,
+   * then the embedded PostgreSQL. Safe to call twice.
    */
   close(): Promise<void>;
 }
 
 /**
- * The composition root: database (embedded or external), migrations, store, first admin, HTTP.
- * Anything that fails half-way releases what was already started.
+ * The composition root of a replica: database (embedded or external), migrations, store, first admin,
+ * pubsub, the config cache and its invalidation, the chat worker, HTTP and metrics. Anything that fails
+ * half-way releases what was already started.
  */
 export async function startChatdServer(options: ChatdServerOptions): Promise<ChatdServer> {
   const { logger } = options;
-  const cleanups: Array<() => Promise<void>> = [];
+  const cleanups: Array<() => Promise<unknown>> = [];
   const closeAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
       await cleanup().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
@@ -54,7 +89,9 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       logger,
     });
     cleanups.push(() => location.release());
-    const sql: Sql = await connectDatabase(location.url, { maxConnections: 20 });
+    const sql: Sql = await connectDatabase(location.url, {
+      maxConnections: options.maxDatabaseConnections ?? 20,
+    });
     cleanups.push(() => sql.end({ timeout: 5 }));
     const migration = await migrate(sql);
     if (migration.applied.length > 0) {
@@ -62,24 +99,92 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     }
 
     const registry = new Registry();
+    collectDefaultMetrics({ register: registry, prefix: 'chatd_process_' });
     const queryStats = new QueryStats(registry);
     const store = createMeteredStore(createPostgresStore(sql), queryStats);
     const firstAdmin = await createFirstAdminIfNoUsers(store);
+    const secretBox = new SecretBox(options.secretsKey ?? (await loadOrCreateSecretsKey(options.cacheDir)));
+    if (!options.secretsKey && location.kind === 'external') {
+      logger.warn(
+        'no --secrets-key: provider API keys are encrypted with a key generated in --cache-dir; replicas sharing this database must share the key',
+      );
+    }
+
+    const replicaId = options.replicaId ?? randomUUID();
+    const pubsub = await PostgresPubsub.connect(location.url, {
+      registry,
+      logger: logger.child({ component: 'pubsub' }),
+    });
+    cleanups.push(() => pubsub.close());
+
+    const configCache = new ChatConfigCache(store, options.configCache);
+    registerConfigCacheMetrics(registry, configCache);
+    const stopInvalidation = await startConfigInvalidation({ pubsub, cache: configCache, store, logger });
+    cleanups.push(stopInvalidation);
+
+    const events = new ChatEventHub({ pubsub, replicaId, logger });
+    await events.start();
+    cleanups.push(() => events.stop());
+    const interrupts = new TurnInterrupts(pubsub);
+    await interrupts.start();
+    cleanups.push(() => interrupts.stop());
+    const chatService = new ChatService({ store, configCache, events, interrupts });
+
+    const replica = new ReplicaRegistry({
+      store,
+      logger,
+      id: replicaId,
+      hostname: osHostname(),
+      appliedVersion: () => configCache.appliedVersion,
+    });
+    await replica.start(options.replicaHeartbeatMs ?? 5_000);
+    cleanups.push(() => replica.stop());
+
+    let worker: ChatWorker | undefined;
+    const chatMetrics = new ChatMetrics(registry, () => worker?.runningTurns ?? 0);
+    worker = new ChatWorker(
+      {
+        workerId: replicaId,
+        store,
+        configCache,
+        events,
+        interrupts,
+        pubsub,
+        secretBox,
+        metrics: chatMetrics,
+        logger,
+      },
+      options.worker,
+    );
+    await worker.start();
+    const startedWorker = worker;
+    cleanups.push(() => startedWorker.stop());
 
     const app: FastifyInstance = createHttpServer({ logger });
+    registerApi(app, { store, configCache, chatService, events, secretBox, logger });
     cleanups.push(() => app.close());
     await app.listen({ host: options.httpAddress.host, port: options.httpAddress.port });
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : options.httpAddress.port;
-    const url = httpUrl(options.httpAddress.host, port);
-    logger.info({ url, database: location.kind, hostname: hostname() }, 'chatd server started');
+    const url = httpUrl(options.httpAddress.host, listeningPort(app) ?? options.httpAddress.port);
+
+    let metricsUrl: string | undefined;
+    if (options.prometheusAddress) {
+      const metrics = await startMetricsServer(registry, options.prometheusAddress);
+      cleanups.push(() => metrics.close());
+      metricsUrl = metrics.url;
+    }
+    logger.info({ url, metricsUrl, replicaId, database: location.kind }, 'chatd server started');
 
     let closing: Promise<void> | undefined;
     return {
       url,
+      metricsUrl,
+      replicaId,
       store,
       queryStats,
       registry,
+      configCache,
+      worker,
+      chatMetrics,
       firstAdmin,
       close: () => {
         closing ??= closeAll();
@@ -90,4 +195,9 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     await closeAll();
     throw error;
   }
+}
+
+function listeningPort(app: FastifyInstance): number | undefined {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : undefined;
 }

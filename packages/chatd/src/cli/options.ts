@@ -88,3 +88,10 @@ export async function resolveDatabaseOptions(command: Command): Promise<Database
       );
   return { ...options, cacheDir };
 }
+
+/** Parses a positive integer flag. */
+export function positiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive integer');
+  return parsed;
+}

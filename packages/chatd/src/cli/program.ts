@@ -1,10 +1,9 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command } from 'commander';
 import { createUserWithToken } from '../auth/users.js';
 import { migrate } from '../db/migrate.js';
-import { type ListenAddress, parseListenAddress } from '../http/server.js';
-import { createLogger } from '../logging/logger.js';
-import { startChatdServer } from './chatd-server.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
+import { scaletestCommand } from './scaletest-command.js';
+import { serverCommand } from './server-command.js';
 import { withDatabase } from './with-database.js';
 
 /** Builds the `chatd` command line (`main.ts` runs it; tests inspect help and parse errors). */
@@ -16,43 +15,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .configureHelp({ showGlobalOptions: true });
 
-  const server = program
-    .command('server')
-    .description('start the chatd server (applies migrations; creates the first admin on an empty database)')
-    .addOption(
-      new Option('--http-address <host:port>', 'address the HTTP API listens on')
-        .env('CHATD_HTTP_ADDRESS')
-        .default('127.0.0.1:3000')
-        .argParser(parseAddressOption),
-    );
-  for (const option of databaseOptions()) server.addOption(option);
-  server.action(async (_options: unknown, command: Command) => {
-    const options = await resolveDatabaseOptions(command);
-    const httpAddress = command.opts<{ httpAddress: string | ListenAddress }>().httpAddress;
-    const logger = createLogger(options.logLevel);
-    const chatd = await startChatdServer({
-      httpAddress: typeof httpAddress === 'string' ? parseListenAddress(httpAddress) : httpAddress,
-      postgresUrl: options.postgresUrl,
-      cacheDir: options.cacheDir,
-      logger,
-    });
-    const lines = [`chatd is ready at ${chatd.url}`];
-    if (chatd.firstAdmin) {
-      lines.push(
-        '',
-        `Created the first admin user '${chatd.firstAdmin.user.username}'. Its API token is:`,
-        '',
-        `    ${chatd.firstAdmin.token}`,
-        '',
-        'Store it now: it will not be shown again. Use it as "Authorization: Bearer <token>".',
-      );
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
-    await waitForShutdownSignal();
-    logger.info('shutting down');
-    await chatd.close();
-    logger.flush();
-  });
+  program.addCommand(serverCommand());
+  program.addCommand(scaletestCommand());
 
   const migrateCommand = program.command('migrate').description('apply database migrations and exit');
   for (const option of databaseOptions()) migrateCommand.addOption(option);
@@ -86,29 +50,4 @@ export function buildProgram(): Command {
   });
 
   return program;
-}
-
-function parseAddressOption(value: string) {
-  try {
-    return parseListenAddress(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function waitForShutdownSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) {
-        process.stderr.write(`chatd: second ${signal}, exiting without a clean shutdown\n`);
-        process.exit(130);
-      }
-      received = true;
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }

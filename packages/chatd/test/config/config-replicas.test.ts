@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/db/store.js';
+import { type ConfigInstance, startConfigInstance } from '../../src/scaletest/config-instance.js';
 import { type ConfigFixture, seedConfig } from '../support/config-fixtures.js';
-import { type ConfigInstance, eventually, startConfigInstance } from '../support/config-instance.js';
+import { eventually } from '../support/eventually.js';
 import { useTestDatabase } from '../support/test-database.js';
 
 const db = useTestDatabase();

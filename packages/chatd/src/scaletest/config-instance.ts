@@ -1,16 +1,19 @@
-import pino from 'pino';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { ChatConfigCache, type ChatConfigCacheOptions } from '../../src/config/chat-config-cache.js';
-import { registerConfigCacheMetrics } from '../../src/config/config-cache-metrics.js';
-import { startConfigInvalidation } from '../../src/config/config-invalidation.js';
-import { createSql, type Sql } from '../../src/db/connection.js';
-import { createMeteredStore } from '../../src/db/metered-store.js';
-import { QueryStats } from '../../src/db/query-stats.js';
-import { createPostgresStore, type Store } from '../../src/db/store.js';
-import type { BackoffOptions } from '../../src/pubsub/backoff.js';
-import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
+import { ChatConfigCache, type ChatConfigCacheOptions } from '../config/chat-config-cache.js';
+import { registerConfigCacheMetrics } from '../config/config-cache-metrics.js';
+import { startConfigInvalidation } from '../config/config-invalidation.js';
+import { createSql, type Sql } from '../db/connection.js';
+import { createMeteredStore } from '../db/metered-store.js';
+import { QueryStats } from '../db/query-stats.js';
+import { createPostgresStore, type Store } from '../db/store.js';
+import type { BackoffOptions } from '../pubsub/backoff.js';
+import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 
-/** One chatd replica's configuration side: its own pool, metered store, pubsub connection and cache. */
+/**
+ * One chatd replica's configuration side, for tests and the propagation benchmark: its own pool,
+ * metered store, pubsub connection and config cache, wired exactly as `chatd server` wires them.
+ */
 export interface ConfigInstance {
   readonly name: string;
   readonly sql: Sql;

@@ -1,0 +1,133 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { type ListenAddress, parseListenAddress } from '../http/server.js';
+import { createLogger } from '../logging/logger.js';
+import { parseSecretsKey } from '../secrets/secret-box.js';
+import { startChatdServer } from './chatd-server.js';
+import { databaseOptions, positiveInteger, resolveDatabaseOptions } from './options.js';
+
+/** `chatd server`: every flag with its CHATD_* variable. */
+export function serverCommand(): Command {
+  const command = new Command('server')
+    .description('start the chatd server (applies migrations; creates the first admin on an empty database)')
+    .addOption(
+      new Option('--http-address <host:port>', 'address the HTTP API listens on')
+        .env('CHATD_HTTP_ADDRESS')
+        .default('127.0.0.1:3000')
+        .argParser(addressOption),
+    )
+    .addOption(
+      new Option(
+        '--prometheus-address <host:port>',
+        'serve Prometheus metrics at /metrics on this address (off by default)',
+      )
+        .env('CHATD_PROMETHEUS_ADDRESS')
+        .argParser(addressOption),
+    )
+    .addOption(
+      new Option(
+        '--secrets-key <key>',
+        'key that encrypts provider API keys at rest: 32 bytes as 64 hex characters or base64 (default: generated once into --cache-dir); replicas sharing a database must share it',
+      )
+        .env('CHATD_SECRETS_KEY')
+        .argParser(secretsKeyOption),
+    )
+    .addOption(
+      new Option(
+        '--config-cache <mode>',
+        'serve chat configuration from the cache, or read it from the database every turn',
+      )
+        .env('CHATD_CONFIG_CACHE')
+        .choices(['on', 'off'])
+        .default('on'),
+    )
+    .addOption(
+      new Option('--max-concurrent-turns <n>', 'chat turns this replica runs at once')
+        .env('CHATD_MAX_CONCURRENT_TURNS')
+        .default(2000)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--database-pool-size <n>', 'connections in the database pool')
+        .env('CHATD_DATABASE_POOL_SIZE')
+        .default(20)
+        .argParser(positiveInteger),
+    );
+  for (const option of databaseOptions()) command.addOption(option);
+
+  command.action(async (_options: unknown, self: Command) => {
+    const database = await resolveDatabaseOptions(self);
+    const flags = self.opts<{
+      httpAddress: string | ListenAddress;
+      prometheusAddress?: ListenAddress;
+      secretsKey?: Buffer;
+      configCache: 'on' | 'off';
+      maxConcurrentTurns: number;
+      databasePoolSize: number;
+    }>();
+    const logger = createLogger(database.logLevel);
+    const chatd = await startChatdServer({
+      // A default value does not go through the parser.
+      httpAddress:
+        typeof flags.httpAddress === 'string' ? parseListenAddress(flags.httpAddress) : flags.httpAddress,
+      prometheusAddress: flags.prometheusAddress,
+      secretsKey: flags.secretsKey,
+      postgresUrl: database.postgresUrl,
+      cacheDir: database.cacheDir,
+      configCache: { enabled: flags.configCache === 'on' },
+      worker: { maxConcurrentTurns: flags.maxConcurrentTurns },
+      maxDatabaseConnections: flags.databasePoolSize,
+      logger,
+    });
+    const lines = [`chatd is ready at ${chatd.url}`];
+    if (chatd.metricsUrl) lines.push(`metrics at ${chatd.metricsUrl}`);
+    if (chatd.firstAdmin) {
+      lines.push(
+        '',
+        `Created the first admin user '${chatd.firstAdmin.user.username}'. Its API token is:`,
+        '',
+        `    ${chatd.firstAdmin.token}`,
+        '',
+        'Store it now: it will not be shown again. Use it as "Authorization: Bearer <token>".',
+      );
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    await waitForShutdownSignal();
+    logger.info('shutting down');
+    await chatd.close();
+    logger.flush();
+  });
+  return command;
+}
+
+function addressOption(value: string): ListenAddress {
+  try {
+    return parseListenAddress(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+function secretsKeyOption(value: string): Buffer {
+  try {
+    return parseSecretsKey(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
+function waitForShutdownSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (received) {
+        process.stderr.write(`chatd: second ${signal}, exiting without a clean shutdown\n`);
+        process.exit(130);
+      }
+      received = true;
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

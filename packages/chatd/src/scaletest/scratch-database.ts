@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connectDatabase } from '../db/connection.js';
+import { EmbeddedPostgres } from '../db/embedded/embedded-postgres.js';
+import { migrate } from '../db/migrate.js';
+
+/** A throwaway, migrated database for a benchmark or scale test. */
+export interface ScratchDatabase {
+  /** Connection URL of the scratch database (contains a password: never print it). */
+  readonly url: string;
+  /** Drops the database (and stops the embedded PostgreSQL, removing its files, when one was started). */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates a fresh database: on `postgresUrl`'s server when given (a new database next to the one named
+ * there, so a real deployment's data is never touched; needs CREATEDB), otherwise on an embedded
+ * PostgreSQL in a temporary directory tuned for throughput (fsync off: the data is thrown away).
+ */
+export async function openScratchDatabase(options: {
+  postgresUrl?: string | undefined;
+  maxConnections?: number;
+}): Promise<ScratchDatabase> {
+  let embedded: EmbeddedPostgres | undefined;
+  let scratchDir: string | undefined;
+  let serverUrl = options.postgresUrl;
+  if (!serverUrl) {
+    scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-scaletest-'));
+    embedded = await EmbeddedPostgres.start({
+      baseDir: scratchDir,
+      settings: {
+        fsync: 'off',
+        synchronous_commit: 'off',
+        full_page_writes: 'off',
+        max_connections: String(options.maxConnections ?? 300),
+        shared_buffers: '256MB',
+      },
+    });
+    serverUrl = embedded.connectionUrl('postgres');
+  }
+  const name = `chatd_scaletest_${randomBytes(5).toString('hex')}`;
+  const admin = await connectDatabase(serverUrl, { maxConnections: 1 });
+  try {
+    await admin.unsafe(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const parsed = new URL(serverUrl);
+  parsed.pathname = `/${name}`;
+  const url = parsed.toString();
+  const sql = await connectDatabase(url, { maxConnections: 1 });
+  try {
+    await migrate(sql);
+  } finally {
+    await sql.end();
+  }
+  return {
+    url,
+    async close() {
+      try {
+        const dropper = await connectDatabase(serverUrl, { maxConnections: 1 });
+        try {
+          await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        } finally {
+          await dropper.end();
+        }
+      } finally {
+        await embedded?.stop();
+        if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+      }
+    },
+  };
+}
