@@ -76,10 +76,11 @@ export interface ChatdServer {
  */
 export async function startChatdServer(options: ChatdServerOptions): Promise<ChatdServer> {
   const { logger } = options;
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanups: Array<[string, () => Promise<unknown>]> = [];
   const closeAll = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: unknown) => logger.error({ err: error }, 'error during shutdown'));
+    for (const [name, cleanup] of cleanups.splice(0).reverse()) {
+      logger.debug({ step: name }, 'shutting down');
+      await cleanup().catch((error: unknown) => logger.error({ err: error, step: name }, 'error during shutdown'));
     }
   };
   try {
@@ -88,11 +89,11 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       cacheDir: options.cacheDir,
       logger,
     });
-    cleanups.push(() => location.release());
+    cleanups.push(['database', () => location.release()]);
     const sql: Sql = await connectDatabase(location.url, {
       maxConnections: options.maxDatabaseConnections ?? 20,
     });
-    cleanups.push(() => sql.end({ timeout: 5 }));
+    cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
     const migration = await migrate(sql);
     if (migration.applied.length > 0) {
       logger.info({ applied: migration.applied, version: migration.version }, 'applied database migrations');
@@ -115,19 +116,19 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       registry,
       logger: logger.child({ component: 'pubsub' }),
     });
-    cleanups.push(() => pubsub.close());
+    cleanups.push(['pubsub', () => pubsub.close()]);
 
     const configCache = new ChatConfigCache(store, options.configCache);
     registerConfigCacheMetrics(registry, configCache);
     const stopInvalidation = await startConfigInvalidation({ pubsub, cache: configCache, store, logger });
-    cleanups.push(stopInvalidation);
+    cleanups.push(['config invalidation', stopInvalidation]);
 
     const events = new ChatEventHub({ pubsub, replicaId, logger });
     await events.start();
-    cleanups.push(() => events.stop());
+    cleanups.push(['chat events', () => events.stop()]);
     const interrupts = new TurnInterrupts(pubsub);
     await interrupts.start();
-    cleanups.push(() => interrupts.stop());
+    cleanups.push(['interrupts', () => interrupts.stop()]);
     const chatService = new ChatService({ store, configCache, events, interrupts });
 
     const replica = new ReplicaRegistry({
@@ -138,7 +139,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       appliedVersion: () => configCache.appliedVersion,
     });
     await replica.start(options.replicaHeartbeatMs ?? 5_000);
-    cleanups.push(() => replica.stop());
+    cleanups.push(['replica registry', () => replica.stop()]);
 
     let worker: ChatWorker | undefined;
     const chatMetrics = new ChatMetrics(registry, () => worker?.runningTurns ?? 0);
@@ -158,18 +159,18 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     );
     await worker.start();
     const startedWorker = worker;
-    cleanups.push(() => startedWorker.stop());
+    cleanups.push(['chat worker', () => startedWorker.stop()]);
 
     const app: FastifyInstance = createHttpServer({ logger });
     registerApi(app, { store, configCache, chatService, events, secretBox, logger });
-    cleanups.push(() => app.close());
+    cleanups.push(['http', () => app.close()]);
     await app.listen({ host: options.httpAddress.host, port: options.httpAddress.port });
     const url = httpUrl(options.httpAddress.host, listeningPort(app) ?? options.httpAddress.port);
 
     let metricsUrl: string | undefined;
     if (options.prometheusAddress) {
       const metrics = await startMetricsServer(registry, options.prometheusAddress);
-      cleanups.push(() => metrics.close());
+      cleanups.push(['metrics server', () => metrics.close()]);
       metricsUrl = metrics.url;
     }
     logger.info({ url, metricsUrl, replicaId, database: location.kind }, 'chatd server started');

@@ -1,0 +1,107 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { type ChatdServer, type ChatdServerOptions, startChatdServer } from '../../src/cli/chatd-server.js';
+import { ChatdClient, type MessageJson, type StreamEvent } from '../../src/scaletest/chatd-client.js';
+
+/** One key for every test replica: replicas that share a database must share it. */
+export const TEST_SECRETS_KEY = randomBytes(32);
+
+/** Starts a full chatd replica in this process on `postgresUrl`, on a free loopback port, quiet. */
+export async function startTestServer(
+  postgresUrl: string,
+  overrides: Partial<Omit<ChatdServerOptions, 'postgresUrl'>> = {},
+): Promise<ChatdServer> {
+  return startChatdServer({
+    httpAddress: { host: '127.0.0.1', port: 0 },
+    postgresUrl,
+    cacheDir: await mkdtemp(path.join(tmpdir(), 'chatd-server-')),
+    logger: pino({ level: process.env.CHATD_TEST_LOG ?? 'silent' }, pino.destination(2)),
+    secretsKey: TEST_SECRETS_KEY,
+    replicaHeartbeatMs: 200,
+    ...overrides,
+    worker: {
+      heartbeatIntervalMs: 200,
+      staleAfterMs: 2_000,
+      pollIntervalMs: 500,
+      partIntervalMs: 20,
+      ...overrides.worker,
+    },
+  });
+}
+
+/**
+ * Follows a chat's stream until its status is `waiting` or `error` after `minMessages` messages, and
+ * returns the messages seen (by id, in order) and the final status.
+ */
+export async function waitForTurn(
+  client: ChatdClient,
+  chatId: string,
+  options: { minMessages: number; timeoutMs?: number; afterId?: number },
+): Promise<{ status: string; messages: MessageJson[]; events: StreamEvent[] }> {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new Error(`turn of ${chatId} timed out`)),
+    options.timeoutMs ?? 20_000,
+  );
+  const messages = new Map<number, MessageJson>();
+  const events: StreamEvent[] = [];
+  let status = '';
+  try {
+    for await (const event of client.stream(chatId, {
+      signal: controller.signal,
+      ...(options.afterId === undefined ? {} : { afterId: options.afterId }),
+    })) {
+      events.push(event);
+      if (event.event === 'message') {
+        const message = event.data as MessageJson;
+        messages.set(message.id, message);
+      }
+      if (event.event === 'status') status = (event.data as { status: string }).status;
+      // On connect the stream sends the current status before the history: check after every event.
+      if ((status === 'waiting' || status === 'error') && messages.size >= options.minMessages) {
+        return { status, messages: [...messages.values()].sort((a, b) => a.id - b.id), events };
+      }
+    }
+    throw new Error(`stream of ${chatId} ended before the turn did`);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+}
+
+/** Admin setup: a provider and a default model config; returns the config id. */
+export async function createModel(
+  admin: ChatdClient,
+  input: { provider: string; model: string; baseUrl?: string; apiKey?: string; isDefault?: boolean },
+): Promise<{ providerId: string; modelConfigId: string }> {
+  const provider = await admin.request<{ id: string }>('POST', '/api/v1/chat/providers', {
+    provider: input.provider,
+    display_name: `${input.provider} ${input.model}`,
+    ...(input.baseUrl ? { base_url: input.baseUrl } : {}),
+    ...(input.apiKey ? { api_key: input.apiKey } : {}),
+  });
+  const config = await admin.request<{ id: string }>('POST', '/api/v1/chat/model-configs', {
+    provider_id: provider.id,
+    model: input.model,
+    display_name: input.model,
+    context_limit: 8192,
+    is_default: input.isDefault ?? true,
+  });
+  return { providerId: provider.id, modelConfigId: config.id };
+}
+
+/** Creates a member through the API and returns a client for it. */
+export async function createMember(
+  admin: ChatdClient,
+  baseUrl: string,
+  username: string,
+): Promise<ChatdClient> {
+  const created = await admin.request<{ token: string }>('POST', '/api/v1/users', {
+    username,
+    role: 'member',
+  });
+  return new ChatdClient(baseUrl, created.token);
+}
