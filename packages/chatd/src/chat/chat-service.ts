@@ -61,22 +61,11 @@ export class ChatService {
         throw new InvalidInputError(`model config ${input.modelConfigId} does not exist or is disabled`);
       }
     }
-    const created = await this.#store.transaction(async (tx) => {
-      const chat = await tx.insertChat({
-        ownerId: user.id,
-        title: titleOf(content),
-        status: 'pending',
-        modelConfigId: input.modelConfigId ?? null,
-      });
-      const message = await tx.insertChatMessage({
-        chatId: chat.id,
-        role: 'user',
-        content,
-        modelConfigId: null,
-        inputTokens: null,
-        outputTokens: null,
-      });
-      return { chat, message };
+    const created = await this.#store.insertChatWithFirstMessage({
+      ownerId: user.id,
+      title: titleOf(content),
+      modelConfigId: input.modelConfigId ?? null,
+      content,
     });
     await this.#events.publish(created.chat.id, [
       { type: 'message', message: toStreamedMessage(created.message) },

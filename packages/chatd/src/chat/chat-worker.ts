@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
-import type { ChatRow, JsonObject } from '../db/rows.js';
+import type { ChatMessageRow, ChatRow, JsonObject } from '../db/rows.js';
 import type { Store } from '../db/store.js';
 import { ProviderError, runChatTurn, TurnAbortedError, type TurnOptions } from '../llm/index.js';
 import type { Pubsub } from '../pubsub/pubsub.js';
@@ -195,7 +195,7 @@ export class ChatWorker {
           resolveChatModel(configCache, chat),
           configCache.getSystemPrompt(),
           configCache.getUserPrompt(chat.ownerId),
-          store.listChatMessages(chat.id),
+          this.#historyToAnswer(chat.id),
         ]);
         modelConfigId = model.config.id;
         const { provider } = model;
@@ -224,7 +224,10 @@ export class ChatWorker {
           outcome = 'released';
           return;
         }
-        if (error instanceof TurnAbortedError) {
+        if (error instanceof NothingToAnswerError) {
+          // Nothing asked since the last answer (e.g. an interrupt raced a queued promotion): just end.
+          outcome = 'completed';
+        } else if (error instanceof TurnAbortedError) {
           outcome = 'interrupted';
           // Keep what was said before the interrupt.
           if (error.partialText !== '')
@@ -236,16 +239,11 @@ export class ChatWorker {
         }
       }
       parts.flush();
-      const completion = await store.transaction(async (tx) => {
-        const done = await tx.completeChatTurn({
-          chatId: chat.id,
-          workerId,
-          assistant: assistant && { ...assistant, modelConfigId },
-          lastError,
-        });
-        if (!done) return undefined;
-        const promoted = done.status === 'pending' ? await tx.promoteNextQueuedMessage(chat.id) : undefined;
-        return { ...done, promoted };
+      const completion = await store.completeChatTurn({
+        chatId: chat.id,
+        workerId,
+        assistant: assistant && { ...assistant, modelConfigId },
+        lastError,
       });
       if (!completion) {
         outcome = 'lost';
@@ -256,8 +254,6 @@ export class ChatWorker {
       if (completion.message)
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
       if (lastError !== null) finished.push({ type: 'error', message: lastError });
-      if (completion.promoted)
-        finished.push({ type: 'message', message: toStreamedMessage(completion.promoted) });
       finished.push({ type: 'status', status: completion.status, last_error: lastError });
       await events.publish(chat.id, finished);
     } finally {
@@ -265,6 +261,23 @@ export class ChatWorker {
       interrupt.release();
       metrics.turnEnded(outcome, performance.now() - startedAt, timeToFirstTokenMs);
     }
+  }
+
+  /**
+   * The history this turn answers. A chat becomes pending with its question as the last message, except
+   * when a turn ended with messages queued: then the oldest queued message is promoted into the history
+   * here, at the start of the next turn. Promoting at turn start (not at turn end) keeps the end of a turn
+   * one statement, and is safe after a crash: a chat whose history ends with an answer is always
+   * promoted before it is answered again.
+   */
+  async #historyToAnswer(chatId: string): Promise<ChatMessageRow[]> {
+    const { store, events } = this.#deps;
+    const history = await store.listChatMessages(chatId);
+    if (history.at(-1)?.role === 'user') return history;
+    const promoted = await store.promoteNextQueuedMessage(chatId);
+    if (!promoted) throw new NothingToAnswerError();
+    void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
+    return [...history, promoted];
   }
 
   async #heartbeat(): Promise<void> {
@@ -292,6 +305,9 @@ export class ChatWorker {
     this.#timers.push(timer);
   }
 }
+
+/** The chat's history ends with an answer and nothing is queued. */
+class NothingToAnswerError extends Error {}
 
 /** A readable `last_error` for any failure; provider errors are already written for it. */
 function describeTurnFailure(error: unknown): string {

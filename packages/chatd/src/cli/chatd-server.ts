@@ -80,7 +80,9 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
   const closeAll = async () => {
     for (const [name, cleanup] of cleanups.splice(0).reverse()) {
       logger.debug({ step: name }, 'shutting down');
-      await cleanup().catch((error: unknown) => logger.error({ err: error, step: name }, 'error during shutdown'));
+      await cleanup().catch((error: unknown) =>
+        logger.error({ err: error, step: name }, 'error during shutdown'),
+      );
     }
   };
   try {

@@ -284,6 +284,145 @@ describe('chats, messages and queues', () => {
   });
 });
 
+describe('the chat lifecycle queries', () => {
+  const workerA = '22222222-2222-4222-8222-222222222222';
+  const workerB = '33333333-3333-4333-8333-333333333333';
+
+  it('creates, acquires once, heartbeats, completes only while owning, and promotes queued messages', async () => {
+    const owner = await store.insertUser({ username: 'lifecycle', role: 'member' });
+    const { chat, message } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'lifecycle',
+      modelConfigId: null,
+      content: 'first question',
+    });
+    expect(chat).toMatchObject({ status: 'pending', ownerId: owner.id, title: 'lifecycle' });
+    expect(message).toMatchObject({ chatId: chat.id, role: 'user', content: 'first question' });
+    expect((await store.listChatMessages(chat.id)).map((m) => m.id)).toEqual([message.id]);
+
+    // Two workers race for it: exactly one gets it.
+    const [mine, theirs] = await Promise.all([
+      store.acquirePendingChats(workerA, 100),
+      store.acquirePendingChats(workerB, 100),
+    ]);
+    const acquired = [...mine, ...theirs].filter((c) => c.id === chat.id);
+    expect(acquired).toHaveLength(1);
+    const owner1 = mine.some((c) => c.id === chat.id) ? workerA : workerB;
+    const other = owner1 === workerA ? workerB : workerA;
+    expect(acquired[0]).toMatchObject({ status: 'running', workerId: owner1 });
+    expect(await store.heartbeatRunningChats(owner1)).toBeGreaterThanOrEqual(1);
+
+    // Messages sent meanwhile are queued.
+    expect(
+      await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: owner.id, content: 'no' }),
+    ).toBeUndefined();
+    await store.insertQueuedMessage({ chatId: chat.id, content: 'queued question' });
+    expect(await store.countQueuedMessages(chat.id)).toBe(1);
+
+    // Only the owner may complete it.
+    const assistant = { content: 'first answer', modelConfigId: null, inputTokens: 5, outputTokens: 7 };
+    expect(
+      await store.completeChatTurn({ chatId: chat.id, workerId: other, assistant, lastError: null }),
+    ).toBeUndefined();
+    const done = await store.completeChatTurn({
+      chatId: chat.id,
+      workerId: owner1,
+      assistant,
+      lastError: null,
+    });
+    expect(done?.status).toBe('pending'); // a message is queued
+    expect(done?.message).toMatchObject({
+      role: 'assistant',
+      content: 'first answer',
+      inputTokens: 5,
+      outputTokens: 7,
+    });
+    expect(
+      await store.completeChatTurn({ chatId: chat.id, workerId: owner1, assistant, lastError: null }),
+    ).toBeUndefined();
+
+    const promoted = await store.promoteNextQueuedMessage(chat.id);
+    expect(promoted).toMatchObject({ role: 'user', content: 'queued question' });
+    expect(promoted!.id).toBeGreaterThan(done!.message!.id);
+    expect(await store.promoteNextQueuedMessage(chat.id)).toBeUndefined();
+    expect(await store.countQueuedMessages(chat.id)).toBe(0);
+
+    // A pending turn can be cancelled; an idle chat takes a message in one statement.
+    expect(await store.cancelPendingChat(chat.id)).toBe(true);
+    expect(await store.cancelPendingChat(chat.id)).toBe(false);
+    const appended = await store.appendUserMessageIfIdle({
+      chatId: chat.id,
+      ownerId: owner.id,
+      content: 'again',
+    });
+    expect(appended).toMatchObject({ role: 'user', content: 'again' });
+    expect((await store.getChatById(chat.id))?.status).toBe('pending');
+    const stranger = await store.insertUser({ username: 'lifecycle-stranger', role: 'member' });
+    await store.completeChatTurn({ chatId: chat.id, workerId: owner1, assistant: null, lastError: null });
+    expect(
+      await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: stranger.id, content: 'not mine' }),
+    ).toBeUndefined();
+
+    // An error ends the turn in `error` with its message, and no assistant message.
+    await store.acquirePendingChats(workerA, 100);
+    const failed = await store.completeChatTurn({
+      chatId: chat.id,
+      workerId: workerA,
+      assistant: null,
+      lastError: 'boom',
+    });
+    expect(failed).toEqual({ status: 'error', message: null });
+    expect((await store.getChatById(chat.id))?.lastError).toBe('boom');
+
+    // The locking path: under the row lock, an idle chat takes the message and goes pending.
+    await store.transaction(async (tx) => {
+      const locked = await tx.getChatByIdForUpdate(chat.id);
+      expect(locked?.status).toBe('error');
+      await tx.appendUserMessageAndMarkPending(chat.id, 'locked path');
+    });
+    expect((await store.getChatById(chat.id))?.status).toBe('pending');
+  });
+
+  it('releases the chats of a stopping worker, and of a worker that stopped heartbeating', async () => {
+    const owner = await store.insertUser({ username: 'released', role: 'member' });
+    const first = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'a',
+      modelConfigId: null,
+      content: 'a',
+    });
+    const second = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'b',
+      modelConfigId: null,
+      content: 'b',
+    });
+    const ids = [first.chat.id, second.chat.id];
+    const acquired = (await store.acquirePendingChats(workerA, 100)).map((c) => c.id);
+    expect(acquired).toEqual(expect.arrayContaining(ids));
+
+    expect(await store.releaseWorkerChats(workerA)).toEqual(expect.arrayContaining(ids));
+    expect((await store.getChatById(first.chat.id))?.status).toBe('pending');
+
+    await store.acquirePendingChats(workerB, 100);
+    expect(await store.releaseStaleRunningChats(60_000)).toEqual([]);
+    await db.sql`UPDATE chats SET heartbeat_at = now() - interval '2 minutes' WHERE worker_id = ${workerB}`;
+    expect((await store.releaseStaleRunningChats(60_000)).sort()).toEqual(expect.arrayContaining(ids));
+    expect((await store.getChatById(second.chat.id))?.workerId).toBeNull();
+  });
+});
+
+describe('config version', () => {
+  it('moves forward with every config write', async () => {
+    const before = await store.getConfigVersion();
+    await store.setSystemPrompt('version 1');
+    const after = await store.getConfigVersion();
+    expect(after).toBeGreaterThan(before);
+    await db.sql`UPDATE deployment_settings SET system_prompt = 'version 2'`;
+    expect(await store.getConfigVersion()).toBeGreaterThan(after);
+  });
+});
+
 describe('replicas', () => {
   it('registers, heartbeats, lists and removes replicas', async () => {
     const id = '11111111-1111-4111-8111-111111111111';

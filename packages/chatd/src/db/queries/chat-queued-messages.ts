@@ -41,10 +41,7 @@ export async function countQueuedMessages(db: Db, chatId: string): Promise<numbe
  * Moves the oldest queued message into the history as a user message, in one statement. Undefined when
  * the queue is empty.
  */
-export async function promoteNextQueuedMessage(
-  db: Db,
-  chatId: string,
-): Promise<ChatMessageRow | undefined> {
+export async function promoteNextQueuedMessage(db: Db, chatId: string): Promise<ChatMessageRow | undefined> {
   const [row] = await db<[ChatMessageRow?]>`
     WITH next AS (
       DELETE FROM chat_queued_messages

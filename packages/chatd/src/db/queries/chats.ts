@@ -21,6 +21,50 @@ export async function insertChat(
   return row!;
 }
 
+/**
+ * Creates a pending chat and its first user message in one statement (atomic without a transaction).
+ * The pending status wakes the workers (trigger).
+ */
+export async function insertChatWithFirstMessage(
+  db: Db,
+  input: { ownerId: string; title: string; modelConfigId: string | null; content: string },
+): Promise<{ chat: ChatRow; message: ChatMessageRow }> {
+  const [row] = await db<[ChatRow & { message: ChatMessageRowJson }]>`
+    WITH chat AS (
+      INSERT INTO chats (owner_id, title, status, model_config_id)
+      VALUES (${input.ownerId}, ${input.title}, 'pending', ${input.modelConfigId})
+      RETURNING ${db.unsafe(COLUMNS)}
+    ), message AS (
+      INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM chat
+      RETURNING id, chat_id, role, content, created_at
+    )
+    SELECT chat.*, json_build_object('id', message.id, 'role', message.role, 'content', message.content,
+                                     'created_at', message.created_at) AS message
+    FROM chat, message`;
+  const { message, ...chat } = row!;
+  return {
+    chat: chat as ChatRow,
+    message: {
+      id: Number(message.id),
+      chatId: chat.id,
+      role: 'user',
+      content: message.content,
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+      createdAt: new Date(message.created_at),
+    },
+  };
+}
+
+/** The first message as `json_build_object` returns it. */
+interface ChatMessageRowJson {
+  id: number;
+  role: 'user';
+  content: string;
+  created_at: string;
+}
+
 /** The chat with this id, or undefined. */
 export async function getChatById(db: Db, id: string): Promise<ChatRow | undefined> {
   const [row] = await db<[ChatRow?]>`SELECT ${db.unsafe(COLUMNS)} FROM chats WHERE id = ${id}`;
@@ -111,18 +155,25 @@ export interface AssistantMessageInsert {
 }
 
 /**
- * Ends a turn in one statement: saves the assistant message (when given) and sets the next status, but
- * only while `workerId` still owns the chat (a stale-heartbeat release may have given it to another
- * worker: then nothing is written and undefined is returned). The next status is `pending` when a
- * message is queued (the caller promotes it in the same transaction), else `error` when `lastError` is
- * set, else `waiting`.
+ * Ends a turn in one statement (atomic without a transaction): saves the assistant message (when given)
+ * and sets the next status, but only while `workerId` still owns the chat (a stale-heartbeat release may
+ * have given it to another worker: then nothing is written and undefined is returned). The next status
+ * is `pending` when a message is queued (the next turn promotes it, see `promoteNextQueuedMessage`),
+ * else `error` when `lastError` is set, else `waiting`.
  */
 export async function completeChatTurn(
   db: Db,
-  input: { chatId: string; workerId: string; assistant: AssistantMessageInsert | null; lastError: string | null },
+  input: {
+    chatId: string;
+    workerId: string;
+    assistant: AssistantMessageInsert | null;
+    lastError: string | null;
+  },
 ): Promise<{ status: ChatStatus; message: ChatMessageRow | null } | undefined> {
   const a = input.assistant;
-  const [row] = await db<[({ status: ChatStatus } & Partial<ChatMessageRow> & { messageId: number | null })?]>`
+  const [row] = await db<
+    [({ status: ChatStatus } & Partial<ChatMessageRow> & { messageId: number | null })?]
+  >`
     WITH done AS (
       UPDATE chats SET
         status = CASE

@@ -1,0 +1,212 @@
+import { performance } from 'node:perf_hooks';
+import { type LanguageModel, type LanguageModelUsage, type ModelMessage, streamText } from 'ai';
+import type { JsonObject } from '../db/rows.js';
+import { type ChatCallSettings, callSettingsFromOptions } from './call-settings.js';
+import { createLanguageModel, type ProviderConnection } from './language-model-factory.js';
+import { ProviderError, TurnAbortedError } from './llm-errors.js';
+import { describeProviderFailure, type ProviderFailure } from './provider-failure.js';
+import { type RetryPolicyOptions, resolveRetryPolicy, retryDelayMs, waitForRetry } from './retry-policy.js';
+
+/** One model call for a chat: who to ask, what to send, where the streamed text goes. */
+export interface ChatTurnRequest {
+  readonly provider: ProviderConnection;
+  readonly model: string;
+  /** The model config's options; known keys map to call settings (see {@link callSettingsFromOptions}). */
+  readonly options: JsonObject;
+  /** The assembled system prompt; '' sends none. */
+  readonly system: string;
+  readonly messages: ReadonlyArray<{ readonly role: 'user' | 'assistant'; readonly content: string }>;
+  /** Aborting it (an interrupt) cancels the provider call; the turn rejects with {@link TurnAbortedError}. */
+  readonly signal: AbortSignal;
+  /**
+   * Receives each non-empty text delta, in order, as it arrives. If it throws, the provider call is
+   * cancelled and the turn rejects with that same error.
+   */
+  onTextDelta(delta: string): void;
+}
+
+/** A completed turn. */
+export interface ChatTurnResult {
+  /** The whole answer: exactly the concatenation of the deltas forwarded. */
+  readonly text: string;
+  /** Token usage as the provider reported it; null where it reported none. */
+  readonly usage: { readonly inputTokens: number | null; readonly outputTokens: number | null };
+  /** From the start of the turn (retries included) to the first forwarded delta; null if none was. */
+  readonly timeToFirstTokenMs: number | null;
+}
+
+/** Options for {@link runChatTurn}: the retry policy, and a jitter source for tests. */
+export interface TurnOptions extends RetryPolicyOptions {
+  /** Random numbers in [0, 1) for backoff jitter; default `Math.random`. */
+  readonly random?: () => number;
+}
+
+/**
+ * Runs one chat turn through the AI SDK's `streamText`, forwarding text deltas as they arrive.
+ *
+ * Retries (429, 5xx, connection failures; exponential backoff with jitter, honouring Retry-After up to
+ * a cap) happen only here — the SDK's own retries are off — and only while nothing has been forwarded:
+ * once the caller has seen text, a retry would repeat it, so a failure then is final.
+ *
+ * Never throws synchronously. Rejects with {@link TurnAbortedError} when `signal` aborts before the turn
+ * settles (even if the answer was complete by then), with {@link ProviderError} for any provider
+ * failure (including an unusable provider configuration), or with whatever `onTextDelta` threw.
+ */
+export async function runChatTurn(
+  request: ChatTurnRequest,
+  options: TurnOptions = {},
+): Promise<ChatTurnResult> {
+  const startedAt = performance.now();
+  const policy = resolveRetryPolicy(options);
+  const random = options.random ?? Math.random;
+  const output = new ForwardedText(request.onTextDelta, startedAt);
+  const abortedError = () => new TurnAbortedError(output.text, { cause: request.signal.reason });
+  if (request.signal.aborted) throw abortedError();
+
+  const call: PreparedCall = {
+    model: createLanguageModel(request.provider, request.model),
+    settings: callSettingsFromOptions(request.options),
+    system: request.system === '' ? undefined : request.system,
+    messages: request.messages.map(({ role, content }) => ({ role, content })),
+  };
+  const failureContext = {
+    providerKind: request.provider.kind,
+    secrets: request.provider.apiKey ? [request.provider.apiKey] : [],
+  };
+
+  for (let attempt = 1; ; attempt++) {
+    const outcome = await streamAttempt(call, request.signal, output);
+    // The abort is checked first: whatever the attempt ended with (an abort error, a network error
+    // caused by the cancelled request, even a complete answer), the caller asked to stop.
+    if (request.signal.aborted) throw abortedError();
+    if (outcome.kind === 'finished') {
+      return {
+        text: output.text,
+        usage: {
+          inputTokens: outcome.usage.inputTokens ?? null,
+          outputTokens: outcome.usage.outputTokens ?? null,
+        },
+        timeToFirstTokenMs: output.timeToFirstTokenMs,
+      };
+    }
+    if (outcome.kind === 'consumer-failed') throw outcome.error;
+
+    const failure = describeProviderFailure(outcome.error, failureContext);
+    const outputStarted = output.text !== '';
+    if (outputStarted || !failure.retryable || attempt > policy.maxRetries) {
+      throw new ProviderError(finalMessage(failure, attempt, outputStarted), {
+        status: failure.status,
+        retryable: failure.retryable,
+        attempts: attempt,
+        partialText: output.text,
+      });
+    }
+    await waitForRetry(retryDelayMs(policy, attempt, failure.retryAfterMs, random), request.signal);
+    if (request.signal.aborted) throw abortedError();
+  }
+}
+
+interface PreparedCall {
+  readonly model: LanguageModel;
+  readonly settings: ChatCallSettings;
+  readonly system: string | undefined;
+  readonly messages: ModelMessage[];
+}
+
+type AttemptOutcome =
+  | { readonly kind: 'finished'; readonly usage: LanguageModelUsage }
+  | { readonly kind: 'failed'; readonly error: unknown }
+  | { readonly kind: 'consumer-failed'; readonly error: unknown };
+
+/** One provider call. Never rejects: every way it can end is an {@link AttemptOutcome}. */
+async function streamAttempt(
+  call: PreparedCall,
+  turnSignal: AbortSignal,
+  output: ForwardedText,
+): Promise<AttemptOutcome> {
+  // A controller per attempt, linked to the turn's signal, so that a failed attempt can be cancelled on
+  // its own while the turn goes on to retry.
+  const attempt = new AbortController();
+  const forwardAbort = () => attempt.abort(turnSignal.reason);
+  turnSignal.addEventListener('abort', forwardAbort, { once: true });
+  let reader: ReadableStreamDefaultReader<unknown> | undefined;
+  let completed = false;
+  try {
+    const { stopSequences, ...numericSettings } = call.settings;
+    const result = streamText({
+      model: call.model,
+      system: call.system,
+      messages: call.messages,
+      ...numericSettings,
+      stopSequences: stopSequences ? [...stopSequences] : undefined,
+      maxRetries: 0,
+      abortSignal: attempt.signal,
+      // Errors arrive as `error` parts below; the default handler would print them to the console.
+      onError: () => {},
+    });
+    const partReader = result.fullStream.getReader();
+    reader = partReader;
+    let usage: LanguageModelUsage | undefined;
+    for (;;) {
+      const { done, value: part } = await partReader.read();
+      if (done) break;
+      if (part.type === 'text-delta') {
+        if (part.text !== '' && !output.forward(part.text)) {
+          return { kind: 'consumer-failed', error: output.consumerError };
+        }
+      } else if (part.type === 'finish') {
+        usage = part.totalUsage;
+      } else if (part.type === 'error') {
+        return { kind: 'failed', error: part.error };
+      } else if (part.type === 'abort') {
+        return { kind: 'failed', error: turnSignal.reason };
+      }
+    }
+    if (!usage) return { kind: 'failed', error: new Error('the response stream ended without finishing') };
+    completed = true;
+    return { kind: 'finished', usage };
+  } catch (error) {
+    // streamText validates settings synchronously; network errors mid-stream reject the read.
+    return { kind: 'failed', error };
+  } finally {
+    turnSignal.removeEventListener('abort', forwardAbort);
+    if (!completed) {
+      // The SDK tees its stream and keeps the other branch, so cancelling our reader alone would leave
+      // the HTTP response running (and buffered) until the provider finishes; aborting stops it. The
+      // cancel is not awaited: a tee branch's cancel settles only once both branches are cancelled.
+      attempt.abort();
+      reader?.cancel().catch(() => {});
+    }
+  }
+}
+
+/** The text forwarded to the caller so far, and when the first of it went out. */
+class ForwardedText {
+  text = '';
+  timeToFirstTokenMs: number | null = null;
+  consumerError: unknown;
+
+  constructor(
+    private readonly onTextDelta: (delta: string) => void,
+    private readonly startedAt: number,
+  ) {}
+
+  /** Hands a delta to the caller; false (with {@link consumerError} set) when the caller threw. */
+  forward(delta: string): boolean {
+    this.timeToFirstTokenMs ??= performance.now() - this.startedAt;
+    this.text += delta;
+    try {
+      this.onTextDelta(delta);
+      return true;
+    } catch (error) {
+      this.consumerError = error;
+      return false;
+    }
+  }
+}
+
+function finalMessage(failure: ProviderFailure, attempts: number, outputStarted: boolean): string {
+  if (outputStarted) return `${failure.message} (the answer had already started, so it was not retried)`;
+  if (failure.retryable && attempts > 1) return `${failure.message} (gave up after ${attempts} attempts)`;
+  return failure.message;
+}

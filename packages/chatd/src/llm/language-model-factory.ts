@@ -1,0 +1,64 @@
+import { createAnthropic } from '@ai-sdk/anthropic';
+import { createOpenAI } from '@ai-sdk/openai';
+import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
+import type { LanguageModel } from 'ai';
+import type { ProviderKind } from '../db/rows.js';
+import { createBuiltinModel } from './builtin-model.js';
+import { ProviderError } from './llm-errors.js';
+
+/** How to reach a provider: its kind, the decrypted API key and the base URL, as configured. */
+export interface ProviderConnection {
+  readonly kind: ProviderKind;
+  /** Decrypted key; null (or '') when none is configured. */
+  readonly apiKey: string | null;
+  /** Base URL such as `https://api.example.com/v1`; null for the provider's default. */
+  readonly baseUrl: string | null;
+}
+
+/**
+ * The AI SDK model for a provider connection and a model name.
+ *
+ * - `openai`: `createOpenAI(...).chat(model)`, the Chat Completions API rather than the SDK's default
+ *   Responses API, so an `openai` provider with a custom base URL works against OpenAI-compatible
+ *   servers too (chatd only needs streamed text, which both APIs serve). Requires an API key.
+ * - `openai-compat`: `@ai-sdk/openai-compatible` with `includeUsage` so streamed answers report token
+ *   usage. Requires a base URL; the key is optional (local servers often need none).
+ * - `anthropic`: `@ai-sdk/anthropic`. Requires an API key.
+ * - `builtin`: the offline models `echo` and `inspect`.
+ *
+ * A key is never read from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY): a provider row without
+ * a key must not send the daemon's own key to whatever base URL the row names.
+ *
+ * @throws {ProviderError} (not retryable) when the connection is incomplete or the builtin model is unknown.
+ */
+export function createLanguageModel(provider: ProviderConnection, model: string): LanguageModel {
+  const apiKey = provider.apiKey || undefined;
+  const baseURL = provider.baseUrl || undefined;
+  switch (provider.kind) {
+    case 'openai':
+      return createOpenAI({ apiKey: requireKey(provider.kind, apiKey), baseURL }).chat(model);
+    case 'openai-compat': {
+      if (!baseURL) throw incomplete('openai-compat provider has no base URL configured');
+      return createOpenAICompatible({ name: 'openai-compat', baseURL, apiKey, includeUsage: true }).chatModel(
+        model,
+      );
+    }
+    case 'anthropic':
+      return createAnthropic({ apiKey: requireKey(provider.kind, apiKey), baseURL })(model);
+    case 'builtin':
+      return createBuiltinModel(model);
+    default: {
+      const unknownKind: never = provider.kind;
+      throw incomplete(`unknown provider kind '${String(unknownKind)}'`);
+    }
+  }
+}
+
+function requireKey(kind: ProviderKind, apiKey: string | undefined): string {
+  if (!apiKey) throw incomplete(`${kind} provider has no API key configured`);
+  return apiKey;
+}
+
+function incomplete(message: string): ProviderError {
+  return new ProviderError(message, { retryable: false });
+}
