@@ -1,5 +1,8 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
+import { startLlmMockServer } from '../scaletest/llm-mock-server.js';
+import { formatScaleTestReport, runScaleTest } from '../scaletest/scaletest-run.js';
 import { positiveInteger } from './options.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
@@ -31,5 +34,220 @@ export function scaletestCommand(): Command {
       if (report.freshReads !== report.writes) process.exitCode = 1;
     });
 
+  scaletest
+    .command('llm-mock')
+    .description(
+      'run an OpenAI-compatible mock LLM (POST /v1/chat/completions, streaming or not) until interrupted',
+    )
+    .addOption(
+      new Option('--host <host>', 'address to listen on').env('CHATD_LLM_MOCK_HOST').default('127.0.0.1'),
+    )
+    .addOption(
+      new Option('--port <port>', 'port to listen on (0: any free port)')
+        .env('CHATD_LLM_MOCK_PORT')
+        .default(8080)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--latency-ms <ms>', 'time to first token')
+        .env('CHATD_LLM_MOCK_LATENCY_MS')
+        .default(0)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--chunk-delay-ms <ms>', 'pause between streamed chunks')
+        .env('CHATD_LLM_MOCK_CHUNK_DELAY_MS')
+        .default(0)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--response-tokens <n>', 'words (one chunk and one token each) in every answer')
+        .env('CHATD_LLM_MOCK_RESPONSE_TOKENS')
+        .default(16)
+        .argParser(positiveInteger),
+    )
+    .action(
+      async (options: {
+        host: string;
+        port: number;
+        latencyMs: number;
+        chunkDelayMs: number;
+        responseTokens: number;
+      }) => {
+        const server = await startLlmMockServer(options);
+        process.stdout.write(`llm-mock listening at ${server.url}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await server.close();
+      },
+    );
+
+  scaletest
+    .command('chat')
+    .description('run concurrent chats against running chatd servers and report latencies and failures')
+    .addOption(
+      new Option('--url <urls>', 'chatd base URL; several comma-separated to spread chats over replicas')
+        .env('CHATD_SCALETEST_URL')
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--token <token>', 'API token of the user that chats')
+        .env('CHATD_SCALETEST_TOKEN')
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option('--chats <n>', 'chats started at once')
+        .env('CHATD_SCALETEST_CHATS')
+        .default(10)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--turns <n>', 'turns per chat')
+        .env('CHATD_SCALETEST_TURNS')
+        .default(3)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--model-config-id <id>', 'model config the chats use (default: the default one)').env(
+        'CHATD_SCALETEST_MODEL_CONFIG_ID',
+      ),
+    )
+    .addOption(outputOption())
+    .action(
+      async (options: {
+        url: string;
+        token: string;
+        chats: number;
+        turns: number;
+        modelConfigId?: string;
+        output: string;
+      }) => {
+        const isTty = process.stderr.isTTY === true;
+        const report = await runChatLoad({
+          urls: options.url.split(',').map((url) => url.trim()),
+          token: options.token,
+          chats: options.chats,
+          turns: options.turns,
+          modelConfigId: options.modelConfigId,
+          onProgress: ({ completedTurns, totalTurns, failedChats }) => {
+            if (isTty)
+              process.stderr.write(`\r${completedTurns}/${totalTurns} turns, ${failedChats} failed chats `);
+          },
+        });
+        if (isTty) process.stderr.write('\n');
+        process.stdout.write(
+          options.output === 'json'
+            ? `${JSON.stringify(report, null, 2)}\n`
+            : `${formatChatLoadReport(report)}\n`,
+        );
+        if (Object.values(report.failures).some((count) => count > 0)) process.exitCode = 1;
+      },
+    );
+
+  scaletest
+    .command('run')
+    .description(
+      'the whole measurement on this machine: PostgreSQL, a mock LLM, N chatd replicas, a chat load, and the database calls per query',
+    )
+    .addOption(
+      new Option('--replicas <n>', 'chatd servers to run')
+        .env('CHATD_SCALETEST_REPLICAS')
+        .default(2)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--chats <n>', 'chats started at once')
+        .env('CHATD_SCALETEST_CHATS')
+        .default(100)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--turns <n>', 'turns per chat')
+        .env('CHATD_SCALETEST_TURNS')
+        .default(3)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--compare', 'run again with the config cache off and print both, with the reduction').env(
+        'CHATD_SCALETEST_COMPARE',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--postgres-url <url>',
+        'PostgreSQL server to create scratch databases on (default: embedded)',
+      ).env('CHATD_POSTGRES_URL'),
+    )
+    .addOption(
+      new Option('--llm-latency-ms <ms>', 'mock LLM time to first token')
+        .env('CHATD_SCALETEST_LLM_LATENCY_MS')
+        .default(50)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--llm-chunk-delay-ms <ms>', 'mock LLM pause between chunks')
+        .env('CHATD_SCALETEST_LLM_CHUNK_DELAY_MS')
+        .default(5)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--llm-response-tokens <n>', 'mock LLM words per answer')
+        .env('CHATD_SCALETEST_LLM_RESPONSE_TOKENS')
+        .default(16)
+        .argParser(positiveInteger),
+    )
+    .addOption(outputOption())
+    .action(
+      async (options: {
+        replicas: number;
+        chats: number;
+        turns: number;
+        compare?: boolean;
+        postgresUrl?: string;
+        llmLatencyMs: number;
+        llmChunkDelayMs: number;
+        llmResponseTokens: number;
+        output: string;
+      }) => {
+        const common = {
+          replicas: options.replicas,
+          chats: options.chats,
+          turns: options.turns,
+          postgresUrl: options.postgresUrl,
+          llmLatencyMs: options.llmLatencyMs,
+          llmChunkDelayMs: options.llmChunkDelayMs,
+          llmResponseTokens: options.llmResponseTokens,
+          changeConfig: true,
+          onProgress: (line: string) => process.stderr.write(`chatd scaletest: ${line}\n`),
+        };
+        const on = await runScaleTest({ ...common, configCache: true });
+        const off = options.compare ? await runScaleTest({ ...common, configCache: false }) : undefined;
+        process.stdout.write(
+          options.output === 'json'
+            ? `${JSON.stringify({ cacheOn: on, cacheOff: off }, null, 2)}\n`
+            : `${formatScaleTestReport(on, off)}\n`,
+        );
+        const failed = [on, off].some(
+          (report) => report && Object.values(report.load.failures).some((n) => n > 0),
+        );
+        if (failed) process.exitCode = 1;
+      },
+    );
+
   return scaletest;
+}
+
+function outputOption(): Option {
+  return new Option('--output <format>', 'summary format')
+    .env('CHATD_SCALETEST_OUTPUT')
+    .choices(['table', 'json'])
+    .default('table');
+}
+
+function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected an integer >= 0');
+  return parsed;
 }

@@ -1,0 +1,212 @@
+import { performance } from 'node:perf_hooks';
+import { ChatFollower } from './chat-follower.js';
+import { ChatdClient } from './chatd-client.js';
+import { formatMs, percentile } from './percentiles.js';
+
+/** Where a chat's run failed. */
+export type FailureStage = 'create' | 'stream' | 'send' | 'turn';
+
+/** Options of {@link runChatLoad}. */
+export interface ChatLoadOptions {
+  /** Base URLs of the replicas; chat i talks to replica i mod n. */
+  readonly urls: readonly string[];
+  readonly token: string;
+  readonly chats: number;
+  readonly turns: number;
+  /** Model config for the chats; default: the deployment's default. */
+  readonly modelConfigId?: string | undefined;
+  /** How long one turn may take before it counts as failed; default 120 s. */
+  readonly turnTimeoutMs?: number;
+  /** Called about every 250 ms with the turns completed so far. */
+  readonly onProgress?: (progress: {
+    completedTurns: number;
+    failedChats: number;
+    totalTurns: number;
+  }) => void;
+  /** Called once every chat has been created (the load is now steady). */
+  readonly onAllCreated?: () => void;
+}
+
+/** Latency figures in ms. */
+export interface LatencySummary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+}
+
+/** What one load run measured. */
+export interface ChatLoadReport {
+  readonly chats: number;
+  readonly turnsPerChat: number;
+  readonly completedTurns: number;
+  /** Chats that failed, by the stage where they failed (a failed chat runs no further turns). */
+  readonly failures: Readonly<Record<FailureStage, number>>;
+  /** A few failure messages, for diagnosis. */
+  readonly failureSamples: readonly string[];
+  readonly durationMs: number;
+  readonly turnsPerSecond: number;
+  readonly createLatencyMs: LatencySummary;
+  /** From sending a message (or creating the chat) to its first streamed output. */
+  readonly timeToFirstOutputMs: LatencySummary;
+  /** From sending a message (or creating the chat) to the turn's final status. */
+  readonly turnDurationMs: LatencySummary;
+}
+
+/**
+ * Runs `chats` concurrent chats of `turns` turns each: every chat is created at the same moment (behind a
+ * ready barrier), followed on its event stream, and sent a follow-up after each finished turn.
+ */
+export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadReport> {
+  const turnTimeoutMs = options.turnTimeoutMs ?? 120_000;
+  const clients = options.urls.map((url) => new ChatdClient(url, options.token));
+  const failures: Record<FailureStage, number> = { create: 0, stream: 0, send: 0, turn: 0 };
+  const failureSamples: string[] = [];
+  const createLatency: number[] = [];
+  const firstOutput: number[] = [];
+  const turnDuration: number[] = [];
+  let completedTurns = 0;
+  let created = 0;
+  const totalTurns = options.chats * options.turns;
+
+  let release!: () => void;
+  const barrier = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const fail = (stage: FailureStage, error: unknown) => {
+    failures[stage] += 1;
+    if (failureSamples.length < 10)
+      failureSamples.push(`${stage}: ${(error as Error)?.message ?? String(error)}`);
+  };
+  const noteCreated = () => {
+    created += 1;
+    if (created === options.chats) options.onAllCreated?.();
+  };
+
+  const runOne = async (index: number) => {
+    const client = clients[index % clients.length]!;
+    await barrier;
+    let turnStartedAt = performance.now();
+    let chatId: string;
+    try {
+      chatId = (await client.createChat(`Load chat ${index}, turn 1: say something.`, options.modelConfigId))
+        .id;
+      createLatency.push(performance.now() - turnStartedAt);
+    } catch (error) {
+      fail('create', error);
+      noteCreated();
+      return;
+    }
+    noteCreated();
+    let firstOutputAt: number | undefined;
+    let follower: ChatFollower;
+    try {
+      follower = await ChatFollower.open(client, chatId, (event) => {
+        if (firstOutputAt === undefined && (event.event === 'message_part' || isAssistantMessage(event))) {
+          firstOutputAt = performance.now();
+        }
+      });
+    } catch (error) {
+      fail('stream', error);
+      return;
+    }
+    try {
+      for (let turn = 1; turn <= options.turns; turn++) {
+        let state: Awaited<ReturnType<ChatFollower['until']>>;
+        try {
+          state = await follower.until(
+            (s) => (s.status === 'waiting' && s.messages.size >= 2 * turn) || s.status === 'error',
+            turnTimeoutMs,
+          );
+        } catch (error) {
+          fail('turn', error);
+          return;
+        }
+        if (state.status === 'error') {
+          fail('turn', new Error(state.lastError ?? 'the turn ended in error'));
+          return;
+        }
+        const endedAt = performance.now();
+        turnDuration.push(endedAt - turnStartedAt);
+        if (firstOutputAt !== undefined) firstOutput.push(firstOutputAt - turnStartedAt);
+        completedTurns += 1;
+        if (turn === options.turns) break;
+        firstOutputAt = undefined;
+        turnStartedAt = performance.now();
+        try {
+          await client.sendMessage(chatId, `Load chat ${index}, turn ${turn + 1}: and then?`);
+        } catch (error) {
+          fail('send', error);
+          return;
+        }
+      }
+    } finally {
+      follower.close();
+    }
+  };
+
+  const runs = Array.from({ length: options.chats }, (_, index) => runOne(index));
+  const progress = setInterval(
+    () => options.onProgress?.({ completedTurns, failedChats: sumFailures(failures), totalTurns }),
+    250,
+  );
+  const startedAt = performance.now();
+  release();
+  try {
+    await Promise.all(runs);
+  } finally {
+    clearInterval(progress);
+  }
+  const durationMs = performance.now() - startedAt;
+  options.onProgress?.({ completedTurns, failedChats: sumFailures(failures), totalTurns });
+  return {
+    chats: options.chats,
+    turnsPerChat: options.turns,
+    completedTurns,
+    failures,
+    failureSamples,
+    durationMs,
+    turnsPerSecond: completedTurns / (durationMs / 1000),
+    createLatencyMs: summarize(createLatency),
+    timeToFirstOutputMs: summarize(firstOutput),
+    turnDurationMs: summarize(turnDuration),
+  };
+}
+
+function isAssistantMessage(event: { event: string; data: unknown }): boolean {
+  return event.event === 'message' && (event.data as { role?: string }).role === 'assistant';
+}
+
+function sumFailures(failures: Record<FailureStage, number>): number {
+  return failures.create + failures.stream + failures.send + failures.turn;
+}
+
+function summarize(values: number[]): LatencySummary {
+  return {
+    count: values.length,
+    p50: percentile(values, 50),
+    p95: percentile(values, 95),
+    p99: percentile(values, 99),
+    max: values.length === 0 ? Number.NaN : Math.max(...values),
+  };
+}
+
+/** The report as a Markdown summary. */
+export function formatChatLoadReport(report: ChatLoadReport): string {
+  const latency = (name: string, s: LatencySummary) =>
+    `| ${name} | ${s.count} | ${formatMs(s.p50)} | ${formatMs(s.p95)} | ${formatMs(s.p99)} | ${formatMs(s.max)} |`;
+  const failed = sumFailures(report.failures);
+  return [
+    `${report.chats} chats x ${report.turnsPerChat} turns: ${report.completedTurns} turns completed in ${(report.durationMs / 1000).toFixed(1)} s (${report.turnsPerSecond.toFixed(1)} turns/s); ${failed} chats failed (create ${report.failures.create}, stream ${report.failures.stream}, send ${report.failures.send}, turn ${report.failures.turn})`,
+    '',
+    '| latency | count | p50 ms | p95 ms | p99 ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    latency('create chat', report.createLatencyMs),
+    latency('time to first output', report.timeToFirstOutputMs),
+    latency('turn duration', report.turnDurationMs),
+    ...(report.failureSamples.length > 0
+      ? ['', 'failures (first few):', ...report.failureSamples.map((s) => `- ${s}`)]
+      : []),
+  ].join('\n');
+}

@@ -1,0 +1,311 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createUserWithToken } from '../auth/users.js';
+import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import { connectDatabase } from '../db/connection.js';
+import { createPostgresStore } from '../db/store.js';
+import { type ChatLoadReport, runChatLoad } from './chat-load.js';
+import { ChatdClient } from './chatd-client.js';
+import { type ChatdChild, queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
+import { formatMs } from './percentiles.js';
+import { openScratchDatabase } from './scratch-database.js';
+
+/** The config queries the config cache serves, with the TTL (ms) that bounds their reloads. */
+export const CONFIG_QUERY_TTLS: Readonly<Record<string, number>> = Object.freeze({
+  getEnabledChatProviders: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
+  getChatModelConfigById: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.modelConfigTtlMs,
+  getDefaultChatModelConfig: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.defaultModelConfigTtlMs,
+  getSystemPrompt: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.systemPromptTtlMs,
+  getUserChatPrompt: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
+});
+
+/** Options of {@link runScaleTest}. */
+export interface ScaleTestOptions {
+  readonly replicas: number;
+  readonly chats: number;
+  readonly turns: number;
+  /** Config cache on or off in the replicas. */
+  readonly configCache: boolean;
+  readonly postgresUrl?: string | undefined;
+  /** Mock LLM pacing. */
+  readonly llmLatencyMs: number;
+  readonly llmChunkDelayMs: number;
+  readonly llmResponseTokens: number;
+  /** Change the user prompt and a model config during the run, and time their propagation. */
+  readonly changeConfig: boolean;
+  readonly onProgress?: (line: string) => void;
+}
+
+/** How long each replica took to apply one config change. */
+export interface PropagationSample {
+  readonly change: string;
+  /** ms from the commit of the change to each replica applying it (by replica index). */
+  readonly applyMs: readonly number[];
+}
+
+/** Everything one scale test run measured. */
+export interface ScaleTestReport {
+  readonly options: Omit<ScaleTestOptions, 'onProgress' | 'postgresUrl'>;
+  readonly load: ChatLoadReport;
+  /** Calls per query name, summed over every replica, from their Prometheus metrics. */
+  readonly queries: Readonly<Record<string, number>>;
+  /** Seconds each replica ran (start to final scrape). */
+  readonly replicaSeconds: readonly number[];
+  readonly peakRssBytes: readonly (number | undefined)[];
+  readonly propagation: readonly PropagationSample[];
+  /** Config invalidations each replica applied (notifications and resets). */
+  readonly invalidations: number;
+}
+
+/**
+ * The whole measurement on one machine: a scratch PostgreSQL, a mock LLM and `replicas` chatd servers as
+ * child processes, a user, a provider and a model config; then the chat load; then every replica's query
+ * counts.
+ */
+export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTestReport> {
+  const say = options.onProgress ?? (() => {});
+  const cleanups: Array<() => Promise<unknown>> = [];
+  try {
+    say('starting PostgreSQL');
+    const database = await openScratchDatabase({
+      postgresUrl: options.postgresUrl,
+      maxConnections: 50 + options.replicas * 40,
+    });
+    cleanups.push(() => database.close());
+
+    say('starting the mock LLM');
+    const mock = await startChatdChild(
+      [
+        'scaletest',
+        'llm-mock',
+        '--port',
+        '0',
+        '--latency-ms',
+        String(options.llmLatencyMs),
+        '--chunk-delay-ms',
+        String(options.llmChunkDelayMs),
+        '--response-tokens',
+        String(options.llmResponseTokens),
+      ],
+      [/llm-mock listening at (\S+)/],
+    );
+    cleanups.push(() => mock.process.stop());
+    const llmUrl = mock.matches[0]![1]!;
+
+    // Seed through the store: an admin token for the load, a provider, a default model config.
+    const sql = await connectDatabase(database.url, { maxConnections: 2 });
+    cleanups.push(() => sql.end());
+    const store = createPostgresStore(sql);
+    const { token } = await createUserWithToken(store, { username: 'scaletest', role: 'admin' });
+
+    say(`starting ${options.replicas} chatd replicas (config cache ${options.configCache ? 'on' : 'off'})`);
+    const secretsKey = randomBytes(32).toString('hex');
+    const replicas: Array<{ url: string; metricsUrl: string; process: ChatdChild; startedAt: number }> = [];
+    for (let index = 0; index < options.replicas; index++) {
+      const cacheDir = await mkdtemp(path.join(tmpdir(), `chatd-replica-${index}-`));
+      cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
+      const startedAt = performance.now();
+      const started = await startChatdChild(
+        [
+          'server',
+          '--http-address',
+          '127.0.0.1:0',
+          '--prometheus-address',
+          '127.0.0.1:0',
+          '--log-level',
+          'warn',
+          '--config-cache',
+          options.configCache ? 'on' : 'off',
+          '--database-pool-size',
+          '30',
+          '--cache-dir',
+          cacheDir,
+        ],
+        [/chatd is ready at (\S+)/, /metrics at (\S+)/],
+        // The database URL and the key go through the environment, not the command line (ps shows it).
+        { env: { CHATD_POSTGRES_URL: database.url, CHATD_SECRETS_KEY: secretsKey } },
+      );
+      cleanups.push(() => started.process.stop());
+      replicas.push({
+        url: started.matches[0]![1]!,
+        metricsUrl: started.matches[1]![1]!,
+        process: started.process,
+        startedAt,
+      });
+    }
+    const admin = new ChatdClient(replicas[0]!.url, token);
+    const provider = await admin.request<{ id: string }>('POST', '/api/v1/chat/providers', {
+      provider: 'openai-compat',
+      display_name: 'Mock LLM',
+      base_url: llmUrl,
+      api_key: 'sk-scaletest',
+    });
+    const modelConfig = await admin.request<{ id: string }>('POST', '/api/v1/chat/model-configs', {
+      provider_id: provider.id,
+      model: 'mock-model',
+      display_name: 'Mock model',
+      context_limit: 128_000,
+      is_default: true,
+      options: { temperature: 0.7 },
+    });
+    await admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be concise.' });
+
+    // Config changes at a third and two thirds of the turns, each timed on every replica.
+    const propagation: PropagationSample[] = [];
+    const pendingChanges: Array<Promise<void>> = [];
+    const totalTurns = options.chats * options.turns;
+    const changes = options.changeConfig
+      ? [
+          {
+            at: Math.ceil(totalTurns / 3),
+            name: 'user prompt',
+            write: () =>
+              admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be brief.' }),
+          },
+          {
+            at: Math.ceil((2 * totalTurns) / 3),
+            name: 'model config',
+            write: () =>
+              admin.request('PATCH', `/api/v1/chat/model-configs/${modelConfig.id}`, {
+                options: { temperature: 0.5 },
+              }),
+          },
+        ]
+      : [];
+    const measureChange = async (change: (typeof changes)[number]) => {
+      await change.write();
+      const committedAt = performance.now();
+      const version = await store.getConfigVersion();
+      const applyMs = await Promise.all(
+        replicas.map(async (replica) => {
+          for (;;) {
+            const applied =
+              (await scrapeMetrics(replica.metricsUrl)).get('chatd_config_version_applied') ?? 0;
+            if (applied >= version) return performance.now() - committedAt;
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+        }),
+      );
+      propagation.push({ change: change.name, applyMs });
+    };
+
+    say(`running ${options.chats} chats x ${options.turns} turns`);
+    const isTty = process.stderr.isTTY === true;
+    const load = await runChatLoad({
+      urls: replicas.map((replica) => replica.url),
+      token,
+      chats: options.chats,
+      turns: options.turns,
+      modelConfigId: modelConfig.id,
+      onProgress: ({ completedTurns, failedChats }) => {
+        while (changes.length > 0 && completedTurns >= changes[0]!.at) {
+          pendingChanges.push(measureChange(changes.shift()!));
+        }
+        if (isTty) {
+          const width = 30;
+          const done = Math.round((completedTurns / totalTurns) * width);
+          process.stderr.write(
+            `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${completedTurns}/${totalTurns} turns, ${failedChats} failed chats `,
+          );
+        }
+      },
+    });
+    if (isTty) process.stderr.write('\n');
+    await Promise.all(pendingChanges);
+
+    const queries: Record<string, number> = {};
+    let invalidations = 0;
+    const replicaSeconds: number[] = [];
+    for (const replica of replicas) {
+      const metrics = await scrapeMetrics(replica.metricsUrl);
+      replicaSeconds.push((performance.now() - replica.startedAt) / 1000);
+      for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
+      for (const [key, value] of metrics) {
+        if (key.startsWith('chatd_config_cache_invalidations_total{')) invalidations += value;
+      }
+    }
+    const peakRssBytes = await Promise.all(replicas.map((replica) => replica.process.peakRss()));
+    const { onProgress: _, postgresUrl: __, ...reported } = options;
+    return { options: reported, load, queries, replicaSeconds, peakRssBytes, propagation, invalidations };
+  } finally {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  }
+}
+
+/**
+ * The most config-query calls a run with the cache on may make: per query, each replica reloads at
+ * most once per TTL over its lifetime (plus the first load), plus once per invalidation it applied.
+ */
+export function configQueryBound(report: ScaleTestReport, query: string): number {
+  const ttlSeconds = CONFIG_QUERY_TTLS[query]! / 1000;
+  const perReplica = report.replicaSeconds.reduce(
+    (sum, seconds) => sum + Math.ceil(seconds / ttlSeconds) + 1,
+    0,
+  );
+  return perReplica + report.invalidations;
+}
+
+/** The reference's table: query | calls | calls per 1,000 turns; with a second report, both and the reduction. */
+export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport): string {
+  const lines: string[] = [];
+  const perThousand = (calls: number, report: ScaleTestReport) =>
+    report.load.completedTurns === 0 ? 'n/a' : ((calls / report.load.completedTurns) * 1000).toFixed(1);
+  const names = [...new Set([...Object.keys(on.queries), ...Object.keys(off?.queries ?? {})])].sort(
+    (x, y) => (off?.queries[y] ?? on.queries[y] ?? 0) - (off?.queries[x] ?? on.queries[x] ?? 0),
+  );
+  const label = (report: ScaleTestReport) => `cache ${report.options.configCache ? 'on' : 'off'}`;
+  if (off) {
+    lines.push(
+      `| query | calls (${label(on)}) | per 1,000 turns | calls (${label(off)}) | per 1,000 turns | reduction |`,
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const name of names) {
+      const a = on.queries[name] ?? 0;
+      const b = off.queries[name] ?? 0;
+      const reduction = b === 0 ? 'n/a' : `${(((b - a) / b) * 100).toFixed(2)}%`;
+      const mark = name in CONFIG_QUERY_TTLS ? ' (config)' : '';
+      lines.push(
+        `| ${name}${mark} | ${a} | ${perThousand(a, on)} | ${b} | ${perThousand(b, off)} | ${reduction} |`,
+      );
+    }
+  } else {
+    lines.push(`| query | calls (${label(on)}) | per 1,000 turns |`, '| --- | ---: | ---: |');
+    for (const name of names) {
+      const a = on.queries[name] ?? 0;
+      lines.push(`| ${name}${name in CONFIG_QUERY_TTLS ? ' (config)' : ''} | ${a} | ${perThousand(a, on)} |`);
+    }
+  }
+  lines.push(
+    '',
+    '| run | turns | failed chats | turns/s | statements/turn | turn p50 ms | turn p99 ms | first output p50 ms | peak RSS per replica |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  );
+  for (const report of off ? [on, off] : [on]) {
+    const total = Object.values(report.queries).reduce((sum, calls) => sum + calls, 0);
+    const failed = Object.values(report.load.failures).reduce((sum, n) => sum + n, 0);
+    const rss = report.peakRssBytes.map((bytes) =>
+      bytes === undefined ? 'n/a' : `${Math.round(bytes / 2 ** 20)} MiB`,
+    );
+    lines.push(
+      `| ${label(report)} | ${report.load.completedTurns} | ${failed} | ${report.load.turnsPerSecond.toFixed(1)} | ${(total / Math.max(1, report.load.completedTurns)).toFixed(2)} | ${formatMs(report.load.turnDurationMs.p50)} | ${formatMs(report.load.turnDurationMs.p99)} | ${formatMs(report.load.timeToFirstOutputMs.p50)} | ${rss.join(', ')} |`,
+    );
+  }
+  for (const report of off ? [on, off] : [on]) {
+    for (const sample of report.propagation) {
+      lines.push(
+        '',
+        `${label(report)}: ${sample.change} change applied by every replica in ${sample.applyMs.map((ms) => `${formatMs(ms)} ms`).join(', ')} (from commit)`,
+      );
+    }
+  }
+  if (on.options.configCache) {
+    lines.push('', 'config queries against their bound (replicas x (seconds / TTL + 1) + invalidations):');
+    for (const query of Object.keys(CONFIG_QUERY_TTLS)) {
+      lines.push(`- ${query}: ${on.queries[query] ?? 0} <= ${configQueryBound(on, query)}`);
+    }
+  }
+  return lines.join('\n');
+}

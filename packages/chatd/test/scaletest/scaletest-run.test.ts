@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import {
+  CONFIG_QUERY_TTLS,
+  configQueryBound,
+  formatScaleTestReport,
+  runScaleTest,
+} from '../../src/scaletest/scaletest-run.js';
+
+describe('chatd scaletest run (small)', () => {
+  it('runs 50 chats x 3 turns on 2 replica processes with zero failures and config queries within their bound', async () => {
+    const report = await runScaleTest({
+      replicas: 2,
+      chats: 50,
+      turns: 3,
+      configCache: true,
+      postgresUrl: process.env.CHATD_TEST_DATABASE_URL,
+      llmLatencyMs: 10,
+      llmChunkDelayMs: 1,
+      llmResponseTokens: 8,
+      changeConfig: true,
+    });
+    process.stdout.write(`${formatScaleTestReport(report)}\n`);
+    expect(report.load.failures).toEqual({ create: 0, stream: 0, send: 0, turn: 0 });
+    expect(report.load.completedTurns).toBe(150);
+    for (const query of Object.keys(CONFIG_QUERY_TTLS)) {
+      expect(report.queries[query] ?? 0, query).toBeLessThanOrEqual(configQueryBound(report, query));
+    }
+    // The turn path ran: every turn was completed by one statement.
+    expect(report.queries.completeChatTurn).toBe(150);
+    // Both config changes reached both replicas.
+    expect(report.propagation.map((sample) => sample.change)).toEqual(['user prompt', 'model config']);
+    for (const sample of report.propagation) expect(sample.applyMs).toHaveLength(2);
+    expect(report.peakRssBytes.every((bytes) => bytes === undefined || bytes > 0)).toBe(true);
+  }, 240_000);
+});
