@@ -50,7 +50,10 @@ export class EmbeddedPostgresError extends ChatdError {
 
 /** No token, or a token that does not authenticate. */
 export class UnauthorizedError extends ChatdError {
-  constructor(message = 'a valid API token is required (Authorization: Bearer <token>)', options?: ErrorOptions) {
+  constructor(
+    message = 'a valid API token is required (Authorization: Bearer <token>)',
+    options?: ErrorOptions,
+  ) {
     super('E_UNAUTHORIZED', message, options);
   }
 }

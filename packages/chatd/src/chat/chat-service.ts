@@ -57,7 +57,7 @@ export class ChatService {
     const content = requireContent(input.content);
     if (input.modelConfigId !== undefined) {
       const config = await this.#configCache.getModelConfigById(input.modelConfigId);
-      if (!config || !config.enabled) {
+      if (!config?.enabled) {
         throw new InvalidInputError(`model config ${input.modelConfigId} does not exist or is disabled`);
       }
     }

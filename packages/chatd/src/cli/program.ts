@@ -49,5 +49,11 @@ export function buildProgram(): Command {
     );
   });
 
+  // Commands built on their own (addCommand) do not inherit settings: apply them everywhere.
+  const applyEverywhere = (command: Command) => {
+    command.showHelpAfterError();
+    for (const sub of command.commands) applyEverywhere(sub);
+  };
+  applyEverywhere(program);
   return program;
 }

@@ -93,13 +93,18 @@ export async function loadOrCreateSecretsKey(cacheDir: string): Promise<Buffer> 
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   const key = randomBytes(KEY_BYTES);
+  // Written whole under a private name, then linked into place: link() is atomic and fails if the file
+  // exists, so a concurrent reader never sees a half-written key and the first writer wins.
+  const scratch = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(scratch, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
   try {
-    await writeFile(file, `${key.toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    await link(scratch, file);
     return key;
   } catch (error) {
-    // Another process created it first: use theirs.
     if ((error as NodeJS.ErrnoException).code === 'EEXIST')
       return parseSecretsKey(await readFile(file, 'utf8'));
     throw error;
+  } finally {
+    await unlink(scratch);
   }
 }

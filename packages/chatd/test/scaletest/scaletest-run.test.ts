@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import {
   CONFIG_QUERY_TTLS,
   configQueryBound,
@@ -13,7 +13,8 @@ describe('chatd scaletest run (small)', () => {
       chats: 50,
       turns: 3,
       configCache: true,
-      postgresUrl: process.env.CHATD_TEST_DATABASE_URL,
+      // A scratch database on the suite's PostgreSQL.
+      postgresUrl: inject('adminDatabaseUrl'),
       llmLatencyMs: 10,
       llmChunkDelayMs: 1,
       llmResponseTokens: 8,

@@ -1,0 +1,270 @@
+import type {
+  ChatModelConfigRow,
+  ChatProviderRow,
+  JsonObject,
+  ProviderKind,
+  ReplicaRow,
+  UserRole,
+} from '../db/rows.js';
+import { SqlState, sqlStateOf } from '../db/sqlstate.js';
+import type { Store } from '../db/store.js';
+import { InvalidInputError, NotFoundError, TooLargeError } from '../errors.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+
+/** The largest user or system prompt, in UTF-8 bytes (the schema's CHECK constraints agree). */
+export const MAX_PROMPT_BYTES = 128 * 1024;
+
+/** A provider to create. `apiKey` is encrypted before it is stored and never returned. */
+export interface NewProvider {
+  provider: ProviderKind;
+  displayName: string;
+  apiKey?: string | null | undefined;
+  baseUrl?: string | null | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** Changes to a provider; absent fields stay, `apiKey: null` removes the key, `baseUrl: null` clears it. */
+export interface ProviderChanges {
+  displayName?: string | undefined;
+  apiKey?: string | null | undefined;
+  baseUrl?: string | null | undefined;
+  enabled?: boolean | undefined;
+}
+
+/** A model configuration to create. */
+export interface NewModelConfig {
+  providerId: string;
+  model: string;
+  displayName: string;
+  enabled?: boolean | undefined;
+  isDefault?: boolean | undefined;
+  contextLimit: number;
+  options?: JsonObject | undefined;
+}
+
+/** Changes to a model configuration; absent fields stay. */
+export interface ModelConfigChanges {
+  model?: string | undefined;
+  displayName?: string | undefined;
+  enabled?: boolean | undefined;
+  isDefault?: boolean | undefined;
+  contextLimit?: number | undefined;
+  options?: JsonObject | undefined;
+}
+
+/** The configuration version and what every replica has applied of it. */
+export interface ConfigStatus {
+  version: number;
+  replicas: ReplicaRow[];
+}
+
+/**
+ * How many times a default move is tried when other transactions move the default at the same time. Each
+ * conflict means another move committed, so n concurrent moves need at most n attempts; past this, the
+ * caller gets a 409 and may retry.
+ */
+const DEFAULT_MOVE_ATTEMPTS = 8;
+
+/**
+ * The configuration operations of the admin and user API, so that routes stay thin: every rule that the
+ * schema also enforces is checked here first for a readable error, and every write goes through the
+ * store. Caches are never invalidated here: the database triggers notify every replica of every write.
+ */
+export class ConfigAdmin {
+  readonly #store: Store;
+  readonly #secretBox: SecretBox;
+
+  constructor(deps: { store: Store; secretBox: SecretBox }) {
+    this.#store = deps.store;
+    this.#secretBox = deps.secretBox;
+  }
+
+  /** Every provider, oldest first. */
+  listProviders(): Promise<ChatProviderRow[]> {
+    return this.#store.listChatProviders();
+  }
+
+  /** Creates a provider; `openai-compat` needs a base URL. */
+  async createProvider(input: NewProvider): Promise<ChatProviderRow> {
+    const baseUrl = input.baseUrl ?? null;
+    requireBaseUrlRules(input.provider, baseUrl);
+    return this.#store.insertChatProvider({
+      provider: input.provider,
+      displayName: input.displayName,
+      apiKeyEncrypted: this.#encryptApiKey(input.apiKey),
+      baseUrl,
+      enabled: input.enabled ?? true,
+    });
+  }
+
+  /** Applies changes to a provider. @throws {NotFoundError} when there is no such provider. */
+  async updateProvider(id: string, changes: ProviderChanges): Promise<ChatProviderRow> {
+    return this.#store.transaction(async (tx) => {
+      const current = await tx.getChatProviderById(id);
+      if (!current) throw providerNotFound(id);
+      // The kind's rules hold for the row as it will be; the CHECK constraint is the backstop for a
+      // concurrent change between this read and the update.
+      if (changes.baseUrl !== undefined) requireBaseUrlRules(current.provider, changes.baseUrl);
+      const updated = await tx.updateChatProvider(id, {
+        displayName: changes.displayName,
+        apiKeyEncrypted: changes.apiKey === undefined ? undefined : this.#encryptApiKey(changes.apiKey),
+        baseUrl: changes.baseUrl,
+        enabled: changes.enabled,
+      });
+      if (!updated) throw providerNotFound(id);
+      return updated;
+    });
+  }
+
+  /** Deletes a provider and, by cascade, its model configs (chats keep their messages). */
+  async deleteProvider(id: string): Promise<void> {
+    if (!(await this.#store.deleteChatProvider(id))) throw providerNotFound(id);
+  }
+
+  /** Model configs not deleted: all of them for admins, only the enabled ones for members. */
+  listModelConfigs(viewer: { role: UserRole }): Promise<ChatModelConfigRow[]> {
+    return this.#store.listChatModelConfigs({ includeDisabled: viewer.role === 'admin' });
+  }
+
+  /**
+   * Creates a model config. With `isDefault`, the previous default stops being one in the same
+   * transaction. @throws {InvalidInputError} when the provider does not exist.
+   */
+  async createModelConfig(input: NewModelConfig): Promise<ChatModelConfigRow> {
+    requireContextLimit(input.contextLimit);
+    return this.#moveDefaultIf(input.isDefault === true, async (tx) => {
+      if (!(await tx.getChatProviderById(input.providerId))) {
+        throw new InvalidInputError(`provider ${input.providerId} does not exist`);
+      }
+      if (input.isDefault) await tx.clearDefaultChatModelConfig();
+      return tx.insertChatModelConfig({
+        providerId: input.providerId,
+        model: input.model,
+        displayName: input.displayName,
+        enabled: input.enabled ?? true,
+        isDefault: input.isDefault ?? false,
+        contextLimit: input.contextLimit,
+        options: input.options ?? {},
+      });
+    });
+  }
+
+  /** Applies changes to a model config. @throws {NotFoundError} when there is none (or it was deleted). */
+  async updateModelConfig(id: string, changes: ModelConfigChanges): Promise<ChatModelConfigRow> {
+    if (changes.contextLimit !== undefined) requireContextLimit(changes.contextLimit);
+    return this.#moveDefaultIf(changes.isDefault === true, async (tx) => {
+      // Clearing first is safe: a missing config throws below and rolls the clear back.
+      if (changes.isDefault) await tx.clearDefaultChatModelConfig();
+      const updated = await tx.updateChatModelConfig(id, changes);
+      if (!updated) throw modelConfigNotFound(id);
+      return updated;
+    });
+  }
+
+  /** Soft-deletes a model config: it is no longer listed or used; chats keep their history. */
+  async deleteModelConfig(id: string): Promise<void> {
+    if (!(await this.#store.softDeleteChatModelConfig(id))) throw modelConfigNotFound(id);
+  }
+
+  /** The user's own custom prompt ('' when never set). Read from the store: a write is seen at once. */
+  async getUserPrompt(userId: string): Promise<string> {
+    return (await this.#store.getUserChatPrompt(userId))?.customPrompt ?? '';
+  }
+
+  /** Sets the user's own custom prompt. @throws {TooLargeError} over {@link MAX_PROMPT_BYTES}. */
+  async setUserPrompt(userId: string, customPrompt: string): Promise<string> {
+    requirePromptSize('custom_prompt', customPrompt);
+    return (await this.#store.upsertUserChatPrompt(userId, customPrompt)).customPrompt;
+  }
+
+  /** The deployment system prompt ('' when unset). */
+  getSystemPrompt(): Promise<string> {
+    return this.#store.getSystemPrompt();
+  }
+
+  /** Replaces the deployment system prompt. @throws {TooLargeError} over {@link MAX_PROMPT_BYTES}. */
+  async setSystemPrompt(systemPrompt: string): Promise<string> {
+    requirePromptSize('system_prompt', systemPrompt);
+    await this.#store.setSystemPrompt(systemPrompt);
+    return systemPrompt;
+  }
+
+  /** The latest config version and every replica's applied version. */
+  async getStatus(): Promise<ConfigStatus> {
+    const [version, replicas] = await Promise.all([
+      this.#store.getConfigVersion(),
+      this.#store.listReplicas(),
+    ]);
+    return { version, replicas };
+  }
+
+  #encryptApiKey(apiKey: string | null | undefined): Buffer | null {
+    return apiKey === undefined || apiKey === null ? null : this.#secretBox.encrypt(apiKey);
+  }
+
+  /**
+   * Runs `work` in a transaction. When it moves the default, a concurrent move can commit between our
+   * clear and our write (READ COMMITTED: our clear did not see its new default), which the one-default
+   * unique index turns into a unique violation; the move is then retried on the new state.
+   */
+  async #moveDefaultIf<T>(movesDefault: boolean, work: (tx: Store) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#store.transaction(work);
+      } catch (error) {
+        const retry =
+          movesDefault && attempt < DEFAULT_MOVE_ATTEMPTS && sqlStateOf(error) === SqlState.uniqueViolation;
+        if (!retry) throw error;
+      }
+    }
+  }
+}
+
+function providerNotFound(id: string): NotFoundError {
+  return new NotFoundError(`provider ${id} not found`);
+}
+
+function modelConfigNotFound(id: string): NotFoundError {
+  return new NotFoundError(`model config ${id} not found`);
+}
+
+/** `openai-compat` needs a base URL; a base URL is http(s) and carries no credentials (it is shown). */
+function requireBaseUrlRules(provider: ProviderKind, baseUrl: string | null): void {
+  if (baseUrl === null) {
+    if (provider === 'openai-compat') {
+      throw new InvalidInputError('base_url is required for an openai-compat provider');
+    }
+    return;
+  }
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new InvalidInputError('base_url must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidInputError('base_url must be an absolute http(s) URL');
+  }
+  // The schema's CHECK is a prefix match on the text as given: keep the two in agreement.
+  if (!/^https?:\/\//.test(baseUrl))
+    throw new InvalidInputError('base_url must start with http:// or https://');
+  if (url.username !== '' || url.password !== '') {
+    throw new InvalidInputError('base_url must not contain credentials (use api_key)');
+  }
+}
+
+/** The column is a PostgreSQL integer: positive and at most 2^31 - 1. */
+function requireContextLimit(contextLimit: number): void {
+  if (!Number.isInteger(contextLimit) || contextLimit <= 0 || contextLimit > 2_147_483_647) {
+    throw new InvalidInputError('context_limit must be a positive integer (at most 2147483647)');
+  }
+}
+
+function requirePromptSize(field: string, prompt: string): void {
+  const bytes = Buffer.byteLength(prompt, 'utf8');
+  if (bytes > MAX_PROMPT_BYTES) {
+    throw new TooLargeError(
+      `${field} is ${bytes} bytes; the limit is ${MAX_PROMPT_BYTES} bytes (128 KiB) of UTF-8`,
+    );
+  }
+}

@@ -1,0 +1,112 @@
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { Logger } from 'pino';
+import type { ChatEventHub } from '../chat/chat-events.js';
+import type { ChatService } from '../chat/chat-service.js';
+import type { ChatConfigCache } from '../config/chat-config-cache.js';
+import { ConfigAdmin } from '../config/config-admin.js';
+import type { Store } from '../db/store.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import { type AccessHook, createAccessHooks } from './auth.js';
+import { registerChatStreamRoute } from './routes/chat-stream.js';
+import { registerChatRoutes } from './routes/chats.js';
+import { registerConfigRoutes } from './routes/config.js';
+import { registerModelConfigRoutes } from './routes/model-configs.js';
+import { registerProviderRoutes } from './routes/providers.js';
+import type { RouteContext } from './routes/route-context.js';
+import { registerUserRoutes } from './routes/users.js';
+import type { SseResponse } from './sse.js';
+
+/** The prefix of every API route. */
+export const API_PREFIX = '/api/v1';
+
+/** What the API is built on (the composition root creates each once per process). */
+export interface ApiDependencies {
+  readonly store: Store;
+  /** Used through `chatService`; routes never invalidate it (the database triggers do, on every replica). */
+  readonly configCache: ChatConfigCache;
+  readonly chatService: ChatService;
+  /** Must be started (`events.start()`) for streams to see events published by other replicas. */
+  readonly events: ChatEventHub;
+  /** Encrypts provider API keys; the API never returns or logs them. */
+  readonly secretBox: SecretBox;
+  readonly logger: Logger;
+}
+
+/** Options of {@link registerApi}; durations in ms. */
+export interface ApiOptions {
+  /** How often an idle event stream sends a `: keepalive` comment; default 15000; 0 disables. */
+  readonly streamHeartbeatMs?: number;
+  /** Unsent bytes after which a stream to a slow client is ended (it resumes on reconnect); default 1 MiB. */
+  readonly streamMaxBufferedBytes?: number;
+}
+
+/** {@link ApiOptions} with defaults filled in. */
+export type ResolvedApiOptions = Readonly<Required<ApiOptions>>;
+
+export const DEFAULT_API_OPTIONS: ResolvedApiOptions = Object.freeze({
+  streamHeartbeatMs: 15_000,
+  streamMaxBufferedBytes: 1024 * 1024,
+});
+
+/**
+ * Registers every route of the HTTP API (v1, see docs/design.md) under {@link API_PREFIX} on an app made
+ * by `createHttpServer` (which provides the error answers, the JSON-only body parsing and the body limit).
+ * Registration completes with `app.ready()` or `app.listen()`.
+ *
+ * Every route declares its access hook (`requireUser` or `requireAdmin`); registering a route without
+ * one fails, so no route is public by omission. Open event streams are ended when the app closes.
+ */
+export function registerApi(app: FastifyInstance, deps: ApiDependencies, options: ApiOptions = {}): void {
+  const resolved = resolveApiOptions(options);
+  const access = createAccessHooks(deps.store);
+  const context: RouteContext = {
+    deps,
+    options: resolved,
+    access,
+    configAdmin: new ConfigAdmin({ store: deps.store, secretBox: deps.secretBox }),
+    openStreams: new Set<SseResponse>(),
+  };
+  app.register(
+    async (api) => {
+      api.decorateRequest('user', null);
+      api.addHook('onRoute', (route) => requireAccessHook(route, [access.requireUser, access.requireAdmin]));
+      // Streams never end by themselves: without this, close() would wait for every client to leave.
+      api.addHook('preClose', async () => {
+        for (const stream of context.openStreams) stream.close();
+      });
+      registerUserRoutes(api, context);
+      registerProviderRoutes(api, context);
+      registerModelConfigRoutes(api, context);
+      registerConfigRoutes(api, context);
+      registerChatRoutes(api, context);
+      registerChatStreamRoute(api, context);
+    },
+    { prefix: API_PREFIX },
+  );
+}
+
+function requireAccessHook(route: RouteOptions, hooks: readonly AccessHook[]): void {
+  const declared = [route.onRequest ?? []].flat() as unknown[];
+  const count = declared.filter((hook) => hooks.includes(hook as AccessHook)).length;
+  if (count !== 1) {
+    throw new Error(`API route ${String(route.method)} ${route.url} must declare exactly one access hook`);
+  }
+}
+
+function resolveApiOptions(options: ApiOptions): ResolvedApiOptions {
+  const resolved = {
+    streamHeartbeatMs: options.streamHeartbeatMs ?? DEFAULT_API_OPTIONS.streamHeartbeatMs,
+    streamMaxBufferedBytes: options.streamMaxBufferedBytes ?? DEFAULT_API_OPTIONS.streamMaxBufferedBytes,
+  };
+  if (!(Number.isFinite(resolved.streamHeartbeatMs) && resolved.streamHeartbeatMs >= 0)) {
+    throw new RangeError(
+      `streamHeartbeatMs must be a duration in ms >= 0, got ${resolved.streamHeartbeatMs}`,
+    );
+  }
+  if (!(Number.isInteger(resolved.streamMaxBufferedBytes) && resolved.streamMaxBufferedBytes > 0)) {
+    throw new RangeError(
+      `streamMaxBufferedBytes must be a positive integer, got ${resolved.streamMaxBufferedBytes}`,
+    );
+  }
+  return Object.freeze(resolved);
+}

@@ -1,0 +1,188 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { AuthenticatedUser } from '../auth/api-tokens.js';
+import type { ChatEvent, ChatEventHub, StreamedMessage } from '../chat/chat-events.js';
+import { toStreamedMessage } from '../chat/chat-events.js';
+import type { ChatService } from '../chat/chat-service.js';
+import type { ChatMessageRow, ChatRow } from '../db/rows.js';
+import type { Store } from '../db/store.js';
+import type { SseResponse } from './sse.js';
+
+/** What a chat stream needs. */
+export interface ChatStreamDependencies {
+  readonly store: Store;
+  readonly chatService: ChatService;
+  readonly events: ChatEventHub;
+  readonly logger: FastifyBaseLogger;
+}
+
+/** Which chat, for whom, and from where. */
+export interface ChatStreamRequest {
+  readonly user: AuthenticatedUser;
+  readonly chatId: string;
+  /** Messages with an id up to this one are not sent (the client has them); 0 for all. */
+  readonly afterId: number;
+}
+
+/** A `message` event that was too large for NOTIFY: its content must be read from the store. */
+type TruncatedMessage = StreamedMessage & { truncated: true };
+
+/**
+ * One client's stream of one chat: the current state from the store, then live events, with nothing
+ * lost and no message sent twice.
+ *
+ * Ordering (the race this class exists for):
+ * 1. Subscribe to the hub FIRST; events are queued, not sent.
+ * 2. Then read the snapshot (the chat's status, then its messages after `afterId`). Every publisher
+ *    commits before it publishes, so an event published before the subscription describes a commit the
+ *    snapshot already shows, and every later one is queued: nothing falls in between. Reading first and
+ *    subscribing after would lose whatever was committed and published in that gap.
+ * 3. Send the snapshot, then drain the queue and go live. A `message` whose id was already sent is skipped
+ *    (the snapshot had it). A `status` is always replayed: the last one sent is the current status.
+ *
+ * `message_part` events carry no message id, so parts of a turn that the snapshot already shows finished
+ * could arrive after it. Until the first live `status` event, parts are therefore only forwarded if the
+ * snapshot showed a turn running; after it, they come from the same publisher as that status, in order.
+ *
+ * Events are written strictly in arrival order: a `message` event too large for NOTIFY (`truncated`) is
+ * replaced by reading the messages after the last one sent from the store, and later events wait for it.
+ */
+export class ChatStream {
+  readonly #deps: ChatStreamDependencies;
+  readonly #request: ChatStreamRequest;
+  readonly #sse: SseResponse;
+  readonly #queue: ChatEvent[] = [];
+  #unsubscribe: (() => void) | undefined;
+  /** Whether `message_part` events are forwarded (see the class comment). */
+  #forwardParts = false;
+  #live = false;
+  #draining = false;
+  #lastSentMessageId: number;
+
+  private constructor(deps: ChatStreamDependencies, request: ChatStreamRequest, sse: SseResponse) {
+    this.#deps = deps;
+    this.#request = request;
+    this.#sse = sse;
+    this.#lastSentMessageId = request.afterId;
+  }
+
+  /**
+   * Opens a stream: subscribes, reads the snapshot, then calls `begin` (which must hijack the reply) and
+   * writes. Throws before `begin`, with nothing written, when the chat is not the caller's
+   * (`NotFoundError`) or the store fails, so the caller answers with an ordinary error response.
+   */
+  static async open(
+    deps: ChatStreamDependencies,
+    request: ChatStreamRequest,
+    sse: SseResponse,
+    begin: () => void,
+  ): Promise<ChatStream> {
+    const stream = new ChatStream(deps, request, sse);
+    stream.#unsubscribe = deps.events.subscribe(request.chatId, (events) => stream.#receive(events));
+    sse.onClose(() => stream.#stop());
+    let snapshot: { chat: ChatRow; messages: ChatMessageRow[] };
+    try {
+      snapshot = await stream.#readSnapshot();
+    } catch (error) {
+      stream.#stop();
+      throw error;
+    }
+    if (sse.closed) return stream;
+    begin();
+    // From here on the response is ours: a failure can only end the stream (the client resumes on
+    // reconnect), never become an error response.
+    try {
+      sse.open();
+      stream.#sendSnapshot(snapshot.chat, snapshot.messages);
+      stream.#live = true;
+      void stream.#drain();
+    } catch (error) {
+      deps.logger.error({ err: error, chatId: request.chatId }, 'chat stream failed; closing it');
+      sse.close();
+    }
+    return stream;
+  }
+
+  async #readSnapshot(): Promise<{ chat: ChatRow; messages: ChatMessageRow[] }> {
+    // Status before messages: a turn that ends in between shows as its message and a later status event.
+    const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
+    const messages = await this.#deps.store.listChatMessages(this.#request.chatId, this.#request.afterId);
+    return { chat, messages };
+  }
+
+  #sendSnapshot(chat: ChatRow, messages: readonly ChatMessageRow[]): void {
+    this.#forwardParts = chat.status === 'running';
+    this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
+    for (const message of messages) this.#sendMessage(toStreamedMessage(message));
+  }
+
+  #receive(events: readonly ChatEvent[]): void {
+    if (this.#sse.closed) return;
+    this.#queue.push(...events);
+    if (this.#live) void this.#drain();
+  }
+
+  /** Writes queued events in order; one drain at a time, so an awaited store read keeps the order. */
+  async #drain(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    try {
+      for (let next = this.#queue.shift(); next && !this.#sse.closed; next = this.#queue.shift()) {
+        await this.#deliver(next);
+      }
+    } catch (error) {
+      // The client resumes from its Last-Event-ID on reconnect; nothing is lost by ending here.
+      this.#deps.logger.warn({ err: error, chatId: this.#request.chatId }, 'chat stream failed; closing it');
+      this.#sse.close();
+    } finally {
+      this.#draining = false;
+    }
+  }
+
+  async #deliver(event: ChatEvent): Promise<void> {
+    switch (event.type) {
+      case 'message':
+        if (event.message.id <= this.#lastSentMessageId) return;
+        if (isTruncated(event.message)) await this.#sendMessagesFromStore();
+        else this.#sendMessage(event.message);
+        return;
+      case 'status':
+        this.#forwardParts = true;
+        this.#sse.send('status', withoutType(event));
+        return;
+      case 'message_part':
+        if (this.#forwardParts) this.#sse.send('message_part', withoutType(event));
+        return;
+      case 'error':
+        this.#sse.send('error', withoutType(event));
+        return;
+    }
+  }
+
+  async #sendMessagesFromStore(): Promise<void> {
+    const rows = await this.#deps.store.listChatMessages(this.#request.chatId, this.#lastSentMessageId);
+    for (const row of rows) {
+      if (this.#sse.closed) return;
+      this.#sendMessage(toStreamedMessage(row));
+    }
+  }
+
+  #sendMessage(message: StreamedMessage): void {
+    this.#sse.send('message', message, message.id);
+    this.#lastSentMessageId = Math.max(this.#lastSentMessageId, message.id);
+  }
+
+  #stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = undefined;
+    this.#queue.length = 0;
+  }
+}
+
+function isTruncated(message: StreamedMessage): message is TruncatedMessage {
+  return (message as { truncated?: unknown }).truncated === true;
+}
+
+function withoutType<E extends ChatEvent>(event: E): Omit<E, 'type'> {
+  const { type: _type, ...data } = event;
+  return data;
+}

@@ -1,0 +1,80 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { userOf } from '../auth.js';
+import { presentChat, presentMessage, presentQueuedMessage } from '../presenters.js';
+import { idParams, parseRequestPart, text, uuid } from '../validation.js';
+import type { RouteContext } from './route-context.js';
+
+const createChatBody = z.strictObject({ content: text(), model_config_id: uuid.optional() });
+const sendMessageBody = z.strictObject({ content: text() });
+const listChatsQuery = z.strictObject({ include_archived: z.enum(['true', 'false']).optional() });
+/** Routes that take no body accept none, or an empty object. */
+const noBody = z.strictObject({}).optional();
+
+/**
+ * The caller's chats under `/chats`. Another user's chat is answered 404, like one that does not exist
+ * (`ChatService` enforces ownership), so chat ids cannot be probed.
+ */
+export function registerChatRoutes(app: FastifyInstance, { deps, access }: RouteContext): void {
+  const { chatService } = deps;
+  const user = { onRequest: access.requireUser };
+
+  app.post('/chats', user, async (request, reply) => {
+    const body = parseRequestPart(createChatBody, request.body, 'body');
+    const { chat } = await chatService.createChat(userOf(request), {
+      content: body.content,
+      modelConfigId: body.model_config_id,
+    });
+    return reply.code(201).send(presentChat(chat));
+  });
+
+  app.get('/chats', user, async (request) => {
+    const query = parseRequestPart(listChatsQuery, request.query, 'query');
+    const chats = await chatService.listChats(userOf(request), {
+      includeArchived: query.include_archived === 'true',
+    });
+    return { chats: chats.map(presentChat) };
+  });
+
+  app.get('/chats/:id', user, async (request) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    const detail = await chatService.getChat(userOf(request), id);
+    return {
+      chat: presentChat(detail.chat),
+      messages: detail.messages.map(presentMessage),
+      queued_messages: detail.queuedMessages.map(presentQueuedMessage),
+    };
+  });
+
+  app.post('/chats/:id/messages', user, async (request, reply) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    const body = parseRequestPart(sendMessageBody, request.body, 'body');
+    const result = await chatService.sendMessage(userOf(request), id, body.content);
+    return reply
+      .code(202)
+      .send(
+        result.queued
+          ? { queued: true, queued_message: presentQueuedMessage(result.queuedMessage) }
+          : { queued: false, message: presentMessage(result.message) },
+      );
+  });
+
+  app.post('/chats/:id/interrupt', user, async (request, reply) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    parseRequestPart(noBody, request.body, 'body');
+    await chatService.interrupt(userOf(request), id);
+    return reply.code(202).send();
+  });
+
+  for (const [action, archived] of [
+    ['archive', true],
+    ['unarchive', false],
+  ] as const) {
+    app.post(`/chats/:id/${action}`, user, async (request, reply) => {
+      const { id } = parseRequestPart(idParams, request.params, 'path');
+      parseRequestPart(noBody, request.body, 'body');
+      await chatService.setArchived(userOf(request), id, archived);
+      return reply.code(204).send();
+    });
+  }
+}

@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../errors.js';
+
+/** Which part of a request a value came from; names the field in error messages. */
+export type RequestPart = 'body' | 'query' | 'path' | 'header';
+
+/**
+ * A UUID as PostgreSQL's `uuid` type accepts it (8-4-4-4-12 hex digits, any version). Checked before any
+ * query so that a malformed id is a 400, and a well-formed one that matches nothing is a 404.
+ */
+export const uuid = z.guid({ error: 'must be a UUID' });
+
+/** Path parameters of routes on one resource (`/…/{id}`). */
+export const idParams = z.strictObject({ id: uuid });
+
+/** Text PostgreSQL can store: a `text` column refuses NUL characters. */
+export function text(): z.ZodString {
+  return z.string().refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
+}
+
+/** A name shown to people (the schema allows 1-200 characters). */
+export const displayName = text().trim().min(1, 'must not be blank').max(200);
+
+/** A JSON object (jsonb `options`). */
+export const jsonObject = z.record(z.string(), z.json());
+
+/**
+ * Parses one part of a request with a zod schema. Objects are expected to be strict (`z.strictObject`),
+ * so unknown fields are refused rather than silently ignored.
+ * @throws {InvalidInputError} whose message names each offending field.
+ */
+export function parseRequestPart<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  part: RequestPart,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidInputError(describeIssues(result.error.issues, part), { cause: result.error });
+}
+
+/**
+ * A readable, value-free description of validation issues ("display_name: expected string, received
+ * number; unknown field "foo""). Values are never echoed: a field may hold a secret (`api_key`).
+ */
+export function describeIssues(issues: readonly z.core.$ZodIssue[], part?: RequestPart): string {
+  return issues.map((issue) => describeIssue(issue, part)).join('; ');
+}
+
+function describeIssue(issue: z.core.$ZodIssue, part: RequestPart | undefined): string {
+  const where = fieldName(issue.path, part);
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((key) => JSON.stringify(key)).join(', ');
+    const noun = part === 'query' ? 'query parameter' : 'field';
+    const prefix = issue.path.length > 0 ? `${where}: ` : '';
+    return `${prefix}unknown ${noun}${issue.keys.length > 1 ? 's' : ''} ${keys}`;
+  }
+  if (issue.path.length === 0 && part === 'body' && issue.code === 'invalid_type') {
+    return 'the request body must be a JSON object';
+  }
+  return `${where}: ${issue.message.replace(/^Invalid input: /, '').replace(/^[A-Z]/, (c) => c.toLowerCase())}`;
+}
+
+function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined): string {
+  let name = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') name += `[${segment}]`;
+    else name += name === '' ? String(segment) : `.${String(segment)}`;
+  }
+  if (part === 'query') return name === '' ? 'query string' : `query parameter ${name}`;
+  if (part === 'path') return name === '' ? 'path' : `path parameter ${name}`;
+  if (part === 'header') return name === '' ? 'header' : `header ${name}`;
+  return name === '' ? 'request body' : name;
+}

@@ -1,0 +1,284 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestDatabase } from '../support/test-database.js';
+import {
+  createTestUsers,
+  seedModelConfig,
+  startTestApi,
+  type TestApi,
+  type TestUser,
+} from './support/api-harness.js';
+
+/**
+ * The authorization matrix: every route × every kind of caller, with the exact status expected. Routes are
+ * collected from the running app, so a route added without a row here fails the coverage test.
+ */
+const db = useTestDatabase();
+let api: TestApi;
+let users: { admin: TestUser; member: TestUser; other: TestUser };
+const registeredRoutes = new Set<string>();
+
+beforeAll(async () => {
+  api = await startTestApi(db.store, {
+    beforeListen: (app) =>
+      app.addHook('onRoute', (route) => {
+        for (const method of [route.method].flat()) {
+          if (method !== 'HEAD') registeredRoutes.add(`${method} ${route.url}`);
+        }
+      }),
+  });
+  users = await createTestUsers(db.store);
+});
+afterAll(() => api?.close());
+
+const CALLERS = ['none', 'invalid', 'member', 'other', 'admin'] as const;
+type Caller = (typeof CALLERS)[number];
+
+interface Row {
+  readonly method: string;
+  /** The route as registered. */
+  readonly route: string;
+  /** Builds a fresh target for one cell (so that deletes and archives do not interfere). */
+  readonly setup: () => Promise<{ path: string; body?: unknown }>;
+  readonly expected: Readonly<Record<Caller, number>>;
+}
+
+const anyone = (ok: number) => ({ none: ok, invalid: ok, member: ok, other: ok, admin: ok });
+const anyUser = (ok: number) => ({ none: 401, invalid: 401, member: ok, other: ok, admin: ok });
+const adminOnly = (ok: number) => ({ none: 401, invalid: 401, member: 403, other: 403, admin: ok });
+/** The chat belongs to `member`: everyone else, admins included, is told it does not exist. */
+const ownerOnly = (ok: number) => ({ none: 401, invalid: 401, member: ok, other: 404, admin: 404 });
+
+async function newProviderId(): Promise<string> {
+  return (await seedModelConfig(db.store)).providerId;
+}
+async function newModelConfigId(): Promise<string> {
+  return (await seedModelConfig(db.store)).modelConfigId;
+}
+async function newChatOfMember(): Promise<string> {
+  const chat = await db.store.insertChat({
+    ownerId: users.member.id,
+    title: 't',
+    status: 'waiting',
+    modelConfigId: null,
+  });
+  return chat.id;
+}
+let usernameSequence = 0;
+
+const ROWS: readonly Row[] = [
+  { method: 'GET', route: '/healthz', setup: async () => ({ path: '/healthz' }), expected: anyone(200) },
+  {
+    method: 'GET',
+    route: '/api/v1/users/me',
+    setup: async () => ({ path: '/api/v1/users/me' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/users',
+    setup: async () => ({
+      path: '/api/v1/users',
+      body: { username: `matrix-${++usernameSequence}`, role: 'member' },
+    }),
+    expected: adminOnly(201),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chat/providers',
+    setup: async () => ({ path: '/api/v1/chat/providers' }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chat/providers',
+    setup: async () => ({ path: '/api/v1/chat/providers', body: { provider: 'builtin', display_name: 'B' } }),
+    expected: adminOnly(201),
+  },
+  {
+    method: 'PATCH',
+    route: '/api/v1/chat/providers/:id',
+    setup: async () => ({
+      path: `/api/v1/chat/providers/${await newProviderId()}`,
+      body: { enabled: false },
+    }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/v1/chat/providers/:id',
+    setup: async () => ({ path: `/api/v1/chat/providers/${await newProviderId()}` }),
+    expected: adminOnly(204),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chat/model-configs',
+    setup: async () => ({ path: '/api/v1/chat/model-configs' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chat/model-configs',
+    setup: async () => ({
+      path: '/api/v1/chat/model-configs',
+      body: { provider_id: await newProviderId(), model: 'echo', display_name: 'E', context_limit: 100 },
+    }),
+    expected: adminOnly(201),
+  },
+  {
+    method: 'PATCH',
+    route: '/api/v1/chat/model-configs/:id',
+    setup: async () => ({
+      path: `/api/v1/chat/model-configs/${await newModelConfigId()}`,
+      body: { model: 'inspect' },
+    }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/v1/chat/model-configs/:id',
+    setup: async () => ({ path: `/api/v1/chat/model-configs/${await newModelConfigId()}` }),
+    expected: adminOnly(204),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chat/config/user-prompt',
+    setup: async () => ({ path: '/api/v1/chat/config/user-prompt' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'PUT',
+    route: '/api/v1/chat/config/user-prompt',
+    setup: async () => ({ path: '/api/v1/chat/config/user-prompt', body: { custom_prompt: 'Be brief.' } }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chat/config/system-prompt',
+    setup: async () => ({ path: '/api/v1/chat/config/system-prompt' }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'PUT',
+    route: '/api/v1/chat/config/system-prompt',
+    setup: async () => ({ path: '/api/v1/chat/config/system-prompt', body: { system_prompt: 'You help.' } }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chat/config/status',
+    setup: async () => ({ path: '/api/v1/chat/config/status' }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats',
+    setup: async () => ({ path: '/api/v1/chats', body: { content: 'hello' } }),
+    expected: anyUser(201),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chats',
+    setup: async () => ({ path: '/api/v1/chats' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chats/:id',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}` }),
+    expected: ownerOnly(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats/:id/messages',
+    setup: async () => ({
+      path: `/api/v1/chats/${await newChatOfMember()}/messages`,
+      body: { content: 'more' },
+    }),
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/chats/:id/stream',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/stream` }),
+    expected: ownerOnly(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats/:id/interrupt',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/interrupt` }),
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats/:id/archive',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/archive` }),
+    expected: ownerOnly(204),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats/:id/unarchive',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/unarchive` }),
+    expected: ownerOnly(204),
+  },
+];
+
+const ERROR_CODES: Record<number, string> = { 401: 'E_UNAUTHORIZED', 403: 'E_FORBIDDEN', 404: 'E_NOT_FOUND' };
+
+function tokenOf(caller: Caller): string | undefined {
+  if (caller === 'none') return undefined;
+  if (caller === 'invalid') return 'chatd_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+  return users[caller].token;
+}
+
+/** Sends the request; a stream is disconnected as soon as its status and headers are in. */
+async function call(method: string, path: string, token: string | undefined, body: unknown) {
+  const headers: Record<string, string> = {};
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const abort = new AbortController();
+  const response = await fetch(`${api.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: abort.signal,
+  });
+  const contentType = response.headers.get('content-type') ?? '';
+  if (contentType.startsWith('text/event-stream')) {
+    abort.abort();
+    return { status: response.status, headers: response.headers, json: undefined, contentType };
+  }
+  const text = await response.text();
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: text ? JSON.parse(text) : undefined,
+    contentType,
+  };
+}
+
+describe('authorization matrix', () => {
+  it('covers every API route', () => {
+    const covered = new Set(
+      ROWS.filter((row) => row.route.startsWith('/api/')).map((row) => `${row.method} ${row.route}`),
+    );
+    expect([...registeredRoutes].sort()).toEqual([...covered].sort());
+  });
+
+  describe.each(ROWS)('$method $route', (row) => {
+    it.each(CALLERS)('as %s', async (caller) => {
+      const { path, body } = await row.setup();
+      const response = await call(row.method, path, tokenOf(caller), body);
+      const expected = row.expected[caller];
+      expect(response.status, `${row.method} ${path} as ${caller}`).toBe(expected);
+      if (expected >= 400) {
+        expect(response.json).toEqual({
+          error: { code: ERROR_CODES[expected], message: expect.any(String) },
+        });
+      }
+      if (expected === 401) expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      if (row.route.endsWith('/stream') && expected === 200) {
+        expect(response.contentType).toMatch(/^text\/event-stream/);
+      }
+    });
+  });
+});
