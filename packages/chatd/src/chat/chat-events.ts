@@ -33,7 +33,7 @@ interface Envelope {
 
 export type ChatEventListener = (events: readonly ChatEvent[]) => void;
 
-/** The largest envelope sent through NOTIFY (PostgreSQL refuses payloads of 8000 bytes or more). */
+/** The largest payload sent through NOTIFY (PostgreSQL refuses payloads of 8000 bytes or more). */
 const MAX_ENVELOPE_BYTES = 7_900;
 
 /** The row as a client sees it. */
@@ -62,6 +62,12 @@ export class ChatEventHub {
   readonly #replicaId: string;
   readonly #logger: Logger;
   #unsubscribe: (() => Promise<void>) | undefined;
+  /** Envelopes waiting for the next batch. */
+  #pending: string[] = [];
+  /** The next batch, scheduled for the end of this turn of the event loop. */
+  #nextBatch: Promise<void> | undefined;
+  /** The batches sent so far, chained: each starts when the previous one is published. */
+  #sent: Promise<void> = Promise.resolve();
 
   constructor(options: { pubsub: Pubsub; replicaId: string; logger: Logger }) {
     this.#pubsub = options.pubsub;
@@ -101,19 +107,50 @@ export class ChatEventHub {
   }
 
   /**
-   * Publishes events of one chat: delivered locally at once, then to the other replicas. Never throws:
-   * a failed publish is logged (streams on other replicas then catch up from the database on reconnect).
+   * Publishes events of one chat: delivered locally at once, then to the other replicas. Resolves once
+   * they have been handed to the database. Never throws: a failed publish is logged (streams on other
+   * replicas then catch up from the database on reconnect).
+   *
+   * Batching: envelopes published in the same turn of the event loop travel together, packed into as few
+   * notifications as fit (under load, many chats share one NOTIFY). Batches are sent one after another,
+   * so every replica receives each chat's events in publication order.
    */
-  async publish(chatId: string, events: readonly ChatEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  publish(chatId: string, events: readonly ChatEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
     this.#deliver(chatId, events);
-    for (const payload of this.#envelopes(chatId, events)) {
+    this.#pending.push(...this.#envelopes(chatId, events));
+    this.#nextBatch ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const batch = this.#pending.splice(0);
+      this.#nextBatch = undefined;
+      this.#sent = this.#sent.then(() => this.#send(batch));
+      return this.#sent;
+    });
+    return this.#nextBatch;
+  }
+
+  /** Publishes envelopes packed into payloads under the NOTIFY limit, in order. */
+  async #send(envelopes: string[]): Promise<void> {
+    let payload = '';
+    let bytes = 0;
+    const flush = async () => {
+      if (payload === '') return;
+      const text = `[${payload}]`;
+      payload = '';
+      bytes = 0;
       try {
-        await this.#pubsub.publish(CHAT_EVENTS_CHANNEL, payload);
+        await this.#pubsub.publish(CHAT_EVENTS_CHANNEL, text);
       } catch (error) {
-        this.#logger.warn({ err: error, chatId }, 'could not publish chat events to other replicas');
+        this.#logger.warn({ err: error }, 'could not publish chat events to other replicas');
       }
+    };
+    for (const envelope of envelopes) {
+      const size = Buffer.byteLength(envelope);
+      // +3: the brackets and a comma.
+      if (payload !== '' && bytes + size + 3 > MAX_ENVELOPE_BYTES) await flush();
+      payload = payload === '' ? envelope : `${payload},${envelope}`;
+      bytes += size + 1;
     }
+    await flush();
   }
 
   #envelopes(chatId: string, events: readonly ChatEvent[]): string[] {
@@ -136,16 +173,18 @@ export class ChatEventHub {
   }
 
   #receive(payload: string): void {
-    let envelope: Envelope;
+    let envelopes: Envelope[];
     try {
-      envelope = JSON.parse(payload) as Envelope;
+      const parsed = JSON.parse(payload) as Envelope | Envelope[];
+      envelopes = Array.isArray(parsed) ? parsed : [parsed];
     } catch {
       this.#logger.warn('ignoring a malformed chat event');
       return;
     }
-    // Our own events were delivered locally when published.
-    if (envelope.r === this.#replicaId) return;
-    this.#deliver(envelope.c, envelope.e);
+    for (const envelope of envelopes) {
+      // Our own events were delivered locally when published.
+      if (envelope.r !== this.#replicaId) this.#deliver(envelope.c, envelope.e);
+    }
   }
 
   #deliver(chatId: string, events: readonly ChatEvent[]): void {

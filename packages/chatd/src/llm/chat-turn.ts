@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { type LanguageModel, type LanguageModelUsage, type ModelMessage, streamText } from 'ai';
 import type { JsonObject } from '../db/rows.js';
 import { type ChatCallSettings, callSettingsFromOptions } from './call-settings.js';
-import { createLanguageModel, type ProviderConnection } from './language-model-factory.js';
+import { languageModelFor, type ProviderConnection } from './language-model-factory.js';
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
 import { describeProviderFailure, type ProviderFailure } from './provider-failure.js';
 import { type RetryPolicyOptions, resolveRetryPolicy, retryDelayMs, waitForRetry } from './retry-policy.js';
@@ -64,7 +64,7 @@ export async function runChatTurn(
   if (request.signal.aborted) throw abortedError();
 
   const call: PreparedCall = {
-    model: createLanguageModel(request.provider, request.model),
+    model: languageModelFor(request.provider, request.model),
     settings: callSettingsFromOptions(request.options),
     system: request.system === '' ? undefined : request.system,
     messages: request.messages.map(({ role, content }) => ({ role, content })),

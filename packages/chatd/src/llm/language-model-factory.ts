@@ -54,6 +54,27 @@ export function createLanguageModel(provider: ProviderConnection, model: string)
   }
 }
 
+/** Models built so far, by connection and model name; bounded, oldest dropped first. */
+const builtModels = new Map<string, LanguageModel>();
+const MAX_BUILT_MODELS = 256;
+
+/**
+ * {@link createLanguageModel}, memoised: a provider client is built once per connection (kind, base URL,
+ * key) and model instead of on every turn. A changed key or base URL is a different entry, so an edited
+ * provider is never served by a stale client; entries are plain in-process objects (the key stays in
+ * memory, where the turn needs it anyway).
+ */
+export function languageModelFor(provider: ProviderConnection, model: string): LanguageModel {
+  const key = `${provider.kind}\u0000${provider.baseUrl ?? ''}\u0000${provider.apiKey ?? ''}\u0000${model}`;
+  let built = builtModels.get(key);
+  if (built === undefined) {
+    built = createLanguageModel(provider, model);
+    if (builtModels.size >= MAX_BUILT_MODELS) builtModels.delete(builtModels.keys().next().value!);
+    builtModels.set(key, built);
+  }
+  return built;
+}
+
 function requireKey(kind: ProviderKind, apiKey: string | undefined): string {
   if (!apiKey) throw incomplete(`${kind} provider has no API key configured`);
   return apiKey;
