@@ -166,7 +166,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const app: FastifyInstance = createHttpServer({ logger });
     registerApi(app, { store, configCache, chatService, events, secretBox, logger });
     cleanups.push(['http', () => app.close()]);
-    await app.listen({ host: options.httpAddress.host, port: options.httpAddress.port });
+    // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
+    await app.listen({ host: options.httpAddress.host, port: options.httpAddress.port, backlog: 8192 });
     const url = httpUrl(options.httpAddress.host, listeningPort(app) ?? options.httpAddress.port);
 
     let metricsUrl: string | undefined;

@@ -15,7 +15,7 @@ export interface ChatLoadOptions {
   readonly turns: number;
   /** Model config for the chats; default: the deployment's default. */
   readonly modelConfigId?: string | undefined;
-  /** How long one turn may take before it counts as failed; default 120 s. */
+  /** How long one turn may take before it counts as failed; default 600 s (a saturated machine queues turns). */
   readonly turnTimeoutMs?: number;
   /** Called about every 250 ms with the turns completed so far. */
   readonly onProgress?: (progress: {
@@ -59,7 +59,7 @@ export interface ChatLoadReport {
  * ready barrier), followed on its event stream, and sent a follow-up after each finished turn.
  */
 export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadReport> {
-  const turnTimeoutMs = options.turnTimeoutMs ?? 120_000;
+  const turnTimeoutMs = options.turnTimeoutMs ?? 600_000;
   const clients = options.urls.map((url) => new ChatdClient(url, options.token));
   const failures: Record<FailureStage, number> = { create: 0, stream: 0, send: 0, turn: 0 };
   const failureSamples: string[] = [];
