@@ -97,18 +97,8 @@ export function scaletestCommand(): Command {
         .env('CHATD_SCALETEST_TOKEN')
         .makeOptionMandatory(),
     )
-    .addOption(
-      new Option('--chats <n>', 'chats started at once')
-        .env('CHATD_SCALETEST_CHATS')
-        .default(10)
-        .argParser(positiveInteger),
-    )
-    .addOption(
-      new Option('--turns <n>', 'turns per chat')
-        .env('CHATD_SCALETEST_TURNS')
-        .default(3)
-        .argParser(positiveInteger),
-    )
+    .addOption(chatsOption(10))
+    .addOption(turnsOption())
     .addOption(
       new Option('--model-config-id <id>', 'model config the chats use (default: the default one)').env(
         'CHATD_SCALETEST_MODEL_CONFIG_ID',
@@ -157,18 +147,8 @@ export function scaletestCommand(): Command {
         .default(2)
         .argParser(positiveInteger),
     )
-    .addOption(
-      new Option('--chats <n>', 'chats started at once')
-        .env('CHATD_SCALETEST_CHATS')
-        .default(100)
-        .argParser(positiveInteger),
-    )
-    .addOption(
-      new Option('--turns <n>', 'turns per chat')
-        .env('CHATD_SCALETEST_TURNS')
-        .default(3)
-        .argParser(positiveInteger),
-    )
+    .addOption(chatsOption(100))
+    .addOption(turnsOption())
     .addOption(
       new Option('--compare', 'run again with the config cache off and print both, with the reduction').env(
         'CHATD_SCALETEST_COMPARE',
@@ -237,6 +217,20 @@ export function scaletestCommand(): Command {
     );
 
   return scaletest;
+}
+
+function chatsOption(defaultChats: number): Option {
+  return new Option('--chats <n>', 'chats started at once')
+    .env('CHATD_SCALETEST_CHATS')
+    .default(defaultChats)
+    .argParser(positiveInteger);
+}
+
+function turnsOption(): Option {
+  return new Option('--turns <n>', 'turns per chat')
+    .env('CHATD_SCALETEST_TURNS')
+    .default(3)
+    .argParser(positiveInteger);
 }
 
 function outputOption(): Option {

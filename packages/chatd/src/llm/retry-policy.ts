@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import { abortableSleep } from '../util/abortable-sleep.js';
 
 /** How a turn retries transient provider failures (429, 5xx, connection errors). All durations in ms. */
 export interface RetryPolicyOptions {
@@ -77,17 +78,5 @@ export function parseRetryAfterMs(
  * The timer and the listener are removed either way, so nothing outlives the wait.
  */
 export function waitForRetry(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return abortableSleep(ms, signal);
 }

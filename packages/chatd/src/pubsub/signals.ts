@@ -1,3 +1,4 @@
+import { abortableSleep } from '../util/abortable-sleep.js';
 /**
  * Wakes a loop that waits for work. A ring while nobody waits is remembered, so the next wait returns at
  * once: a ring is never lost, at worst the loop checks for work once more than needed.
@@ -30,18 +31,7 @@ export class Doorbell {
 }
 
 /** Resolves after `ms`, or as soon as `signal` aborts; clears its timer either way. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+export const sleep = abortableSleep;
 
 /**
  * Resolves with 'event' when the first of `events` resolves, or with 'timeout' after `timeoutMs`

@@ -1,17 +1,13 @@
 import type { Db } from '../connection.js';
-import type { ChatMessageRole, ChatMessageRow } from '../rows.js';
+import type { ChatMessageRow } from '../rows.js';
 
 const COLUMNS = 'id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at';
 
 /** Fields a message is created with. */
-export interface ChatMessageInsert {
-  chatId: string;
-  role: ChatMessageRole;
-  content: string;
-  modelConfigId: string | null;
-  inputTokens: number | null;
-  outputTokens: number | null;
-}
+export type ChatMessageInsert = Pick<
+  ChatMessageRow,
+  'chatId' | 'role' | 'content' | 'modelConfigId' | 'inputTokens' | 'outputTokens'
+>;
 
 /** Appends a message to a chat. */
 export async function insertChatMessage(db: Db, input: ChatMessageInsert): Promise<ChatMessageRow> {

@@ -4,16 +4,11 @@ import type { ChatModelConfigRow, JsonObject } from '../rows.js';
 const COLUMNS =
   'id, provider_id, model, display_name, enabled, is_default, context_limit, options, created_at, updated_at, deleted_at';
 
-/** Fields a model config is created with. */
-export interface ChatModelConfigInsert {
-  providerId: string;
-  model: string;
-  displayName: string;
-  enabled: boolean;
-  isDefault: boolean;
-  contextLimit: number;
-  options: JsonObject;
-}
+/** Fields a model config is created with (options written as JSON). */
+export type ChatModelConfigInsert = Pick<
+  ChatModelConfigRow,
+  'providerId' | 'model' | 'displayName' | 'enabled' | 'isDefault' | 'contextLimit'
+> & { options: JsonObject };
 
 /** Inserts a model config. A second default fails with a unique violation (see {@link clearDefaultChatModelConfig}). */
 export async function insertChatModelConfig(
