@@ -21,7 +21,12 @@ export type ChatEvent =
   | { type: 'status'; status: ChatStatus; last_error?: string | null }
   | { type: 'message_part'; text: string }
   | { type: 'message'; message: StreamedMessage }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  /**
+   * Local only, never sent to clients: events may have been missed (the pubsub listener reconnected), so
+   * a stream must catch up from the database.
+   */
+  | { type: 'resync' };
 
 /** One publication: events of one chat, in order. */
 interface Envelope {
@@ -62,6 +67,7 @@ export class ChatEventHub {
   readonly #replicaId: string;
   readonly #logger: Logger;
   #unsubscribe: (() => Promise<void>) | undefined;
+  #removeResetListener: (() => void) | undefined;
   /** Envelopes waiting for the next batch. */
   #pending: string[] = [];
   /** The next batch, scheduled for the end of this turn of the event loop. */

@@ -152,6 +152,14 @@ export class ChatStream {
       case 'message_part':
         if (this.#forwardParts) this.#sse.send('message_part', withoutType(event));
         return;
+      case 'resync': {
+        // Events may have been missed (the pubsub listener reconnected): catch up from the database.
+        const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
+        await this.#sendMessagesFromStore();
+        this.#forwardParts = chat.status === 'running';
+        this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
+        return;
+      }
       case 'error':
         this.#sse.send('error', withoutType(event));
         return;

@@ -76,6 +76,32 @@ async function storedIds(chatId: string, afterId = 0): Promise<number[]> {
 }
 
 describe('chat stream', () => {
+  it('catches up from the database after a pubsub gap (reset), losing nothing', async () => {
+    const gappy = new MemoryPubsub();
+    const writer = await startTestApi(db.store, { pubsub: gappy });
+    const reader = await startTestApi(db.store, { pubsub: gappy });
+    try {
+      const chatId = await newChat('waiting');
+      const client = await connect(reader, chatId);
+      await client.waitFor((events) => events.length >= 1, 'the snapshot');
+      gappy.simulateDisconnect();
+      const missedId = await commitAndPublish(writer, chatId, 'sent while the listener was down');
+      await gappy.flush();
+      expect(messageIds(client)).not.toContain(missedId);
+      gappy.simulateReconnect();
+      await client.waitFor(
+        (events) => events.some((e) => e.event === 'message' && e.data.id === missedId),
+        'the catch-up',
+      );
+      expect(messageIds(client)).toEqual(await storedIds(chatId));
+      expect(client.events.at(-1)).toMatchObject({ event: 'status', data: { status: 'waiting' } });
+    } finally {
+      await writer.close();
+      await reader.close();
+      await gappy.close();
+    }
+  });
+
   it('sends the status and history, then live events published by the ChatService', async () => {
     const created = await a.request('POST', '/api/v1/chats', {
       token: users.member.token,

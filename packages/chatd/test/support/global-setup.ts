@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { connectDatabase, createSql } from '../../src/db/connection.js';
 import { EmbeddedPostgres } from '../../src/db/embedded/embedded-postgres.js';
+import { POSTGRES_SYSTEM_USER } from '../../src/db/embedded/system-user.js';
 import { migrate } from '../../src/db/migrate.js';
 
 export const TEMPLATE_DATABASE = 'chatd_test_template';
@@ -24,6 +27,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   let scratchDir: string | undefined;
   let adminUrl = process.env.CHATD_TEST_DATABASE_URL;
   if (!adminUrl) {
+    await ensurePostgresSystemUser();
     // Under os.tmpdir() so that, when the suite runs as root, the postgres system user can reach it.
     scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-test-'));
     embedded = await EmbeddedPostgres.start({
@@ -45,6 +49,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await embedded?.stop();
     if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
   };
+}
+
+/**
+ * As root, embedded PostgreSQL runs as the `postgres` system user (chatd never creates accounts on its own).
+ * A fresh CI machine may not have one: the test run creates it, as an operator would.
+ */
+async function ensurePostgresSystemUser(): Promise<void> {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return;
+  const run = promisify(execFile);
+  try {
+    await run('id', ['-u', POSTGRES_SYSTEM_USER]);
+  } catch {
+    await run('useradd', [
+      '--system',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      POSTGRES_SYSTEM_USER,
+    ]);
+  }
 }
 
 /** The same server URL pointing at another database. */
