@@ -58,6 +58,8 @@ export interface ScaleTestReport {
   readonly propagation: readonly PropagationSample[];
   /** Config invalidations each replica applied (notifications and resets). */
   readonly invalidations: number;
+  /** Pubsub listener reconnects of each replica during the run (each one flushes caches and resyncs streams). */
+  readonly pubsubReconnects: readonly number[];
 }
 
 /**
@@ -219,8 +221,10 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     const queries: Record<string, number> = {};
     let invalidations = 0;
     const replicaSeconds: number[] = [];
+    const pubsubReconnects: number[] = [];
     for (const replica of replicas) {
       const metrics = await scrapeMetrics(replica.metricsUrl);
+      pubsubReconnects.push(metrics.get('chatd_pubsub_reconnects_total') ?? 0);
       replicaSeconds.push((performance.now() - replica.startedAt) / 1000);
       for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
       for (const [key, value] of metrics) {
@@ -229,7 +233,16 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     }
     const peakRssBytes = await Promise.all(replicas.map((replica) => replica.process.peakRss()));
     const { onProgress: _, postgresUrl: __, ...reported } = options;
-    return { options: reported, load, queries, replicaSeconds, peakRssBytes, propagation, invalidations };
+    return {
+      options: reported,
+      load,
+      queries,
+      replicaSeconds,
+      peakRssBytes,
+      propagation,
+      invalidations,
+      pubsubReconnects,
+    };
   } finally {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   }
@@ -294,6 +307,8 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     );
   }
   for (const report of off ? [on, off] : [on]) {
+    lines.push('', `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}`);
+    for (const sample of report.load.failureSamples) lines.push(`${label(report)}: failure: ${sample}`);
     for (const sample of report.propagation) {
       lines.push(
         '',
