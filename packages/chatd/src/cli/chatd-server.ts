@@ -117,6 +117,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const pubsub = await PostgresPubsub.connect(location.url, {
       registry,
       logger: logger.child({ component: 'pubsub' }),
+      // A replica saturated by work answers its heartbeat late; only a connection silent this long is dead.
+      heartbeatTimeoutMs: 15_000,
     });
     cleanups.push(['pubsub', () => pubsub.close()]);
 

@@ -45,6 +45,8 @@ export interface ChatLoadReport {
   readonly failures: Readonly<Record<FailureStage, number>>;
   /** A few failure messages, for diagnosis. */
   readonly failureSamples: readonly string[];
+  /** Requests retried because a connection failed before the server got them (not failures). */
+  readonly connectionRetries: number;
   readonly durationMs: number;
   readonly turnsPerSecond: number;
   readonly createLatencyMs: LatencySummary;
@@ -60,7 +62,15 @@ export interface ChatLoadReport {
  */
 export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadReport> {
   const turnTimeoutMs = options.turnTimeoutMs ?? 600_000;
-  const clients = options.urls.map((url) => new ChatdClient(url, options.token));
+  let connectionRetries = 0;
+  const clients = options.urls.map(
+    (url) =>
+      new ChatdClient(url, options.token, {
+        onConnectionRetry: () => {
+          connectionRetries += 1;
+        },
+      }),
+  );
   const failures: Record<FailureStage, number> = { create: 0, stream: 0, send: 0, turn: 0 };
   const failureSamples: string[] = [];
   const createLatency: number[] = [];
@@ -166,6 +176,7 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
     completedTurns,
     failures,
     failureSamples,
+    connectionRetries,
     durationMs,
     turnsPerSecond: completedTurns / (durationMs / 1000),
     createLatencyMs: summarize(createLatency),
@@ -198,7 +209,7 @@ export function formatChatLoadReport(report: ChatLoadReport): string {
     `| ${name} | ${s.count} | ${formatMs(s.p50)} | ${formatMs(s.p95)} | ${formatMs(s.p99)} | ${formatMs(s.max)} |`;
   const failed = sumFailures(report.failures);
   return [
-    `${report.chats} chats x ${report.turnsPerChat} turns: ${report.completedTurns} turns completed in ${(report.durationMs / 1000).toFixed(1)} s (${report.turnsPerSecond.toFixed(1)} turns/s); ${failed} chats failed (create ${report.failures.create}, stream ${report.failures.stream}, send ${report.failures.send}, turn ${report.failures.turn})`,
+    `${report.chats} chats x ${report.turnsPerChat} turns: ${report.completedTurns} turns completed in ${(report.durationMs / 1000).toFixed(1)} s (${report.turnsPerSecond.toFixed(1)} turns/s); ${failed} chats failed (create ${report.failures.create}, stream ${report.failures.stream}, send ${report.failures.send}, turn ${report.failures.turn}); ${report.connectionRetries} requests retried after a connection failure`,
     '',
     '| latency | count | p50 ms | p95 ms | p99 ms | max ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',

@@ -43,19 +43,44 @@ export class ChatdApiError extends Error {
   }
 }
 
+/**
+ * Connection failures that, against chatd, mean the request never reached the application: the
+ * connection could not be made, or a pooled keep-alive connection was already closed when it was reused
+ * (the server closes idle connections; a client whose event loop lags can reuse one a moment too late).
+ * chatd never closes a connection in the middle of a request, so retrying these does not run a request
+ * twice; the load report counts every retry.
+ */
+const RETRYABLE_CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+  'ECONNRESET',
+  'EPIPE',
+]);
+
+/** Options of a {@link ChatdClient}. */
+export interface ChatdClientOptions {
+  /** Attempts per request on connection failures (see above); default 3. */
+  readonly connectionAttempts?: number;
+  /** Called for each retry, so that load reports can count them. */
+  readonly onConnectionRetry?: (error: Error) => void;
+}
+
 export class ChatdClient {
   readonly #baseUrl: string;
   readonly #token: string;
+  readonly #options: ChatdClientOptions;
 
   /** @param baseUrl the server, e.g. http://127.0.0.1:3000 */
-  constructor(baseUrl: string, token: string) {
+  constructor(baseUrl: string, token: string, options: ChatdClientOptions = {}) {
     this.#baseUrl = baseUrl.replace(/\/+$/, '');
     this.#token = token;
+    this.#options = options;
   }
 
   /** Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). */
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const response = await fetch(`${this.#baseUrl}${path}`, {
+    const response = await this.#fetch(`${this.#baseUrl}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${this.#token}`,
@@ -71,6 +96,27 @@ export class ChatdClient {
       throw new ChatdApiError(response.status, error?.code ?? 'E_UNKNOWN', error?.message ?? text);
     }
     return json as T;
+  }
+
+  /** fetch, retried on connection failures that prove the server never got the request. */
+  async #fetch(url: string, init: RequestInit): Promise<Response> {
+    const attempts = this.#options.connectionAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fetch(url, init);
+      } catch (error) {
+        const code = connectionErrorCode(error);
+        if (
+          code === undefined ||
+          !RETRYABLE_CONNECTION_CODES.has(code) ||
+          attempt >= attempts ||
+          init.signal?.aborted
+        ) {
+          throw new Error(`${(error as Error).message}${code ? ` (${code})` : ''}`, { cause: error });
+        }
+        this.#options.onConnectionRetry?.(error as Error);
+      }
+    }
   }
 
   createChat(content: string, modelConfigId?: string): Promise<ChatJson> {
@@ -100,7 +146,7 @@ export class ChatdClient {
     options: { afterId?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<StreamEvent> {
     const query = options.afterId === undefined ? '' : `?after_id=${options.afterId}`;
-    const response = await fetch(`${this.#baseUrl}/api/v1/chats/${chatId}/stream${query}`, {
+    const response = await this.#fetch(`${this.#baseUrl}/api/v1/chats/${chatId}/stream${query}`, {
       headers: { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream' },
       signal: options.signal ?? null,
     });
@@ -110,6 +156,17 @@ export class ChatdClient {
     }
     yield* parseEventStream(response.body);
   }
+}
+
+/** The code of a fetch failure's cause (undici puts the socket error under `cause`). */
+function connectionErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 /** Parses a `text/event-stream` body (UTF-8, `\n` or `\r\n` lines) into events; comments are skipped. */

@@ -307,7 +307,10 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     );
   }
   for (const report of off ? [on, off] : [on]) {
-    lines.push('', `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}`);
+    lines.push(
+      '',
+      `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}; requests retried after a connection failure: ${report.load.connectionRetries}`,
+    );
     for (const sample of report.load.failureSamples) lines.push(`${label(report)}: failure: ${sample}`);
     for (const sample of report.propagation) {
       lines.push(
