@@ -81,14 +81,19 @@ export class ChatEventHub {
     this.#logger = options.logger;
   }
 
-  /** Starts receiving other replicas' events. */
+  /** Starts receiving other replicas' events; after a pubsub reset, tells every local stream to resync. */
   async start(): Promise<void> {
     this.#unsubscribe = await this.#pubsub.subscribe(CHAT_EVENTS_CHANNEL, (payload) =>
       this.#receive(payload),
     );
+    this.#removeResetListener = this.#pubsub.onReset(() => {
+      for (const chatId of [...this.#listeners.keys()]) this.#deliver(chatId, [{ type: 'resync' }]);
+    });
   }
 
   async stop(): Promise<void> {
+    this.#removeResetListener?.();
+    this.#removeResetListener = undefined;
     await this.#unsubscribe?.();
     this.#unsubscribe = undefined;
   }

@@ -21,7 +21,7 @@ export interface ChatDetail {
 /** What sending a message did. */
 export type SendResult =
   | { queued: false; message: ChatMessageRow }
-  | { queued: true; queuedMessage: ChatQueuedMessageRow };
+  | { queued: true; queuedMessage: ChatQueuedMessageRow; wokeIdleChat?: boolean };
 
 /**
  * The user-facing chat operations. Every write that changes what a turn sees commits in one transaction
@@ -113,6 +113,8 @@ export class ChatService {
         { type: 'message', message: toStreamedMessage(result.message) },
         { type: 'status', status: 'pending' },
       ]);
+    } else if (result.wokeIdleChat) {
+      await this.#events.publish(chatId, [{ type: 'status', status: 'pending' }]);
     }
     return result;
   }
@@ -120,18 +122,22 @@ export class ChatService {
   /** The locking path of {@link sendMessage}: queue for a busy chat, or explain why not. */
   #sendToBusyChat(user: AuthenticatedUser, chatId: string, content: string): Promise<SendResult> {
     return this.#store.transaction(async (tx): Promise<SendResult> => {
-      // The row lock orders this against a turn ending: either the turn sees the queued message, or we
-      // see the chat idle.
+      // The row lock orders this against a turn ending: the queue count lives on the chat row, which this
+      // transaction updates under the lock, and a turn's end re-reads the row once the lock is free.
       const chat = await tx.getChatByIdForUpdate(chatId);
       if (!chat || chat.ownerId !== user.id) throw new NotFoundError(`chat ${chatId} not found`);
       if (chat.archived) throw new InvalidInputError('the chat is archived: unarchive it to send messages');
-      if (chat.status === 'waiting' || chat.status === 'error') {
+      const idle = chat.status === 'waiting' || chat.status === 'error';
+      if (idle && chat.queuedMessages === 0) {
         return { queued: false, message: await tx.appendUserMessageAndMarkPending(chatId, content) };
       }
-      if ((await tx.countQueuedMessages(chatId)) >= MAX_QUEUED_MESSAGES) {
+      if (chat.queuedMessages >= MAX_QUEUED_MESSAGES) {
         throw new QueueFullError(`the chat already has ${MAX_QUEUED_MESSAGES} queued messages`);
       }
-      return { queued: true, queuedMessage: await tx.insertQueuedMessage({ chatId, content }) };
+      // Behind older queued messages: queue it too, and wake the chat if it sat idle (an interrupt can
+      // leave an idle chat with a queue), so the queue is answered in order.
+      const queuedMessage = await tx.insertQueuedMessage({ chatId, content, markPending: idle });
+      return { queued: true, queuedMessage, wokeIdleChat: idle };
     });
   }
 

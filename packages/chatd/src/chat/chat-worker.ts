@@ -79,7 +79,8 @@ export class ChatWorker {
   readonly #timers: NodeJS.Timeout[] = [];
   #unsubscribe: (() => Promise<void>) | undefined;
   #removeResetListener: (() => void) | undefined;
-  #acquiring = false;
+  /** The acquire loop running now, if any. */
+  #acquiring: Promise<void> | undefined;
   #acquireAgain = false;
   #stopped = false;
 
@@ -115,6 +116,8 @@ export class ChatWorker {
     for (const timer of this.#timers) clearInterval(timer);
     this.#removeResetListener?.();
     await this.#unsubscribe?.().catch(() => {});
+    // An acquire already sent may still claim chats: let it finish, so they are released below too.
+    await this.#acquiring;
     this.#shutdown.abort(new Error('replica shutting down'));
     await Promise.allSettled(this.#running.values());
     try {
@@ -135,11 +138,12 @@ export class ChatWorker {
       this.#acquireAgain = true;
       return;
     }
-    void this.#acquireLoop();
+    this.#acquiring = this.#acquireLoop().finally(() => {
+      this.#acquiring = undefined;
+    });
   }
 
   async #acquireLoop(): Promise<void> {
-    this.#acquiring = true;
     try {
       do {
         this.#acquireAgain = false;
@@ -148,14 +152,14 @@ export class ChatWorker {
           if (free <= 0) break;
           const limit = Math.min(free, this.#options.acquireBatchSize);
           const chats = await this.#deps.store.acquirePendingChats(this.#deps.workerId, limit);
+          // Claimed while stopping: stop() releases them with the others.
+          if (this.#stopped) break;
           for (const chat of chats) this.#startTurn(chat);
           if (chats.length < limit) break;
         }
       } while (this.#acquireAgain && !this.#stopped);
     } catch (error) {
       this.#deps.logger.warn({ err: error }, 'could not acquire pending chats; retrying on the next wake-up');
-    } finally {
-      this.#acquiring = false;
     }
   }
 
@@ -166,7 +170,8 @@ export class ChatWorker {
         this.#deps.logger.error({ err: error, chatId: chat.id }, 'turn failed unexpectedly'),
       )
       .finally(() => {
-        this.#running.delete(chat.id);
+        // The same chat may have been claimed again meanwhile (a stale release): remove only this turn.
+        if (this.#running.get(chat.id) === turn) this.#running.delete(chat.id);
         // Capacity freed: there may be chats we left pending.
         if (this.#running.size === this.#options.maxConcurrentTurns - 1) this.wake();
       });
@@ -174,7 +179,9 @@ export class ChatWorker {
   }
 
   async #runTurn(chat: ChatRow): Promise<void> {
-    const { store, configCache, events, interrupts, secretBox, metrics, workerId, logger } = this.#deps;
+    const { store, configCache, events, interrupts, secretBox, metrics, logger } = this.#deps;
+    // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
+    const claimId = chat.claimId!;
     const startedAt = performance.now();
     const interrupt = interrupts.register(chat.id);
     const signal = AbortSignal.any([interrupt.signal, this.#shutdown.signal]);
@@ -191,11 +198,13 @@ export class ChatWorker {
       let lastError: string | null = null;
       let modelConfigId: string | null = null;
       try {
-        const [model, systemPrompt, userPrompt, history] = await Promise.all([
+        // The history first: it may promote a queued message, which must not run on after this turn
+        // has ended because resolving the model failed.
+        const history = await this.#historyToAnswer(chat.id, claimId);
+        const [model, systemPrompt, userPrompt] = await Promise.all([
           resolveChatModel(configCache, chat),
           configCache.getSystemPrompt(),
           configCache.getUserPrompt(chat.ownerId),
-          this.#historyToAnswer(chat.id),
         ]);
         modelConfigId = model.config.id;
         const { provider } = model;
@@ -241,7 +250,7 @@ export class ChatWorker {
       parts.flush();
       const completion = await store.completeChatTurn({
         chatId: chat.id,
-        workerId,
+        claimId,
         assistant: assistant && { ...assistant, modelConfigId },
         lastError,
       });
@@ -270,11 +279,11 @@ export class ChatWorker {
    * one statement, and is safe after a crash: a chat whose history ends with an answer is always
    * promoted before it is answered again.
    */
-  async #historyToAnswer(chatId: string): Promise<ChatMessageRow[]> {
+  async #historyToAnswer(chatId: string, claimId: string): Promise<ChatMessageRow[]> {
     const { store, events } = this.#deps;
     const history = await store.listChatMessages(chatId);
     if (history.at(-1)?.role === 'user') return history;
-    const promoted = await store.promoteNextQueuedMessage(chatId);
+    const promoted = await store.promoteNextQueuedMessage(chatId, claimId);
     if (!promoted) throw new NothingToAnswerError();
     void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
     return [...history, promoted];

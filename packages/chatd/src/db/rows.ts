@@ -83,8 +83,12 @@ export interface ChatRow {
   status: ChatStatus;
   modelConfigId: string | null;
   workerId: string | null;
+  /** Which claim of the chat the worker holds (set while running). */
+  claimId: string | null;
   heartbeatAt: Date | null;
   lastError: string | null;
+  /** Messages waiting in the chat's queue. */
+  queuedMessages: number;
   archived: boolean;
   createdAt: Date;
   updatedAt: Date;

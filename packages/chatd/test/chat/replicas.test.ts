@@ -256,7 +256,7 @@ describe('failover', () => {
         outputTokens: null,
       });
       // A worker that died without a word: running, with a heartbeat long past.
-      await db.sql`UPDATE chats SET status = 'running', worker_id = gen_random_uuid(), heartbeat_at = now() - interval '1 hour' WHERE id = ${chat.id}`;
+      await db.sql`UPDATE chats SET status = 'running', worker_id = gen_random_uuid(), claim_id = gen_random_uuid(), heartbeat_at = now() - interval '1 hour' WHERE id = ${chat.id}`;
       await eventually(
         async () => (await db.store.getChatById(chat.id))?.status === 'waiting',
         'F finished the orphan',

@@ -266,9 +266,7 @@ describe('chats, messages and queues', () => {
     const q1 = await store.insertQueuedMessage({ chatId: chat.id, content: 'next' });
     const q2 = await store.insertQueuedMessage({ chatId: chat.id, content: 'after' });
     expect((await store.listQueuedMessages(chat.id)).map((q) => q.id)).toEqual([q1.id, q2.id]);
-    expect((await store.popNextQueuedMessage(chat.id))?.content).toBe('next');
-    expect((await store.popNextQueuedMessage(chat.id))?.content).toBe('after');
-    expect(await store.popNextQueuedMessage(chat.id)).toBeUndefined();
+    expect((await store.getChatById(chat.id))?.queuedMessages).toBe(2);
 
     expect(await store.setChatArchived(chat.id, true)).toBe(true);
     expect(await store.listChatsByOwner(owner.id, { includeArchived: false })).toEqual([]);
@@ -288,7 +286,7 @@ describe('the chat lifecycle queries', () => {
   const workerA = '22222222-2222-4222-8222-222222222222';
   const workerB = '33333333-3333-4333-8333-333333333333';
 
-  it('creates, acquires once, heartbeats, completes only while owning, and promotes queued messages', async () => {
+  it('creates, acquires once, heartbeats, completes only with the current claim, and promotes queued messages', async () => {
     const owner = await store.insertUser({ username: 'lifecycle', role: 'member' });
     const { chat, message } = await store.insertChatWithFirstMessage({
       ownerId: owner.id,
@@ -296,37 +294,44 @@ describe('the chat lifecycle queries', () => {
       modelConfigId: null,
       content: 'first question',
     });
-    expect(chat).toMatchObject({ status: 'pending', ownerId: owner.id, title: 'lifecycle' });
+    expect(chat).toMatchObject({
+      status: 'pending',
+      ownerId: owner.id,
+      title: 'lifecycle',
+      queuedMessages: 0,
+    });
     expect(message).toMatchObject({ chatId: chat.id, role: 'user', content: 'first question' });
     expect((await store.listChatMessages(chat.id)).map((m) => m.id)).toEqual([message.id]);
 
-    // Two workers race for it: exactly one gets it.
+    // Two workers race for it: exactly one gets it, with a claim.
     const [mine, theirs] = await Promise.all([
       store.acquirePendingChats(workerA, 100),
       store.acquirePendingChats(workerB, 100),
     ]);
     const acquired = [...mine, ...theirs].filter((c) => c.id === chat.id);
     expect(acquired).toHaveLength(1);
-    const owner1 = mine.some((c) => c.id === chat.id) ? workerA : workerB;
-    const other = owner1 === workerA ? workerB : workerA;
-    expect(acquired[0]).toMatchObject({ status: 'running', workerId: owner1 });
-    expect(await store.heartbeatRunningChats(owner1)).toBeGreaterThanOrEqual(1);
+    const claim = acquired[0]!.claimId!;
+    expect(acquired[0]).toMatchObject({ status: 'running', claimId: expect.any(String) });
+    expect(await store.heartbeatRunningChats(acquired[0]!.workerId!)).toBeGreaterThanOrEqual(1);
 
-    // Messages sent meanwhile are queued.
+    // Messages sent meanwhile are queued and counted on the chat.
     expect(
       await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: owner.id, content: 'no' }),
     ).toBeUndefined();
     await store.insertQueuedMessage({ chatId: chat.id, content: 'queued question' });
-    expect(await store.countQueuedMessages(chat.id)).toBe(1);
+    expect((await store.getChatById(chat.id))?.queuedMessages).toBe(1);
 
-    // Only the owner may complete it.
+    // Only the current claim may complete it.
     const assistant = { content: 'first answer', modelConfigId: null, inputTokens: 5, outputTokens: 7 };
+    const stranger = '44444444-4444-4444-8444-444444444444';
     expect(
-      await store.completeChatTurn({ chatId: chat.id, workerId: other, assistant, lastError: null }),
+      await store.completeChatTurn({ chatId: chat.id, claimId: stranger, assistant, lastError: null }),
     ).toBeUndefined();
+    // A turn of another claim promotes nothing.
+    expect(await store.promoteNextQueuedMessage(chat.id, stranger)).toBeUndefined();
     const done = await store.completeChatTurn({
       chatId: chat.id,
-      workerId: owner1,
+      claimId: claim,
       assistant,
       lastError: null,
     });
@@ -338,49 +343,115 @@ describe('the chat lifecycle queries', () => {
       outputTokens: 7,
     });
     expect(
-      await store.completeChatTurn({ chatId: chat.id, workerId: owner1, assistant, lastError: null }),
+      await store.completeChatTurn({ chatId: chat.id, claimId: claim, assistant, lastError: null }),
     ).toBeUndefined();
 
-    const promoted = await store.promoteNextQueuedMessage(chat.id);
+    // The next turn promotes the queued message.
+    const [again] = (await store.acquirePendingChats(workerA, 100)).filter((c) => c.id === chat.id);
+    expect(again?.claimId).not.toBe(claim);
+    const promoted = await store.promoteNextQueuedMessage(chat.id, again!.claimId!);
     expect(promoted).toMatchObject({ role: 'user', content: 'queued question' });
     expect(promoted!.id).toBeGreaterThan(done!.message!.id);
-    expect(await store.promoteNextQueuedMessage(chat.id)).toBeUndefined();
-    expect(await store.countQueuedMessages(chat.id)).toBe(0);
+    expect(await store.promoteNextQueuedMessage(chat.id, again!.claimId!)).toBeUndefined();
+    expect(await store.listQueuedMessages(chat.id)).toEqual([]);
+    expect((await store.getChatById(chat.id))?.queuedMessages).toBe(0);
 
-    // A pending turn can be cancelled; an idle chat takes a message in one statement.
-    expect(await store.cancelPendingChat(chat.id)).toBe(true);
-    expect(await store.cancelPendingChat(chat.id)).toBe(false);
+    // An error ends the turn in `error` with its message, and no assistant message.
+    const failed = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: again!.claimId!,
+      assistant: null,
+      lastError: 'boom',
+    });
+    expect(failed).toEqual({ status: 'error', message: null });
+    expect(await store.getChatById(chat.id)).toMatchObject({
+      lastError: 'boom',
+      claimId: null,
+      workerId: null,
+    });
+
+    // An idle chat takes a message in one statement; a stranger's cannot.
+    const other = await store.insertUser({ username: 'lifecycle-stranger', role: 'member' });
+    expect(
+      await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: other.id, content: 'not mine' }),
+    ).toBeUndefined();
     const appended = await store.appendUserMessageIfIdle({
       chatId: chat.id,
       ownerId: owner.id,
       content: 'again',
     });
     expect(appended).toMatchObject({ role: 'user', content: 'again' });
-    expect((await store.getChatById(chat.id))?.status).toBe('pending');
-    const stranger = await store.insertUser({ username: 'lifecycle-stranger', role: 'member' });
-    await store.completeChatTurn({ chatId: chat.id, workerId: owner1, assistant: null, lastError: null });
+    expect(await store.cancelPendingChat(chat.id)).toBe(true);
+    expect(await store.cancelPendingChat(chat.id)).toBe(false);
+
+    // An idle chat with a queue does not take messages past it; the locking path queues and wakes it.
+    await store.insertQueuedMessage({ chatId: chat.id, content: 'left in the queue' });
     expect(
-      await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: stranger.id, content: 'not mine' }),
+      await store.appendUserMessageIfIdle({ chatId: chat.id, ownerId: owner.id, content: 'jump' }),
     ).toBeUndefined();
-
-    // An error ends the turn in `error` with its message, and no assistant message.
-    await store.acquirePendingChats(workerA, 100);
-    const failed = await store.completeChatTurn({
-      chatId: chat.id,
-      workerId: workerA,
-      assistant: null,
-      lastError: 'boom',
-    });
-    expect(failed).toEqual({ status: 'error', message: null });
-    expect((await store.getChatById(chat.id))?.lastError).toBe('boom');
-
-    // The locking path: under the row lock, an idle chat takes the message and goes pending.
     await store.transaction(async (tx) => {
       const locked = await tx.getChatByIdForUpdate(chat.id);
-      expect(locked?.status).toBe('error');
-      await tx.appendUserMessageAndMarkPending(chat.id, 'locked path');
+      expect(locked).toMatchObject({ status: 'waiting', queuedMessages: 1 });
+      await tx.insertQueuedMessage({ chatId: chat.id, content: 'behind it', markPending: true });
     });
-    expect((await store.getChatById(chat.id))?.status).toBe('pending');
+    expect(await store.getChatById(chat.id)).toMatchObject({ status: 'pending', queuedMessages: 2 });
+
+    // The locking path for an idle chat without a queue appends and marks it pending.
+    const fresh = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'x',
+      modelConfigId: null,
+      content: 'x',
+    });
+    await store.cancelPendingChat(fresh.chat.id);
+    await store.transaction(async (tx) => {
+      await tx.getChatByIdForUpdate(fresh.chat.id);
+      await tx.appendUserMessageAndMarkPending(fresh.chat.id, 'locked path');
+    });
+    expect((await store.getChatById(fresh.chat.id))?.status).toBe('pending');
+  });
+
+  it('never strands a message queued while a turn ends (the end re-reads the locked row)', async () => {
+    const owner = await store.insertUser({ username: 'race-owner', role: 'member' });
+    const { chat } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'race',
+      modelConfigId: null,
+      content: 'q',
+    });
+    const [running] = (await store.acquirePendingChats(workerA, 1000)).filter((c) => c.id === chat.id);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    // A send on the locking path: holds the chat row while it queues a message.
+    const send = store.transaction(async (tx) => {
+      await tx.getChatByIdForUpdate(chat.id);
+      await tx.insertQueuedMessage({ chatId: chat.id, content: 'sent during the end of the turn' });
+      locked();
+      await held;
+    });
+    await lockTaken;
+    const end = store.completeChatTurn({
+      chatId: chat.id,
+      claimId: running!.claimId!,
+      assistant: { content: 'a', modelConfigId: null, inputTokens: null, outputTokens: null },
+      lastError: null,
+    });
+    // The end of the turn now waits for the row lock.
+    for (;;) {
+      const [row] = await db.sql<[{ waiting: number }]>`
+        SELECT count(*)::int AS waiting FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`;
+      if (row.waiting > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    release();
+    await send;
+    expect((await end)?.status).toBe('pending');
   });
 
   it('releases the chats of a stopping worker, and of a worker that stopped heartbeating', async () => {
@@ -402,13 +473,13 @@ describe('the chat lifecycle queries', () => {
     expect(acquired).toEqual(expect.arrayContaining(ids));
 
     expect(await store.releaseWorkerChats(workerA)).toEqual(expect.arrayContaining(ids));
-    expect((await store.getChatById(first.chat.id))?.status).toBe('pending');
+    expect(await store.getChatById(first.chat.id)).toMatchObject({ status: 'pending', claimId: null });
 
     await store.acquirePendingChats(workerB, 100);
     expect(await store.releaseStaleRunningChats(60_000)).toEqual([]);
     await db.sql`UPDATE chats SET heartbeat_at = now() - interval '2 minutes' WHERE worker_id = ${workerB}`;
     expect((await store.releaseStaleRunningChats(60_000)).sort()).toEqual(expect.arrayContaining(ids));
-    expect((await store.getChatById(second.chat.id))?.workerId).toBeNull();
+    expect(await store.getChatById(second.chat.id)).toMatchObject({ workerId: null, claimId: null });
   });
 });
 

@@ -177,6 +177,6 @@ describe('chats', () => {
     expect((await api.request('POST', `/api/v1/chats/${id}/interrupt`, { token })).status).toBe(404);
     const row = await db.store.getChatById(id);
     expect(row).toMatchObject({ archived: false, status: 'pending' });
-    expect(await db.store.countQueuedMessages(id)).toBe(0);
+    expect(await db.store.listQueuedMessages(id)).toEqual([]);
   });
 });

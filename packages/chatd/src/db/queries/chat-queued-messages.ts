@@ -1,12 +1,23 @@
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../rows.js';
 
-/** Queues a message for a busy chat. */
+/**
+ * Queues a message and counts it on the chat row (`chats.queued_messages`, which a turn's end reads), in
+ * one statement; with `markPending` the chat also becomes pending (an idle chat whose queue still holds
+ * messages). Callers hold the chat's row lock.
+ */
 export async function insertQueuedMessage(
   db: Db,
-  input: { chatId: string; content: string },
+  input: { chatId: string; content: string; markPending?: boolean },
 ): Promise<ChatQueuedMessageRow> {
   const [row] = await db<[ChatQueuedMessageRow]>`
+    WITH counted AS (
+      UPDATE chats SET
+        queued_messages = queued_messages + 1,
+        status = CASE WHEN ${input.markPending ?? false} THEN 'pending' ELSE status END,
+        updated_at = now()
+      WHERE id = ${input.chatId}
+    )
     INSERT INTO chat_queued_messages (chat_id, content) VALUES (${input.chatId}, ${input.content})
     RETURNING id, chat_id, content, created_at`;
   return row!;
@@ -18,34 +29,25 @@ export async function listQueuedMessages(db: Db, chatId: string): Promise<ChatQu
     SELECT id, chat_id, content, created_at FROM chat_queued_messages WHERE chat_id = ${chatId} ORDER BY id`;
 }
 
-/** Removes and returns the oldest queued message of a chat, or undefined when the queue is empty. */
-export async function popNextQueuedMessage(
+/**
+ * Moves the oldest queued message into the history as a user message, in one statement, for the turn
+ * that holds `claimId` (a turn that lost its claim promotes nothing). Undefined when nothing is queued.
+ */
+export async function promoteNextQueuedMessage(
   db: Db,
   chatId: string,
-): Promise<ChatQueuedMessageRow | undefined> {
-  const [row] = await db<[ChatQueuedMessageRow?]>`
-    DELETE FROM chat_queued_messages
-    WHERE id = (SELECT id FROM chat_queued_messages WHERE chat_id = ${chatId} ORDER BY id LIMIT 1)
-    RETURNING id, chat_id, content, created_at`;
-  return row;
-}
-
-/** How many messages wait in a chat's queue. */
-export async function countQueuedMessages(db: Db, chatId: string): Promise<number> {
-  const [row] = await db<[{ count: number }]>`
-    SELECT count(*) AS count FROM chat_queued_messages WHERE chat_id = ${chatId}`;
-  return row!.count;
-}
-
-/**
- * Moves the oldest queued message into the history as a user message, in one statement. Undefined when
- * the queue is empty.
- */
-export async function promoteNextQueuedMessage(db: Db, chatId: string): Promise<ChatMessageRow | undefined> {
+  claimId: string,
+): Promise<ChatMessageRow | undefined> {
   const [row] = await db<[ChatMessageRow?]>`
-    WITH next AS (
+    WITH claimed AS (
+      UPDATE chats SET queued_messages = queued_messages - 1
+      WHERE id = ${chatId} AND claim_id = ${claimId} AND status = 'running' AND queued_messages > 0
+      RETURNING id
+    ), next AS (
       DELETE FROM chat_queued_messages
-      WHERE id = (SELECT id FROM chat_queued_messages WHERE chat_id = ${chatId} ORDER BY id LIMIT 1 FOR UPDATE)
+      WHERE id = (
+        SELECT q.id FROM chat_queued_messages q JOIN claimed ON q.chat_id = claimed.id ORDER BY q.id LIMIT 1
+      )
       RETURNING chat_id, content
     )
     INSERT INTO chat_messages (chat_id, role, content) SELECT chat_id, 'user', content FROM next

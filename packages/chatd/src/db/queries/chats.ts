@@ -2,7 +2,7 @@ import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow, ChatStatus } from '../rows.js';
 
 const COLUMNS =
-  'id, owner_id, title, status, model_config_id, worker_id, heartbeat_at, last_error, archived, created_at, updated_at';
+  'id, owner_id, title, status, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, archived, created_at, updated_at';
 
 /** Inserts a chat (not running: `running` needs a worker, see the worker queries). */
 export async function insertChat(
@@ -119,7 +119,8 @@ export async function appendUserMessageAndMarkPending(
  */
 export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<ChatRow[]> {
   return db<ChatRow[]>`
-    UPDATE chats SET status = 'running', worker_id = ${workerId}, heartbeat_at = now(), updated_at = now()
+    UPDATE chats SET status = 'running', worker_id = ${workerId}, claim_id = gen_random_uuid(),
+      heartbeat_at = now(), updated_at = now()
     WHERE id IN (
       SELECT id FROM chats WHERE status = 'pending' AND NOT archived
       ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
@@ -140,7 +141,7 @@ export async function heartbeatRunningChats(db: Db, workerId: string): Promise<n
  */
 export async function releaseStaleRunningChats(db: Db, staleAfterMs: number): Promise<string[]> {
   const rows = await db<{ id: string }[]>`
-    UPDATE chats SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+    UPDATE chats SET status = 'pending', worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
     WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
     RETURNING id`;
   return rows.map((row) => row.id);
@@ -156,16 +157,20 @@ export interface AssistantMessageInsert {
 
 /**
  * Ends a turn in one statement (atomic without a transaction): saves the assistant message (when given)
- * and sets the next status, but only while `workerId` still owns the chat (a stale-heartbeat release may
- * have given it to another worker: then nothing is written and undefined is returned). The next status
- * is `pending` when a message is queued (the next turn promotes it, see `promoteNextQueuedMessage`),
- * else `error` when `lastError` is set, else `waiting`.
+ * and sets the next status, but only while `claimId` is still the chat's claim (a stale-heartbeat release
+ * may have given the chat to another claim, even on the same replica: then nothing is written and
+ * undefined is returned). The next status is `pending` when a message is queued (the next turn promotes
+ * it, see `promoteNextQueuedMessage`), else `error` when `lastError` is set, else `waiting`.
+ *
+ * The queue is read from the chat row's `queued_messages`, not from the queue table: a send that queues
+ * a message updates the row under its lock, and this UPDATE, waiting for that lock, re-reads the new row
+ * version (a subquery on the queue table would still see the statement's older snapshot).
  */
 export async function completeChatTurn(
   db: Db,
   input: {
     chatId: string;
-    workerId: string;
+    claimId: string;
     assistant: AssistantMessageInsert | null;
     lastError: string | null;
   },
@@ -177,12 +182,12 @@ export async function completeChatTurn(
     WITH done AS (
       UPDATE chats SET
         status = CASE
-          WHEN EXISTS (SELECT 1 FROM chat_queued_messages q WHERE q.chat_id = ${input.chatId}) THEN 'pending'
+          WHEN queued_messages > 0 THEN 'pending'
           WHEN ${input.lastError}::text IS NOT NULL THEN 'error'
           ELSE 'waiting' END,
         last_error = ${input.lastError},
-        worker_id = NULL, heartbeat_at = NULL, updated_at = now()
-      WHERE id = ${input.chatId} AND worker_id = ${input.workerId} AND status = 'running'
+        worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
+      WHERE id = ${input.chatId} AND claim_id = ${input.claimId} AND status = 'running'
       RETURNING status
     ), saved AS (
       INSERT INTO chat_messages (chat_id, role, content, model_config_id, input_tokens, output_tokens)
@@ -214,7 +219,7 @@ export async function completeChatTurn(
 /** Gives every chat a worker runs back to `pending` (its replica is shutting down). */
 export async function releaseWorkerChats(db: Db, workerId: string): Promise<string[]> {
   const rows = await db<{ id: string }[]>`
-    UPDATE chats SET status = 'pending', worker_id = NULL, heartbeat_at = NULL, updated_at = now()
+    UPDATE chats SET status = 'pending', worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
     WHERE worker_id = ${workerId} AND status = 'running'
     RETURNING id`;
   return rows.map((row) => row.id);
@@ -222,8 +227,8 @@ export async function releaseWorkerChats(db: Db, workerId: string): Promise<stri
 
 /**
  * Appends a user message to an idle chat the user owns and makes it `pending`, in one statement: the
- * common case of sending a message. Undefined when the chat is not the user's, archived, or busy (the
- * caller then takes the locking path, which queues or explains).
+ * common case of sending a message. Undefined when the chat is not the user's, archived, busy, or has
+ * messages queued (the caller then takes the locking path, which queues or explains).
  */
 export async function appendUserMessageIfIdle(
   db: Db,
@@ -233,6 +238,7 @@ export async function appendUserMessageIfIdle(
     WITH idle AS (
       UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now()
       WHERE id = ${input.chatId} AND owner_id = ${input.ownerId} AND NOT archived AND status IN ('waiting', 'error')
+        AND queued_messages = 0
       RETURNING id
     )
     INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM idle
