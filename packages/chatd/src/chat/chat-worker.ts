@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatMessageRow, ChatRow, JsonObject } from '../db/rows.js';
+import { sqlStateOf } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
 import { ProviderError, runChatTurn, TurnAbortedError, type TurnOptions } from '../llm/index.js';
 import type { Pubsub } from '../pubsub/pubsub.js';
@@ -248,12 +249,14 @@ export class ChatWorker {
         }
       }
       parts.flush();
-      const completion = await store.completeChatTurn({
-        chatId: chat.id,
-        claimId,
-        assistant: assistant && { ...assistant, modelConfigId },
-        lastError,
-      });
+      const completion = await withRetries(() =>
+        store.completeChatTurn({
+          chatId: chat.id,
+          claimId,
+          assistant: assistant && { ...assistant, modelConfigId },
+          lastError,
+        }),
+      );
       if (!completion) {
         outcome = 'lost';
         logger.warn({ chatId: chat.id }, 'chat was taken over by another worker; this turn is discarded');
@@ -313,6 +316,23 @@ export class ChatWorker {
     timer.unref();
     this.#timers.push(timer);
   }
+}
+
+/**
+ * Runs `write` up to 3 times, 200 ms and 1 s apart, while it fails with a connection-level error: the
+ * answer of a finished turn is worth a short wait for the database. (The claim makes a retry of an
+ * ending that did commit harmless: it writes nothing the second time.)
+ */
+async function withRetries<T>(write: () => Promise<T>): Promise<T> {
+  for (const delayMs of [200, 1_000]) {
+    try {
+      return await write();
+    } catch (error) {
+      if (sqlStateOf(error) !== undefined) throw error; // the server answered: not transient
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+  return write();
 }
 
 /** The chat's history ends with an answer and nothing is queued. */

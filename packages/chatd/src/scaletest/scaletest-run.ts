@@ -22,6 +22,9 @@ export const CONFIG_QUERY_TTLS: Readonly<Record<string, number>> = Object.freeze
   getUserChatPrompt: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
 });
 
+/** How long the scale test waits for a replica to apply a config change before calling it lost. */
+const PROPAGATION_TIMEOUT_MS = 60_000;
+
 /** Options of {@link runScaleTest}. */
 export interface ScaleTestOptions {
   readonly replicas: number;
@@ -36,6 +39,8 @@ export interface ScaleTestOptions {
   readonly llmResponseTokens: number;
   /** Change the user prompt and a model config during the run, and time their propagation. */
   readonly changeConfig: boolean;
+  /** How long one turn may take before the chat counts as failed (see `runChatLoad`). */
+  readonly turnTimeoutMs?: number;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -183,12 +188,14 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
       const version = await store.getConfigVersion();
       const applyMs = await Promise.all(
         replicas.map(async (replica) => {
-          for (;;) {
+          // A replica that has not applied the change within the bound is reported as Infinity.
+          while (performance.now() - committedAt < PROPAGATION_TIMEOUT_MS) {
             const applied =
               (await scrapeMetrics(replica.metricsUrl)).get('chatd_config_version_applied') ?? 0;
             if (applied >= version) return performance.now() - committedAt;
             await new Promise((resolve) => setTimeout(resolve, 2));
           }
+          return Number.POSITIVE_INFINITY;
         }),
       );
       propagation.push({ change: change.name, applyMs });
@@ -202,6 +209,7 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
       chats: options.chats,
       turns: options.turns,
       modelConfigId: modelConfig.id,
+      turnTimeoutMs: options.turnTimeoutMs,
       onProgress: ({ completedTurns, failedChats }) => {
         while (changes.length > 0 && completedTurns >= changes[0]!.at) {
           pendingChanges.push(measureChange(changes.shift()!));

@@ -19,6 +19,9 @@ describe('chatd scaletest run (small)', () => {
       llmChunkDelayMs: 1,
       llmResponseTokens: 8,
       changeConfig: true,
+      // Far above a healthy turn (under a second here), far below the test's timeout: a stuck turn fails
+      // the run with its stage instead of hanging it.
+      turnTimeoutMs: 90_000,
     });
     process.stdout.write(`${formatScaleTestReport(report)}\n`);
     expect(report.load.failures).toEqual({ create: 0, stream: 0, send: 0, turn: 0 });
@@ -30,7 +33,10 @@ describe('chatd scaletest run (small)', () => {
     expect(report.queries.completeChatTurn).toBe(150);
     // Both config changes reached both replicas.
     expect(report.propagation.map((sample) => sample.change)).toEqual(['user prompt', 'model config']);
-    for (const sample of report.propagation) expect(sample.applyMs).toHaveLength(2);
+    for (const sample of report.propagation) {
+      expect(sample.applyMs).toHaveLength(2);
+      for (const ms of sample.applyMs) expect(ms).toBeLessThan(Number.POSITIVE_INFINITY);
+    }
     expect(report.peakRssBytes.every((bytes) => bytes === undefined || bytes > 0)).toBe(true);
   }, 240_000);
 });

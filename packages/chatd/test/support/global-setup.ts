@@ -32,7 +32,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-test-'));
     embedded = await EmbeddedPostgres.start({
       baseDir: scratchDir,
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+      // Test files run in parallel, several with whole replicas (pools of 20-30): room for all of them.
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off', max_connections: '1000' },
     });
     adminUrl = embedded.connectionUrl('postgres');
   }
