@@ -225,6 +225,12 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     });
     if (isTty) process.stderr.write('\n');
     await Promise.all(pendingChanges);
+    if (Object.values(load.failures).some((count) => count > 0)) {
+      // The replicas' own account of what went wrong (they log at warn level).
+      replicas.forEach((replica, index) =>
+        say(`replica ${index} log tail:\n${replica.process.stderr().slice(-4000)}`),
+      );
+    }
 
     const queries: Record<string, number> = {};
     let invalidations = 0;

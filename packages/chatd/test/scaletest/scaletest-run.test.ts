@@ -22,6 +22,7 @@ describe('chatd scaletest run (small)', () => {
       // Far above a healthy turn (under a second here), far below the test's timeout: a stuck turn fails
       // the run with its stage instead of hanging it.
       turnTimeoutMs: 90_000,
+      onProgress: (line) => process.stdout.write(`scaletest: ${line}\n`),
     });
     process.stdout.write(`${formatScaleTestReport(report)}\n`);
     expect(report.load.failures).toEqual({ create: 0, stream: 0, send: 0, turn: 0 });
