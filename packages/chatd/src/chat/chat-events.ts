@@ -18,7 +18,8 @@ export interface StreamedMessage {
 
 /** What a chat's stream carries (the SSE event name is `type`). */
 export type ChatEvent =
-  | { type: 'status'; status: ChatStatus; last_error?: string | null }
+  /** `version` is the chat's status version (see `ChatRow.statusVersion`): a later status has a larger one. */
+  | { type: 'status'; status: ChatStatus; version: number; last_error?: string | null }
   | { type: 'message_part'; text: string }
   | { type: 'message'; message: StreamedMessage }
   | { type: 'error'; message: string }

@@ -20,8 +20,8 @@ export interface ChatDetail {
 
 /** What sending a message did. */
 export type SendResult =
-  | { queued: false; message: ChatMessageRow }
-  | { queued: true; queuedMessage: ChatQueuedMessageRow; wokeIdleChat?: boolean };
+  | { queued: false; message: ChatMessageRow & { statusVersion: number } }
+  | { queued: true; queuedMessage: ChatQueuedMessageRow & { statusVersion: number }; wokeIdleChat?: boolean };
 
 /**
  * The user-facing chat operations. Every write that changes what a turn sees commits in one transaction
@@ -69,7 +69,7 @@ export class ChatService {
     });
     await this.#events.publish(created.chat.id, [
       { type: 'message', message: toStreamedMessage(created.message) },
-      { type: 'status', status: 'pending' },
+      { type: 'status', status: 'pending', version: created.chat.statusVersion },
     ]);
     return created;
   }
@@ -111,10 +111,12 @@ export class ChatService {
     if (!result.queued) {
       await this.#events.publish(chatId, [
         { type: 'message', message: toStreamedMessage(result.message) },
-        { type: 'status', status: 'pending' },
+        { type: 'status', status: 'pending', version: result.message.statusVersion },
       ]);
     } else if (result.wokeIdleChat) {
-      await this.#events.publish(chatId, [{ type: 'status', status: 'pending' }]);
+      await this.#events.publish(chatId, [
+        { type: 'status', status: 'pending', version: result.queuedMessage.statusVersion },
+      ]);
     }
     return result;
   }
@@ -147,9 +149,12 @@ export class ChatService {
    */
   async interrupt(user: AuthenticatedUser, chatId: string): Promise<void> {
     const chat = await this.requireOwnedChat(user, chatId);
-    if (chat.status === 'pending' && (await this.#store.cancelPendingChat(chatId))) {
-      await this.#events.publish(chatId, [{ type: 'status', status: 'waiting' }]);
-      return;
+    if (chat.status === 'pending') {
+      const version = await this.#store.cancelPendingChat(chatId);
+      if (version !== undefined) {
+        await this.#events.publish(chatId, [{ type: 'status', status: 'waiting', version }]);
+        return;
+      }
     }
     if (chat.status === 'running' || chat.status === 'pending') await this.#interrupts.request(chatId);
   }

@@ -193,7 +193,7 @@ export class ChatWorker {
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
     try {
-      void events.publish(chat.id, [{ type: 'status', status: 'running' }]);
+      void events.publish(chat.id, [{ type: 'status', status: 'running', version: chat.statusVersion }]);
       let assistant: { content: string; inputTokens: number | null; outputTokens: number | null } | null =
         null;
       let lastError: string | null = null;
@@ -266,7 +266,12 @@ export class ChatWorker {
       if (completion.message)
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
       if (lastError !== null) finished.push({ type: 'error', message: lastError });
-      finished.push({ type: 'status', status: completion.status, last_error: lastError });
+      finished.push({
+        type: 'status',
+        status: completion.status,
+        version: completion.statusVersion,
+        last_error: lastError,
+      });
       await events.publish(chat.id, finished);
     } finally {
       parts.discard();

@@ -81,6 +81,8 @@ export interface ChatRow {
   ownerId: string;
   title: string;
   status: ChatStatus;
+  /** Bumped by every status change (migration 0005): orders status events across replicas. */
+  statusVersion: number;
   modelConfigId: string | null;
   workerId: string | null;
   /** Which claim of the chat the worker holds (set while running). */

@@ -57,6 +57,14 @@ export class ChatStream {
   #live = false;
   #draining = false;
   #lastSentMessageId: number;
+  /**
+   * Messages sent so far. Replicas' events can arrive out of order (a user message published by one
+   * replica after the answer published by another): a message is skipped only if it was sent, not
+   * because a larger id was.
+   */
+  readonly #sentMessageIds = new Set<number>();
+  /** The version of the last status sent: an older status arriving late is dropped. */
+  #statusVersion = 0;
 
   private constructor(deps: ChatStreamDependencies, request: ChatStreamRequest, sse: SseResponse) {
     this.#deps = deps;
@@ -111,6 +119,7 @@ export class ChatStream {
 
   #sendSnapshot(chat: ChatRow, messages: readonly ChatMessageRow[]): void {
     this.#forwardParts = chat.status === 'running';
+    this.#statusVersion = chat.statusVersion;
     this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
     for (const message of messages) this.#sendMessage(toStreamedMessage(message));
   }
@@ -141,14 +150,18 @@ export class ChatStream {
   async #deliver(event: ChatEvent): Promise<void> {
     switch (event.type) {
       case 'message':
-        if (event.message.id <= this.#lastSentMessageId) return;
+        if (event.message.id <= this.#request.afterId || this.#sentMessageIds.has(event.message.id)) return;
         if (isTruncated(event.message)) await this.#sendMessagesFromStore();
         else this.#sendMessage(event.message);
         return;
-      case 'status':
+      case 'status': {
+        if (event.version <= this.#statusVersion) return;
+        this.#statusVersion = event.version;
         this.#forwardParts = true;
-        this.#sse.send('status', withoutType(event));
+        const { version: _, ...status } = withoutType(event);
+        this.#sse.send('status', status);
         return;
+      }
       case 'message_part':
         if (this.#forwardParts) this.#sse.send('message_part', withoutType(event));
         return;
@@ -156,8 +169,11 @@ export class ChatStream {
         // Events may have been missed (the pubsub listener reconnected): catch up from the database.
         const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
         await this.#sendMessagesFromStore();
-        this.#forwardParts = chat.status === 'running';
-        this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
+        if (chat.statusVersion > this.#statusVersion) {
+          this.#statusVersion = chat.statusVersion;
+          this.#forwardParts = chat.status === 'running';
+          this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
+        }
         return;
       }
       case 'error':
@@ -175,6 +191,8 @@ export class ChatStream {
   }
 
   #sendMessage(message: StreamedMessage): void {
+    if (this.#sentMessageIds.has(message.id)) return;
+    this.#sentMessageIds.add(message.id);
     this.#sse.send('message', message, message.id);
     this.#lastSentMessageId = Math.max(this.#lastSentMessageId, message.id);
   }

@@ -363,7 +363,7 @@ describe('the chat lifecycle queries', () => {
       assistant: null,
       lastError: 'boom',
     });
-    expect(failed).toEqual({ status: 'error', message: null });
+    expect(failed).toEqual({ status: 'error', statusVersion: expect.any(Number), message: null });
     expect(await store.getChatById(chat.id)).toMatchObject({
       lastError: 'boom',
       claimId: null,
@@ -381,8 +381,9 @@ describe('the chat lifecycle queries', () => {
       content: 'again',
     });
     expect(appended).toMatchObject({ role: 'user', content: 'again' });
-    expect(await store.cancelPendingChat(chat.id)).toBe(true);
-    expect(await store.cancelPendingChat(chat.id)).toBe(false);
+    const beforeCancel = (await store.getChatById(chat.id))!.statusVersion;
+    expect(await store.cancelPendingChat(chat.id)).toBe(beforeCancel + 1);
+    expect(await store.cancelPendingChat(chat.id)).toBeUndefined();
 
     // An idle chat with a queue does not take messages past it; the locking path queues and wakes it.
     await store.insertQueuedMessage({ chatId: chat.id, content: 'left in the queue' });

@@ -94,7 +94,8 @@ describe('chat stream', () => {
         'the catch-up',
       );
       expect(messageIds(client)).toEqual(await storedIds(chatId));
-      expect(client.events.at(-1)).toMatchObject({ event: 'status', data: { status: 'waiting' } });
+      // The status did not change meanwhile: the catch-up does not repeat it.
+      expect(client.ofType('status').map((event) => event.data.status)).toEqual(['waiting']);
     } finally {
       await writer.close();
       await reader.close();
@@ -138,11 +139,11 @@ describe('chat stream', () => {
     const events: ChatEvent[] = [
       // A part from before the snapshot's "waiting": its turn has ended and is not shown again.
       { type: 'message_part', text: 'stale' },
-      { type: 'status', status: 'running' },
+      { type: 'status', status: 'running', version: 2 },
       { type: 'message_part', text: 'Hel' },
       { type: 'message_part', text: 'lo' },
       { type: 'error', message: 'the model failed' },
-      { type: 'status', status: 'error', last_error: 'the model failed' },
+      { type: 'status', status: 'error', version: 3, last_error: 'the model failed' },
     ];
     await a.deps.events.publish(chatId, events);
     await client.waitFor((received) => received.at(-1)?.data.status === 'error', 'the error status');
@@ -153,6 +154,49 @@ describe('chat stream', () => {
       { event: 'error', data: { message: 'the model failed' } },
       { event: 'status', data: { status: 'error', last_error: 'the model failed' } },
     ]);
+  });
+
+  it('keeps the newest status and every message when replicas deliver them out of order', async () => {
+    const chatId = await newChat('waiting');
+    const client = await connect(b, chatId);
+    await client.waitFor((events) => events.length >= 1, 'the snapshot');
+    const question = await db.store.insertChatMessage({
+      chatId,
+      role: 'user',
+      content: 'question',
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+    });
+    const answer = await db.store.insertChatMessage({
+      chatId,
+      role: 'assistant',
+      content: 'answer',
+      modelConfigId: null,
+      inputTokens: 1,
+      outputTokens: 1,
+    });
+    // The worker's replica is quick: its events arrive first; the sender's replica's events arrive last.
+    await a.deps.events.publish(chatId, [
+      { type: 'status', status: 'running', version: 3 },
+      { type: 'message', message: toStreamedMessage(answer) },
+      { type: 'status', status: 'waiting', version: 4 },
+    ]);
+    await a.deps.events.publish(chatId, [
+      { type: 'message', message: toStreamedMessage(question) },
+      { type: 'status', status: 'pending', version: 2 },
+    ]);
+    await client.waitFor(
+      (events) => events.filter((e) => e.event === 'message').length === 2,
+      'both messages',
+    );
+    await pubsub.flush();
+    expect(client.ofType('status').map((event) => event.data.status)).toEqual([
+      'waiting',
+      'running',
+      'waiting',
+    ]);
+    expect(messageIds(client).sort((x, y) => x - y)).toEqual([question.id, answer.id]);
   });
 
   it('resumes after after_id or Last-Event-ID (the later of the two) without repeating messages', async () => {
@@ -242,7 +286,7 @@ describe('chat stream', () => {
       const { response, closed } = await openPausedStream(`${api.url}/api/v1/chats/${chatId}/stream`);
       expect(response.statusCode).toBe(200);
       const part: ChatEvent = { type: 'message_part', text: 'z'.repeat(64 * 1024) };
-      await api.deps.events.publish(chatId, [{ type: 'status', status: 'running' }]);
+      await api.deps.events.publish(chatId, [{ type: 'status', status: 'running', version: 2 }]);
       for (let i = 0; i < 200 && api.deps.events.hasLocalListeners(chatId); i++) {
         await api.deps.events.publish(chatId, [part]);
         await new Promise((resolve) => setImmediate(resolve));

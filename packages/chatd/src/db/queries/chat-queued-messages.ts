@@ -9,17 +9,20 @@ import type { ChatMessageRow, ChatQueuedMessageRow } from '../rows.js';
 export async function insertQueuedMessage(
   db: Db,
   input: { chatId: string; content: string; markPending?: boolean },
-): Promise<ChatQueuedMessageRow> {
-  const [row] = await db<[ChatQueuedMessageRow]>`
+): Promise<ChatQueuedMessageRow & { statusVersion: number }> {
+  const [row] = await db<[ChatQueuedMessageRow & { statusVersion: number }]>`
     WITH counted AS (
       UPDATE chats SET
         queued_messages = queued_messages + 1,
         status = CASE WHEN ${input.markPending ?? false} THEN 'pending' ELSE status END,
         updated_at = now()
       WHERE id = ${input.chatId}
+      RETURNING status_version
+    ), queued AS (
+      INSERT INTO chat_queued_messages (chat_id, content) VALUES (${input.chatId}, ${input.content})
+      RETURNING id, chat_id, content, created_at
     )
-    INSERT INTO chat_queued_messages (chat_id, content) VALUES (${input.chatId}, ${input.content})
-    RETURNING id, chat_id, content, created_at`;
+    SELECT queued.*, counted.status_version FROM queued, counted`;
   return row!;
 }
 

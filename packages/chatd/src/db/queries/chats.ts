@@ -1,8 +1,11 @@
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow, ChatStatus } from '../rows.js';
 
+const MESSAGE_COLUMNS =
+  'id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at';
+
 const COLUMNS =
-  'id, owner_id, title, status, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, archived, created_at, updated_at';
+  'id, owner_id, title, status, status_version, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, archived, created_at, updated_at';
 
 /** Inserts a chat (not running: `running` needs a worker, see the worker queries). */
 export async function insertChat(
@@ -103,13 +106,16 @@ export async function appendUserMessageAndMarkPending(
   db: Db,
   chatId: string,
   content: string,
-): Promise<ChatMessageRow> {
-  const [row] = await db<[ChatMessageRow]>`
+): Promise<ChatMessageRow & { statusVersion: number }> {
+  const [row] = await db<[ChatMessageRow & { statusVersion: number }]>`
     WITH updated AS (
       UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now() WHERE id = ${chatId}
+      RETURNING status_version
+    ), message AS (
+      INSERT INTO chat_messages (chat_id, role, content) VALUES (${chatId}, 'user', ${content})
+      RETURNING ${db.unsafe(MESSAGE_COLUMNS)}
     )
-    INSERT INTO chat_messages (chat_id, role, content) VALUES (${chatId}, 'user', ${content})
-    RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at`;
+    SELECT message.*, updated.status_version FROM message, updated`;
   return row!;
 }
 
@@ -174,10 +180,14 @@ export async function completeChatTurn(
     assistant: AssistantMessageInsert | null;
     lastError: string | null;
   },
-): Promise<{ status: ChatStatus; message: ChatMessageRow | null } | undefined> {
+): Promise<{ status: ChatStatus; statusVersion: number; message: ChatMessageRow | null } | undefined> {
   const a = input.assistant;
   const [row] = await db<
-    [({ status: ChatStatus } & Partial<ChatMessageRow> & { messageId: number | null })?]
+    [
+      ({ status: ChatStatus; statusVersion: number } & Partial<ChatMessageRow> & {
+          messageId: number | null;
+        })?,
+    ]
   >`
     WITH done AS (
       UPDATE chats SET
@@ -188,7 +198,7 @@ export async function completeChatTurn(
         last_error = ${input.lastError},
         worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
       WHERE id = ${input.chatId} AND claim_id = ${input.claimId} AND status = 'running'
-      RETURNING status
+      RETURNING status, status_version
     ), saved AS (
       INSERT INTO chat_messages (chat_id, role, content, model_config_id, input_tokens, output_tokens)
       SELECT ${input.chatId}, 'assistant', ${a?.content ?? null}::text, ${a?.modelConfigId ?? null}::uuid,
@@ -196,7 +206,7 @@ export async function completeChatTurn(
       FROM done WHERE ${a?.content ?? null}::text IS NOT NULL
       RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at
     )
-    SELECT done.status, saved.id AS message_id, saved.chat_id, saved.role, saved.content, saved.model_config_id,
+    SELECT done.status, done.status_version, saved.id AS message_id, saved.chat_id, saved.role, saved.content, saved.model_config_id,
            saved.input_tokens, saved.output_tokens, saved.created_at
     FROM done LEFT JOIN saved ON true`;
   if (!row) return undefined;
@@ -213,7 +223,7 @@ export async function completeChatTurn(
           outputTokens: row.outputTokens ?? null,
           createdAt: row.createdAt!,
         };
-  return { status: row.status, message };
+  return { status: row.status, statusVersion: row.statusVersion!, message };
 }
 
 /** Gives every chat a worker runs back to `pending` (its replica is shutting down). */
@@ -233,22 +243,25 @@ export async function releaseWorkerChats(db: Db, workerId: string): Promise<stri
 export async function appendUserMessageIfIdle(
   db: Db,
   input: { chatId: string; ownerId: string; content: string },
-): Promise<ChatMessageRow | undefined> {
-  const [row] = await db<[ChatMessageRow?]>`
+): Promise<(ChatMessageRow & { statusVersion: number }) | undefined> {
+  const [row] = await db<[(ChatMessageRow & { statusVersion: number })?]>`
     WITH idle AS (
       UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now()
       WHERE id = ${input.chatId} AND owner_id = ${input.ownerId} AND NOT archived AND status IN ('waiting', 'error')
         AND queued_messages = 0
-      RETURNING id
+      RETURNING id, status_version
+    ), message AS (
+      INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM idle
+      RETURNING ${db.unsafe(MESSAGE_COLUMNS)}
     )
-    INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM idle
-    RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at`;
+    SELECT message.*, idle.status_version FROM message, idle`;
   return row;
 }
 
-/** Cancels a turn that has not started: `pending` → `waiting`. False when the chat was not pending. */
-export async function cancelPendingChat(db: Db, chatId: string): Promise<boolean> {
-  const result = await db`
-    UPDATE chats SET status = 'waiting', updated_at = now() WHERE id = ${chatId} AND status = 'pending'`;
-  return result.count > 0;
+/** Cancels a turn that has not started: `pending` → `waiting`. The new status version, or undefined when the chat was not pending. */
+export async function cancelPendingChat(db: Db, chatId: string): Promise<number | undefined> {
+  const [row] = await db<[{ statusVersion: number }?]>`
+    UPDATE chats SET status = 'waiting', updated_at = now() WHERE id = ${chatId} AND status = 'pending'
+    RETURNING status_version`;
+  return row?.statusVersion;
 }
