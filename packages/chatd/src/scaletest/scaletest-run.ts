@@ -227,9 +227,9 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     await Promise.all(pendingChanges);
     if (Object.values(load.failures).some((count) => count > 0)) {
       // The replicas' own account of what went wrong (they log at warn level).
-      replicas.forEach((replica, index) =>
-        say(`replica ${index} log tail:\n${replica.process.stderr().slice(-4000)}`),
-      );
+      for (const [index, replica] of replicas.entries()) {
+        say(`replica ${index} log tail:\n${replica.process.stderr().slice(-4000)}`);
+      }
     }
 
     const queries: Record<string, number> = {};
