@@ -36,6 +36,11 @@ export async function startChatdChild(
     stderr = (stderr + chunk.toString()).slice(-64 * 1024);
   });
   const exited = once(child, 'exit');
+  // Never leave a replica behind: if this process ends without stopping it (a crash, a killed test
+  // worker that still runs its exit handlers), take the child down with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  void exited.then(() => process.off('exit', killOnExit));
   const matches = await new Promise<RegExpMatchArray[]>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`chatd ${args[0]} did not start in time; stderr:\n${stderr}`)),
