@@ -11,6 +11,7 @@ import { type ChatLoadReport, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
 import { type ChatdChild, queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
 import { formatMs } from './percentiles.js';
+import { processTreeCpuSeconds } from './process-cpu.js';
 import { openScratchDatabase } from './scratch-database.js';
 
 /** The config queries the config cache serves, with the TTL (ms) that bounds their reloads. */
@@ -65,6 +66,19 @@ export interface ScaleTestReport {
   readonly invalidations: number;
   /** Pubsub listener reconnects of each replica during the run (each one flushes caches and resyncs streams). */
   readonly pubsubReconnects: readonly number[];
+  /** CPU seconds each part used during the chat load. */
+  readonly cpuSeconds: CpuSeconds;
+}
+
+/** CPU seconds (user + system) used during the chat load; undefined where they could not be read. */
+export interface CpuSeconds {
+  /** Each chatd replica. */
+  readonly replicas: readonly (number | undefined)[];
+  /** The embedded PostgreSQL with all its backends; undefined on a `--postgres-url` server. */
+  readonly postgres: number | undefined;
+  readonly llmMock: number | undefined;
+  /** This process: the load generator and the orchestration. */
+  readonly loadClient: number;
 }
 
 /**
@@ -202,6 +216,13 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     };
 
     say(`running ${options.chats} chats x ${options.turns} turns`);
+    const cpuSnapshot = async () => ({
+      replicas: await Promise.all(replicas.map((replica) => cpuOf(replica.process.child.pid))),
+      postgres: await cpuOf(database.serverPid),
+      llmMock: await cpuOf(mock.process.child.pid),
+      loadClient: process.cpuUsage(),
+    });
+    const cpuBefore = await cpuSnapshot();
     const isTty = process.stderr.isTTY === true;
     const load = await runChatLoad({
       urls: replicas.map((replica) => replica.url),
@@ -223,8 +244,16 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
         }
       },
     });
+    const cpuAfter = await cpuSnapshot();
     if (isTty) process.stderr.write('\n');
     await Promise.all(pendingChanges);
+    const loadClientCpu = process.cpuUsage(cpuBefore.loadClient);
+    const cpuSeconds: CpuSeconds = {
+      replicas: cpuAfter.replicas.map((after, index) => difference(after, cpuBefore.replicas[index])),
+      postgres: difference(cpuAfter.postgres, cpuBefore.postgres),
+      llmMock: difference(cpuAfter.llmMock, cpuBefore.llmMock),
+      loadClient: (loadClientCpu.user + loadClientCpu.system) / 1e6,
+    };
     if (Object.values(load.failures).some((count) => count > 0)) {
       // The replicas' own account of what went wrong (they log at warn level).
       for (const [index, replica] of replicas.entries()) {
@@ -256,10 +285,19 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
       propagation,
       invalidations,
       pubsubReconnects,
+      cpuSeconds,
     };
   } finally {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   }
+}
+
+async function cpuOf(pid: number | undefined): Promise<number | undefined> {
+  return pid === undefined ? undefined : processTreeCpuSeconds(pid);
+}
+
+function difference(after: number | undefined, before: number | undefined): number | undefined {
+  return after === undefined || before === undefined ? undefined : after - before;
 }
 
 /**
@@ -320,6 +358,19 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
       `| ${label(report)} | ${report.load.completedTurns} | ${failed} | ${report.load.turnsPerSecond.toFixed(1)} | ${(total / Math.max(1, report.load.completedTurns)).toFixed(2)} | ${formatMs(report.load.turnDurationMs.p50)} | ${formatMs(report.load.turnDurationMs.p99)} | ${formatMs(report.load.timeToFirstOutputMs.p50)} | ${rss.join(', ')} |`,
     );
   }
+  lines.push(
+    '',
+    '| CPU ms per turn | chatd replicas | PostgreSQL | mock LLM | load client | total |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const report of off ? [on, off] : [on]) {
+    const { replicas, postgres, llmMock, loadClient } = report.cpuSeconds;
+    const turns = Math.max(1, report.load.completedTurns);
+    const parts = [sumOrUndefined(replicas), postgres, llmMock, loadClient];
+    const cell = (seconds: number | undefined) =>
+      seconds === undefined ? 'n/a' : ((seconds * 1000) / turns).toFixed(2);
+    lines.push(`| ${label(report)} | ${[...parts, sumOrUndefined(parts)].map(cell).join(' | ')} |`);
+  }
   for (const report of off ? [on, off] : [on]) {
     lines.push(
       '',
@@ -340,4 +391,13 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     }
   }
   return lines.join('\n');
+}
+
+function sumOrUndefined(values: readonly (number | undefined)[]): number | undefined {
+  let sum = 0;
+  for (const value of values) {
+    if (value === undefined) return undefined;
+    sum += value;
+  }
+  return sum;
 }

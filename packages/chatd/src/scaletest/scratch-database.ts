@@ -10,6 +10,8 @@ import { migrate } from '../db/migrate.js';
 export interface ScratchDatabase {
   /** Connection URL of the scratch database (contains a password: never print it). */
   readonly url: string;
+  /** The embedded PostgreSQL's postmaster process id; undefined on a server given by `postgresUrl`. */
+  readonly serverPid: number | undefined;
   /** Drops the database (and stops the embedded PostgreSQL, removing its files, when one was started). */
   close(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function openScratchDatabase(options: {
   }
   return {
     url,
+    serverPid: embedded?.pid,
     async close() {
       try {
         const dropper = await connectDatabase(serverUrl, { maxConnections: 1 });

@@ -39,5 +39,11 @@ describe('chatd scaletest run (small)', () => {
       for (const ms of sample.applyMs) expect(ms).toBeLessThan(Number.POSITIVE_INFINITY);
     }
     expect(report.peakRssBytes.every((bytes) => bytes === undefined || bytes > 0)).toBe(true);
+    // Every replica worked during the load, and so did this process; PostgreSQL is external here.
+    expect(report.cpuSeconds.replicas).toHaveLength(2);
+    for (const seconds of report.cpuSeconds.replicas) expect(seconds).toBeGreaterThan(0);
+    expect(report.cpuSeconds.llmMock).toBeGreaterThan(0);
+    expect(report.cpuSeconds.loadClient).toBeGreaterThan(0);
+    expect(report.cpuSeconds.postgres).toBeUndefined();
   }, 240_000);
 });

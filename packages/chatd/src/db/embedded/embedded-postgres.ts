@@ -63,6 +63,11 @@ export class EmbeddedPostgres {
     process.on('exit', this.#killOnExit);
   }
 
+  /** The postmaster's process id (its backends are its children); undefined once it has exited. */
+  get pid(): number | undefined {
+    return this.#child.exitCode === null && this.#child.signalCode === null ? this.#child.pid : undefined;
+  }
+
   /** A connection URL for `database` as the cluster's superuser. */
   connectionUrl(database = 'postgres'): string {
     return embeddedConnectionUrl(this.#password, this.port, database);
