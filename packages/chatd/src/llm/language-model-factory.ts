@@ -1,7 +1,7 @@
 import { createAnthropic } from '@ai-sdk/anthropic';
 import { createOpenAI } from '@ai-sdk/openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
-import type { LanguageModel } from 'ai';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
 import { createBuiltinModel } from './builtin-model.js';
 import { ProviderError } from './llm-errors.js';
@@ -31,7 +31,7 @@ export interface ProviderConnection {
  *
  * @throws {ProviderError} (not retryable) when the connection is incomplete or the builtin model is unknown.
  */
-export function createLanguageModel(provider: ProviderConnection, model: string): LanguageModel {
+export function createLanguageModel(provider: ProviderConnection, model: string): LanguageModelV3 {
   const apiKey = provider.apiKey || undefined;
   const baseURL = provider.baseUrl || undefined;
   switch (provider.kind) {
@@ -55,7 +55,7 @@ export function createLanguageModel(provider: ProviderConnection, model: string)
 }
 
 /** Models built so far, by connection and model name; bounded, oldest dropped first. */
-const builtModels = new Map<string, LanguageModel>();
+const builtModels = new Map<string, LanguageModelV3>();
 const MAX_BUILT_MODELS = 256;
 
 /**
@@ -64,7 +64,7 @@ const MAX_BUILT_MODELS = 256;
  * provider is never served by a stale client; entries are plain in-process objects (the key stays in
  * memory, where the turn needs it anyway).
  */
-export function languageModelFor(provider: ProviderConnection, model: string): LanguageModel {
+export function languageModelFor(provider: ProviderConnection, model: string): LanguageModelV3 {
   const key = `${provider.kind}\u0000${provider.baseUrl ?? ''}\u0000${provider.apiKey ?? ''}\u0000${model}`;
   let built = builtModels.get(key);
   if (built === undefined) {

@@ -1,4 +1,4 @@
-import { APICallError, RetryError } from 'ai';
+import { APICallError } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
 import { parseRetryAfterMs } from './retry-policy.js';
 
@@ -45,9 +45,8 @@ const MAX_MESSAGE_LENGTH = 500;
  * reading the stream, an `error` part's payload) into a readable message, an HTTP status and whether
  * retrying could help. The caller handles aborts before calling this.
  */
-export function describeProviderFailure(error: unknown, context: ProviderFailureContext): ProviderFailure {
+export function describeProviderFailure(failure: unknown, context: ProviderFailureContext): ProviderFailure {
   const kind = context.providerKind;
-  const failure = RetryError.isInstance(error) ? error.lastError : error;
   const clean = (text: string) => redact(text, context.secrets);
 
   // An error status first: the provider answered and said why.
