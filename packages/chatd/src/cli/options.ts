@@ -95,3 +95,29 @@ export function positiveInteger(value: string): number {
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive integer');
   return parsed;
 }
+
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+
+/** Parses a duration flag such as `500ms`, `10s`, `1.5m` or `1h` into whole milliseconds (at least 1). */
+export function durationMs(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
+  const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!) : Number.NaN;
+  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) {
+    throw new InvalidArgumentError(
+      'expected a duration such as 500ms, 10s or 5m (at least 1ms, under 24 days)',
+    );
+  }
+  return ms;
+}
+
+/** Formats whole milliseconds the way {@link durationMs} reads them (for defaults shown in --help). */
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}

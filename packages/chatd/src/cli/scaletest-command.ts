@@ -3,7 +3,7 @@ import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
 import { startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest } from '../scaletest/scaletest-run.js';
-import { positiveInteger } from './options.js';
+import { durationMs, positiveInteger } from './options.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
 export function scaletestCommand(): Command {
@@ -156,6 +156,21 @@ export function scaletestCommand(): Command {
     )
     .addOption(
       new Option(
+        '--config-cache-ttl <duration>',
+        "the replicas' --config-cache-ttl (providers, model configs, system prompt)",
+      )
+        .env('CHATD_SCALETEST_CONFIG_CACHE_TTL')
+        .default(undefined, 'the server default')
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option('--user-prompt-cache-ttl <duration>', "the replicas' --user-prompt-cache-ttl")
+        .env('CHATD_SCALETEST_USER_PROMPT_CACHE_TTL')
+        .default(undefined, 'the server default')
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option(
         '--postgres-url <url>',
         'PostgreSQL server to create scratch databases on (default: embedded)',
       ).env('CHATD_POSTGRES_URL'),
@@ -185,6 +200,8 @@ export function scaletestCommand(): Command {
         chats: number;
         turns: number;
         compare?: boolean;
+        configCacheTtl?: number;
+        userPromptCacheTtl?: number;
         postgresUrl?: string;
         llmLatencyMs: number;
         llmChunkDelayMs: number;
@@ -196,6 +213,8 @@ export function scaletestCommand(): Command {
           chats: options.chats,
           turns: options.turns,
           postgresUrl: options.postgresUrl,
+          configCacheTtlMs: options.configCacheTtl,
+          userPromptCacheTtlMs: options.userPromptCacheTtl,
           llmLatencyMs: options.llmLatencyMs,
           llmChunkDelayMs: options.llmChunkDelayMs,
           llmResponseTokens: options.llmResponseTokens,

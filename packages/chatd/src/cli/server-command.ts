@@ -1,9 +1,16 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
 import { type ListenAddress, parseListenAddress } from '../http/server.js';
 import { createLogger } from '../logging/logger.js';
 import { parseSecretsKey } from '../secrets/secret-box.js';
 import { startChatdServer } from './chatd-server.js';
-import { databaseOptions, positiveInteger, resolveDatabaseOptions } from './options.js';
+import {
+  databaseOptions,
+  durationMs,
+  formatDuration,
+  positiveInteger,
+  resolveDatabaseOptions,
+} from './options.js';
 
 /** `chatd server`: every flag with its CHATD_* variable. */
 export function serverCommand(): Command {
@@ -41,6 +48,27 @@ export function serverCommand(): Command {
         .default('on'),
     )
     .addOption(
+      new Option(
+        '--config-cache-ttl <duration>',
+        'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
+      )
+        .env('CHATD_CONFIG_CACHE_TTL')
+        .default(
+          DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
+          formatDuration(DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs),
+        )
+        .argParser(durationMs),
+    )
+    .addOption(
+      new Option('--user-prompt-cache-ttl <duration>', "the same for users' personal prompts")
+        .env('CHATD_USER_PROMPT_CACHE_TTL')
+        .default(
+          DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
+          formatDuration(DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs),
+        )
+        .argParser(durationMs),
+    )
+    .addOption(
       new Option('--max-concurrent-turns <n>', 'chat turns this replica runs at once')
         .env('CHATD_MAX_CONCURRENT_TURNS')
         .default(2000)
@@ -61,6 +89,8 @@ export function serverCommand(): Command {
       prometheusAddress?: ListenAddress;
       secretsKey?: Buffer;
       configCache: 'on' | 'off';
+      configCacheTtl: number;
+      userPromptCacheTtl: number;
       maxConcurrentTurns: number;
       databasePoolSize: number;
     }>();
@@ -73,7 +103,14 @@ export function serverCommand(): Command {
       secretsKey: flags.secretsKey,
       postgresUrl: database.postgresUrl,
       cacheDir: database.cacheDir,
-      configCache: { enabled: flags.configCache === 'on' },
+      configCache: {
+        enabled: flags.configCache === 'on',
+        providersTtlMs: flags.configCacheTtl,
+        modelConfigTtlMs: flags.configCacheTtl,
+        defaultModelConfigTtlMs: flags.configCacheTtl,
+        systemPromptTtlMs: flags.configCacheTtl,
+        userPromptTtlMs: flags.userPromptCacheTtl,
+      },
       worker: { maxConcurrentTurns: flags.maxConcurrentTurns },
       maxDatabaseConnections: flags.databasePoolSize,
       logger,

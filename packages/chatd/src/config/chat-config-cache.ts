@@ -21,6 +21,15 @@ export const CONFIG_CACHE_NAMES = [
 ] as const;
 export type ConfigCacheName = (typeof CONFIG_CACHE_NAMES)[number];
 
+/** The store query each config cache loads with (the `query` label of `chatd_db_queries_total`). */
+export const CONFIG_CACHE_QUERIES = Object.freeze({
+  providers: 'getEnabledChatProviders',
+  model_config: 'getChatModelConfigById',
+  default_model_config: 'getDefaultChatModelConfig',
+  system_prompt: 'getSystemPrompt',
+  user_prompt: 'getUserChatPrompt',
+} as const satisfies Record<ConfigCacheName, keyof Store>);
+
 /** Why entries were dropped; the `source` label of `chatd_config_cache_invalidations_total`. */
 export type InvalidationSource = 'notify' | 'reset' | 'disconnected';
 
@@ -117,6 +126,23 @@ export class ChatConfigCache {
       async (userId: string) => (await store.getUserChatPrompt(userId))?.customPrompt ?? NOT_FOUND,
       { ttl: this.options.userPromptTtlMs, maxEntries: this.options.userPromptMaxEntries, clock },
     );
+  }
+
+  /** How long `cache` serves an entry before reading it again, in ms. */
+  ttlMs(cache: ConfigCacheName): number {
+    const options = this.options;
+    switch (cache) {
+      case 'providers':
+        return options.providersTtlMs;
+      case 'model_config':
+        return options.modelConfigTtlMs;
+      case 'default_model_config':
+        return options.defaultModelConfigTtlMs;
+      case 'system_prompt':
+        return options.systemPromptTtlMs;
+      case 'user_prompt':
+        return options.userPromptTtlMs;
+    }
   }
 
   /** The enabled providers, oldest first. */

@@ -10,6 +10,7 @@ import { type ChatConfigCache, CONFIG_CACHE_NAMES } from './chat-config-cache.js
  *   the result out), `abandoned` (every caller left)
  * - `chatd_config_cache_invalidations_total{cache,source}`: source `notify`, `reset`, `disconnected`
  * - `chatd_config_cache_entries{cache}`
+ * - `chatd_config_cache_ttl_seconds{cache}`: how long an entry is served before it is read again
  * - `chatd_config_version_applied`: the highest config version this replica has applied
  */
 export function registerConfigCacheMetrics(registry: Registry, cache: ChatConfigCache): void {
@@ -67,6 +68,13 @@ export function registerConfigCacheMetrics(registry: Registry, cache: ChatConfig
       for (const [name, stats] of Object.entries(cache.stats())) this.set({ cache: name }, stats.size);
     },
   });
+  const ttl = new Gauge({
+    name: 'chatd_config_cache_ttl_seconds',
+    help: 'How long each config cache serves an entry before reading it again (writes invalidate at once).',
+    labelNames: ['cache'],
+    registers: [registry],
+  });
+  for (const name of CONFIG_CACHE_NAMES) ttl.set({ cache: name }, cache.ttlMs(name) / 1000);
   new Gauge({
     name: 'chatd_config_version_applied',
     help: 'The highest configuration version this replica has applied.',

@@ -1,7 +1,13 @@
 /**
  * A small client of chatd's HTTP API (v1), for the scale test and integration tests: JSON calls with
  * errors surfaced as {@link ChatdApiError}, and a chat's Server-Sent Events stream as an async iterator.
+ *
+ * It speaks HTTP through `node:http` (keep-alive connections of the global agent) rather than `fetch`:
+ * the load generator shares the machine with the servers it measures, and fetch's web streams cost it
+ * about twice the CPU per request.
  */
+import http from 'node:http';
+import https from 'node:https';
 
 /** A chat as the API returns it. */
 export interface ChatJson {
@@ -50,13 +56,7 @@ export class ChatdApiError extends Error {
  * chatd never closes a connection in the middle of a request, so retrying these does not run a request
  * twice; the load report counts every retry.
  */
-const RETRYABLE_CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_SOCKET',
-  'ECONNRESET',
-  'EPIPE',
-]);
+const RETRYABLE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
 
 /** Options of a {@link ChatdClient}. */
 export interface ChatdClientOptions {
@@ -80,30 +80,35 @@ export class ChatdClient {
 
   /** Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). */
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const response = await this.#fetch(`${this.#baseUrl}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.#token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? null : JSON.stringify(body),
-      signal: signal ?? null,
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const response = await this.#send(method, path, {
+      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
+      body: payload,
+      signal,
     });
-    const text = await response.text();
+    const text = await readText(response);
     const json = text === '' ? undefined : (JSON.parse(text) as unknown);
-    if (!response.ok) {
+    if (!isSuccess(response)) {
       const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ChatdApiError(response.status, error?.code ?? 'E_UNKNOWN', error?.message ?? text);
+      throw new ChatdApiError(response.statusCode!, error?.code ?? 'E_UNKNOWN', error?.message ?? text);
     }
     return json as T;
   }
 
-  /** fetch, retried on connection failures that prove the server never got the request. */
-  async #fetch(url: string, init: RequestInit): Promise<Response> {
+  /** Sends a request and resolves its response head; retried on connection failures that prove the
+   *  server never got it. */
+  async #send(
+    method: string,
+    path: string,
+    init: { headers: Record<string, string>; body?: string | undefined; signal?: AbortSignal | undefined },
+  ): Promise<http.IncomingMessage> {
     const attempts = this.#options.connectionAttempts ?? 3;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await fetch(url, init);
+        return await sendOnce(new URL(`${this.#baseUrl}${path}`), method, {
+          ...init,
+          headers: { authorization: `Bearer ${this.#token}`, ...init.headers },
+        });
       } catch (error) {
         const code = connectionErrorCode(error);
         if (
@@ -146,19 +151,56 @@ export class ChatdClient {
     options: { afterId?: number; signal?: AbortSignal } = {},
   ): AsyncGenerator<StreamEvent> {
     const query = options.afterId === undefined ? '' : `?after_id=${options.afterId}`;
-    const response = await this.#fetch(`${this.#baseUrl}/api/v1/chats/${chatId}/stream${query}`, {
-      headers: { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream' },
-      signal: options.signal ?? null,
+    const response = await this.#send('GET', `/api/v1/chats/${chatId}/stream${query}`, {
+      headers: { accept: 'text/event-stream' },
+      signal: options.signal,
     });
-    if (!response.ok || !response.body) {
-      const text = await response.text();
-      throw new ChatdApiError(response.status, 'E_STREAM', text);
+    if (!isSuccess(response)) {
+      throw new ChatdApiError(response.statusCode!, 'E_STREAM', await readText(response));
     }
-    yield* parseEventStream(response.body);
+    try {
+      yield* parseEventStream(response);
+    } finally {
+      // The caller stopped early (or the stream failed): let go of the connection.
+      response.destroy();
+    }
   }
 }
 
-/** The code of a fetch failure's cause (undici puts the socket error under `cause`). */
+/** One request; resolves with the response head, rejects with the socket error (code set) or the abort. */
+function sendOnce(
+  url: URL,
+  method: string,
+  init: { headers: Record<string, string>; body?: string | undefined; signal?: AbortSignal | undefined },
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string | number> = { ...init.headers };
+    if (init.body !== undefined) headers['content-length'] = Buffer.byteLength(init.body);
+    const request = (url.protocol === 'https:' ? https : http).request(url, {
+      method,
+      headers,
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+    request.once('response', resolve);
+    // Not `once`: an error can follow the response (a reset mid-body); the response stream reports that
+    // to its reader, and a second 'error' without a listener would crash the process.
+    request.on('error', reject);
+    request.end(init.body);
+  });
+}
+
+function isSuccess(response: http.IncomingMessage): boolean {
+  return response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300;
+}
+
+async function readText(response: http.IncomingMessage): Promise<string> {
+  response.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of response) text += chunk as string;
+  return text;
+}
+
+/** The code of a request failure, or of its cause. */
 function connectionErrorCode(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 4 && current; depth++) {
@@ -170,13 +212,13 @@ function connectionErrorCode(error: unknown): string | undefined {
 }
 
 /** Parses a `text/event-stream` body (UTF-8, `\n` or `\r\n` lines) into events; comments are skipped. */
-export async function* parseEventStream(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamEvent> {
+export async function* parseEventStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<StreamEvent> {
   const decoder = new TextDecoder();
   let buffer = '';
   let event = 'message';
   let data: string[] = [];
   let id: string | undefined;
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+  for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true });
     let newline = buffer.indexOf('\n');
     while (newline !== -1) {

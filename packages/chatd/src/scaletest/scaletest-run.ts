@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createUserWithToken } from '../auth/users.js';
-import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import {
+  CONFIG_CACHE_NAMES,
+  CONFIG_CACHE_QUERIES,
+  type ConfigCacheName,
+} from '../config/chat-config-cache.js';
 import { connectDatabase } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
 import { type ChatLoadReport, runChatLoad } from './chat-load.js';
@@ -14,14 +18,8 @@ import { formatMs } from './percentiles.js';
 import { processTreeCpuSeconds } from './process-cpu.js';
 import { openScratchDatabase } from './scratch-database.js';
 
-/** The config queries the config cache serves, with the TTL (ms) that bounds their reloads. */
-export const CONFIG_QUERY_TTLS: Readonly<Record<string, number>> = Object.freeze({
-  getEnabledChatProviders: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
-  getChatModelConfigById: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.modelConfigTtlMs,
-  getDefaultChatModelConfig: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.defaultModelConfigTtlMs,
-  getSystemPrompt: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.systemPromptTtlMs,
-  getUserChatPrompt: DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
-});
+/** The config queries the config cache serves, by the cache that serves them. */
+const CONFIG_QUERIES: ReadonlySet<string> = new Set(Object.values(CONFIG_CACHE_QUERIES));
 
 /** How long the scale test waits for a replica to apply a config change before calling it lost. */
 const PROPAGATION_TIMEOUT_MS = 60_000;
@@ -33,6 +31,10 @@ export interface ScaleTestOptions {
   readonly turns: number;
   /** Config cache on or off in the replicas. */
   readonly configCache: boolean;
+  /** The replicas' `--config-cache-ttl` in ms; their default when undefined. */
+  readonly configCacheTtlMs?: number | undefined;
+  /** The replicas' `--user-prompt-cache-ttl` in ms; their default when undefined. */
+  readonly userPromptCacheTtlMs?: number | undefined;
   readonly postgresUrl?: string | undefined;
   /** Mock LLM pacing. */
   readonly llmLatencyMs: number;
@@ -60,6 +62,8 @@ export interface ScaleTestReport {
   readonly queries: Readonly<Record<string, number>>;
   /** Seconds each replica ran (start to final scrape). */
   readonly replicaSeconds: readonly number[];
+  /** Each replica's config cache TTLs in seconds, as its metrics report them. */
+  readonly cacheTtlSeconds: readonly Readonly<Record<ConfigCacheName, number>>[];
   readonly peakRssBytes: readonly (number | undefined)[];
   readonly propagation: readonly PropagationSample[];
   /** Config invalidations each replica applied (notifications and resets). */
@@ -140,6 +144,12 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
           'warn',
           '--config-cache',
           options.configCache ? 'on' : 'off',
+          ...(options.configCacheTtlMs === undefined
+            ? []
+            : ['--config-cache-ttl', `${options.configCacheTtlMs}ms`]),
+          ...(options.userPromptCacheTtlMs === undefined
+            ? []
+            : ['--user-prompt-cache-ttl', `${options.userPromptCacheTtlMs}ms`]),
           '--database-pool-size',
           '30',
           '--cache-dir',
@@ -264,11 +274,17 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
     const queries: Record<string, number> = {};
     let invalidations = 0;
     const replicaSeconds: number[] = [];
+    const cacheTtlSeconds: Array<Record<ConfigCacheName, number>> = [];
     const pubsubReconnects: number[] = [];
     for (const replica of replicas) {
       const metrics = await scrapeMetrics(replica.metricsUrl);
       pubsubReconnects.push(metrics.get('chatd_pubsub_reconnects_total') ?? 0);
       replicaSeconds.push((performance.now() - replica.startedAt) / 1000);
+      const ttls = {} as Record<ConfigCacheName, number>;
+      for (const name of CONFIG_CACHE_NAMES) {
+        ttls[name] = metrics.get(`chatd_config_cache_ttl_seconds{cache="${name}"}`) ?? Number.NaN;
+      }
+      cacheTtlSeconds.push(ttls);
       for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
       for (const [key, value] of metrics) {
         if (key.startsWith('chatd_config_cache_invalidations_total{')) invalidations += value;
@@ -281,6 +297,7 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
       load,
       queries,
       replicaSeconds,
+      cacheTtlSeconds,
       peakRssBytes,
       propagation,
       invalidations,
@@ -301,13 +318,12 @@ function difference(after: number | undefined, before: number | undefined): numb
 }
 
 /**
- * The most config-query calls a run with the cache on may make: per query, each replica reloads at
+ * The most calls a run with the cache on may make of one config cache's query: each replica reloads at
  * most once per TTL over its lifetime (plus the first load), plus once per invalidation it applied.
  */
-export function configQueryBound(report: ScaleTestReport, query: string): number {
-  const ttlSeconds = CONFIG_QUERY_TTLS[query]! / 1000;
+export function configQueryBound(report: ScaleTestReport, cache: ConfigCacheName): number {
   const perReplica = report.replicaSeconds.reduce(
-    (sum, seconds) => sum + Math.ceil(seconds / ttlSeconds) + 1,
+    (sum, seconds, index) => sum + Math.ceil(seconds / report.cacheTtlSeconds[index]![cache]) + 1,
     0,
   );
   return perReplica + report.invalidations;
@@ -331,7 +347,7 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
       const a = on.queries[name] ?? 0;
       const b = off.queries[name] ?? 0;
       const reduction = b === 0 ? 'n/a' : `${(((b - a) / b) * 100).toFixed(2)}%`;
-      const mark = name in CONFIG_QUERY_TTLS ? ' (config)' : '';
+      const mark = CONFIG_QUERIES.has(name) ? ' (config)' : '';
       lines.push(
         `| ${name}${mark} | ${a} | ${perThousand(a, on)} | ${b} | ${perThousand(b, off)} | ${reduction} |`,
       );
@@ -340,7 +356,7 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     lines.push(`| query | calls (${label(on)}) | per 1,000 turns |`, '| --- | ---: | ---: |');
     for (const name of names) {
       const a = on.queries[name] ?? 0;
-      lines.push(`| ${name}${name in CONFIG_QUERY_TTLS ? ' (config)' : ''} | ${a} | ${perThousand(a, on)} |`);
+      lines.push(`| ${name}${CONFIG_QUERIES.has(name) ? ' (config)' : ''} | ${a} | ${perThousand(a, on)} |`);
     }
   }
   lines.push(
@@ -386,8 +402,10 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
   }
   if (on.options.configCache) {
     lines.push('', 'config queries against their bound (replicas x (seconds / TTL + 1) + invalidations):');
-    for (const query of Object.keys(CONFIG_QUERY_TTLS)) {
-      lines.push(`- ${query}: ${on.queries[query] ?? 0} <= ${configQueryBound(on, query)}`);
+    for (const cache of CONFIG_CACHE_NAMES) {
+      const query = CONFIG_CACHE_QUERIES[cache];
+      const ttls = [...new Set(on.cacheTtlSeconds.map((ttl) => `${ttl[cache]} s`))].join(', ');
+      lines.push(`- ${query} (TTL ${ttls}): ${on.queries[query] ?? 0} <= ${configQueryBound(on, cache)}`);
     }
   }
   return lines.join('\n');

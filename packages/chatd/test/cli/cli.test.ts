@@ -73,6 +73,13 @@ describe('chatd command line', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('rejects a cache TTL without a unit before starting anything', async () => {
+    const result = await runCli(['server', '--config-cache-ttl', '10']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain("option '--config-cache-ttl <duration>' argument '10' is invalid");
+    expect(result.stderr).toContain('expected a duration such as 500ms, 10s or 5m');
+  });
+
   it('takes flags from CHATD_* variables', async () => {
     const result = await runCli(['server'], { CHATD_POSTGRES_URL: 'mysql://nope' });
     expect(result.code).not.toBe(0);

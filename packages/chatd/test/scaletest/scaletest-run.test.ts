@@ -1,10 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
-import {
-  CONFIG_QUERY_TTLS,
-  configQueryBound,
-  formatScaleTestReport,
-  runScaleTest,
-} from '../../src/scaletest/scaletest-run.js';
+import { CONFIG_CACHE_NAMES, CONFIG_CACHE_QUERIES } from '../../src/config/chat-config-cache.js';
+import { configQueryBound, formatScaleTestReport, runScaleTest } from '../../src/scaletest/scaletest-run.js';
 
 describe('chatd scaletest run (small)', () => {
   it('runs 50 chats x 3 turns on 2 replica processes with zero failures and config queries within their bound', async () => {
@@ -13,6 +9,9 @@ describe('chatd scaletest run (small)', () => {
       chats: 50,
       turns: 3,
       configCache: true,
+      // Passed to the replicas, which report them back: the bound below is computed from what they used.
+      configCacheTtlMs: 4_000,
+      userPromptCacheTtlMs: 2_500,
       // A scratch database on the suite's PostgreSQL.
       postgresUrl: inject('adminDatabaseUrl'),
       llmLatencyMs: 10,
@@ -27,8 +26,13 @@ describe('chatd scaletest run (small)', () => {
     process.stdout.write(`${formatScaleTestReport(report)}\n`);
     expect(report.load.failures).toEqual({ create: 0, stream: 0, send: 0, turn: 0 });
     expect(report.load.completedTurns).toBe(150);
-    for (const query of Object.keys(CONFIG_QUERY_TTLS)) {
-      expect(report.queries[query] ?? 0, query).toBeLessThanOrEqual(configQueryBound(report, query));
+    expect(report.cacheTtlSeconds).toEqual([
+      { providers: 4, model_config: 4, default_model_config: 4, system_prompt: 4, user_prompt: 2.5 },
+      { providers: 4, model_config: 4, default_model_config: 4, system_prompt: 4, user_prompt: 2.5 },
+    ]);
+    for (const cache of CONFIG_CACHE_NAMES) {
+      const query = CONFIG_CACHE_QUERIES[cache];
+      expect(report.queries[query] ?? 0, query).toBeLessThanOrEqual(configQueryBound(report, cache));
     }
     // The turn path ran: every turn was completed by one statement.
     expect(report.queries.completeChatTurn).toBe(150);
