@@ -57,14 +57,24 @@ export interface ChatConfigCacheOptions {
 /** {@link ChatConfigCacheOptions} with defaults filled in. */
 export type ResolvedChatConfigCacheOptions = Readonly<Required<ChatConfigCacheOptions>>;
 
-/** The defaults: 10 s for providers, model configs and the system prompt; 5 s for user prompts. */
+/**
+ * The defaults: 10 s for providers, model configs and the system prompt; 60 s for user prompts.
+ *
+ * A TTL is a safety net here, not the invalidation: every write reaches every replica through the
+ * triggers' notifications within milliseconds. It only bounds how long a write that bypasses the triggers
+ * (a restore with triggers disabled, `session_replication_role = replica`) can go unseen. The global
+ * entries are read by every turn, so a short TTL costs one reload per TTL per replica whatever the load.
+ * A user's prompt is read only by that user's turns, which a person sends tens of seconds apart: with a
+ * TTL shorter than that (Coder's 5 s) the entry has expired by the user's next turn and the cache saves
+ * almost nothing for real users. 60 s keeps a conversation's prompt warm.
+ */
 export const DEFAULT_CHAT_CONFIG_CACHE_OPTIONS: ResolvedChatConfigCacheOptions = Object.freeze({
   enabled: true,
   providersTtlMs: 10_000,
   modelConfigTtlMs: 10_000,
   defaultModelConfigTtlMs: 10_000,
   systemPromptTtlMs: 10_000,
-  userPromptTtlMs: 5_000,
+  userPromptTtlMs: 60_000,
   userPromptMaxEntries: 65_536,
   modelConfigMaxEntries: 4_096,
   disconnectedMaxAgeMs: 1_000,

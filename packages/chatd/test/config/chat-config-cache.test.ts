@@ -64,18 +64,24 @@ describe('ChatConfigCache', () => {
     expect(stats.calls('getChatModelConfigById')).toBe(1);
   });
 
-  it('expires entries after their TTL: 10 s for config, 5 s for user prompts', async () => {
+  it('expires entries after their TTL: 10 s for config, 60 s for user prompts', async () => {
     const { cache, stats, clock } = meteredCache();
     await readEverything(cache);
-    clock.time += 5_001;
+    clock.time += 9_999;
     await readEverything(cache);
-    expect(stats.calls('getUserChatPrompt')).toBe(2);
-    expect(stats.calls('getEnabledChatProviders')).toBe(1);
-    clock.time += 5_000;
+    expect(stats.totalCalls()).toBe(5);
+    clock.time += 1;
     await readEverything(cache);
     expect(stats.calls('getEnabledChatProviders')).toBe(2);
     expect(stats.calls('getChatModelConfigById')).toBe(2);
     expect(stats.calls('getSystemPrompt')).toBe(2);
+    expect(stats.calls('getUserChatPrompt')).toBe(1);
+    clock.time += 49_999;
+    await readEverything(cache);
+    expect(stats.calls('getUserChatPrompt')).toBe(1);
+    clock.time += 1;
+    await readEverything(cache);
+    expect(stats.calls('getUserChatPrompt')).toBe(2);
   });
 
   it('coalesces 1,000 concurrent reads of a cold key into one query', async () => {
