@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
 import { startLlmMockServer } from '../scaletest/llm-mock-server.js';
-import { formatScaleTestReport, runScaleTest } from '../scaletest/scaletest-run.js';
+import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
 import { durationMs, positiveInteger } from './options.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
@@ -221,8 +221,36 @@ export function scaletestCommand(): Command {
           changeConfig: true,
           onProgress: (line: string) => process.stderr.write(`chatd scaletest: ${line}\n`),
         };
-        const on = await runScaleTest({ ...common, configCache: true });
-        const off = options.compare ? await runScaleTest({ ...common, configCache: false }) : undefined;
+        // A first SIGINT or SIGTERM stops the run cleanly: the replicas, the mock LLM and the embedded
+        // PostgreSQL are stopped and their scratch files removed. A second one exits at once.
+        const stop = new AbortController();
+        const onSignal = (signal: NodeJS.Signals) => {
+          if (stop.signal.aborted) {
+            process.stderr.write(`chatd scaletest: second ${signal}, exiting without cleaning up\n`);
+            process.exit(130);
+          }
+          process.stderr.write(
+            `chatd scaletest: ${signal}: stopping the replicas, the mock LLM and PostgreSQL (again to exit at once)\n`,
+          );
+          stop.abort();
+        };
+        process.on('SIGINT', onSignal);
+        process.on('SIGTERM', onSignal);
+        let on: Awaited<ReturnType<typeof runScaleTest>>;
+        let off: Awaited<ReturnType<typeof runScaleTest>> | undefined;
+        try {
+          on = await runScaleTest({ ...common, configCache: true, signal: stop.signal });
+          if (options.compare)
+            off = await runScaleTest({ ...common, configCache: false, signal: stop.signal });
+        } catch (error) {
+          if (!(error instanceof ScaleTestStoppedError)) throw error;
+          process.stderr.write('chatd scaletest: stopped; everything it started is gone\n');
+          // The chat load may still hold timers; nothing is left to wait for.
+          process.exit(130);
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
         process.stdout.write(
           options.output === 'json'
             ? `${JSON.stringify({ cacheOn: on, cacheOff: off }, null, 2)}\n`

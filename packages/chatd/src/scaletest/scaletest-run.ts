@@ -44,6 +44,11 @@ export interface ScaleTestOptions {
   readonly changeConfig: boolean;
   /** How long one turn may take before the chat counts as failed (see `runChatLoad`). */
   readonly turnTimeoutMs?: number;
+  /**
+   * Stops the run: it rejects with {@link ScaleTestStoppedError} once every process it started is
+   * stopped and every scratch file removed.
+   */
+  readonly signal?: AbortSignal;
   readonly onProgress?: (line: string) => void;
 }
 
@@ -85,228 +90,269 @@ export interface CpuSeconds {
   readonly loadClient: number;
 }
 
+/** {@link runScaleTest} was stopped through its signal. */
+export class ScaleTestStoppedError extends Error {
+  constructor() {
+    super('the scale test was stopped');
+    this.name = 'ScaleTestStoppedError';
+  }
+}
+
+/**
+ * Undo steps, run last in, first out. A step added after they ran runs at once: a process whose start was
+ * still in flight when the run was stopped is stopped as soon as it is up.
+ */
+class Cleanups {
+  readonly #steps: Array<() => Promise<unknown>> = [];
+  #ran = false;
+
+  push(step: () => Promise<unknown>): void {
+    if (this.#ran) void step().catch(() => {});
+    else this.#steps.push(step);
+  }
+
+  async run(): Promise<void> {
+    this.#ran = true;
+    for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
+  }
+}
+
 /**
  * The whole measurement on one machine: a scratch PostgreSQL, a mock LLM and `replicas` chatd servers as
  * child processes, a user, a provider and a model config; then the chat load; then every replica's query
- * counts.
+ * counts. Whatever happens (a failure, or `signal`), everything it started is stopped before it settles.
  */
 export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTestReport> {
-  const say = options.onProgress ?? (() => {});
-  const cleanups: Array<() => Promise<unknown>> = [];
+  const cleanups = new Cleanups();
+  const { signal } = options;
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ScaleTestStoppedError());
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
+  const measurement = measure(options, cleanups);
+  // When stopped, the measurement is abandoned mid-way: its later failure (its servers are gone) is moot.
+  measurement.catch(() => {});
   try {
-    say('starting PostgreSQL');
-    const database = await openScratchDatabase({
-      postgresUrl: options.postgresUrl,
-      maxConnections: 50 + options.replicas * 40,
-    });
-    cleanups.push(() => database.close());
-
-    say('starting the mock LLM');
-    const mock = await startChatdChild(
-      [
-        'scaletest',
-        'llm-mock',
-        '--port',
-        '0',
-        '--latency-ms',
-        String(options.llmLatencyMs),
-        '--chunk-delay-ms',
-        String(options.llmChunkDelayMs),
-        '--response-tokens',
-        String(options.llmResponseTokens),
-      ],
-      [/llm-mock listening at (\S+)/],
-    );
-    cleanups.push(() => mock.process.stop());
-    const llmUrl = mock.matches[0]![1]!;
-
-    // Seed through the store: an admin token for the load, a provider, a default model config.
-    const sql = await connectDatabase(database.url, { maxConnections: 2 });
-    cleanups.push(() => sql.end());
-    const store = createPostgresStore(sql);
-    const { token } = await createUserWithToken(store, { username: 'scaletest', role: 'admin' });
-
-    say(`starting ${options.replicas} chatd replicas (config cache ${options.configCache ? 'on' : 'off'})`);
-    const secretsKey = randomBytes(32).toString('hex');
-    const replicas: Array<{ url: string; metricsUrl: string; process: ChatdChild; startedAt: number }> = [];
-    for (let index = 0; index < options.replicas; index++) {
-      const cacheDir = await mkdtemp(path.join(tmpdir(), `chatd-replica-${index}-`));
-      cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
-      const startedAt = performance.now();
-      const started = await startChatdChild(
-        [
-          'server',
-          '--http-address',
-          '127.0.0.1:0',
-          '--prometheus-address',
-          '127.0.0.1:0',
-          '--log-level',
-          'warn',
-          '--config-cache',
-          options.configCache ? 'on' : 'off',
-          ...(options.configCacheTtlMs === undefined
-            ? []
-            : ['--config-cache-ttl', `${options.configCacheTtlMs}ms`]),
-          ...(options.userPromptCacheTtlMs === undefined
-            ? []
-            : ['--user-prompt-cache-ttl', `${options.userPromptCacheTtlMs}ms`]),
-          '--database-pool-size',
-          '30',
-          '--cache-dir',
-          cacheDir,
-        ],
-        [/chatd is ready at (\S+)/, /metrics at (\S+)/],
-        // The database URL and the key go through the environment, not the command line (ps shows it).
-        { env: { CHATD_POSTGRES_URL: database.url, CHATD_SECRETS_KEY: secretsKey } },
-      );
-      cleanups.push(() => started.process.stop());
-      replicas.push({
-        url: started.matches[0]![1]!,
-        metricsUrl: started.matches[1]![1]!,
-        process: started.process,
-        startedAt,
-      });
-    }
-    const admin = new ChatdClient(replicas[0]!.url, token);
-    const provider = await admin.request<{ id: string }>('POST', '/api/v1/chat/providers', {
-      provider: 'openai-compat',
-      display_name: 'Mock LLM',
-      base_url: llmUrl,
-      api_key: 'sk-scaletest',
-    });
-    const modelConfig = await admin.request<{ id: string }>('POST', '/api/v1/chat/model-configs', {
-      provider_id: provider.id,
-      model: 'mock-model',
-      display_name: 'Mock model',
-      context_limit: 128_000,
-      is_default: true,
-      options: { temperature: 0.7 },
-    });
-    await admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be concise.' });
-
-    // Config changes at a third and two thirds of the turns, each timed on every replica.
-    const propagation: PropagationSample[] = [];
-    const pendingChanges: Array<Promise<void>> = [];
-    const totalTurns = options.chats * options.turns;
-    const changes = options.changeConfig
-      ? [
-          {
-            at: Math.ceil(totalTurns / 3),
-            name: 'user prompt',
-            write: () =>
-              admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be brief.' }),
-          },
-          {
-            at: Math.ceil((2 * totalTurns) / 3),
-            name: 'model config',
-            write: () =>
-              admin.request('PATCH', `/api/v1/chat/model-configs/${modelConfig.id}`, {
-                options: { temperature: 0.5 },
-              }),
-          },
-        ]
-      : [];
-    const measureChange = async (change: (typeof changes)[number]) => {
-      await change.write();
-      const committedAt = performance.now();
-      const version = await store.getConfigVersion();
-      const applyMs = await Promise.all(
-        replicas.map(async (replica) => {
-          // A replica that has not applied the change within the bound is reported as Infinity.
-          while (performance.now() - committedAt < PROPAGATION_TIMEOUT_MS) {
-            const applied =
-              (await scrapeMetrics(replica.metricsUrl)).get('chatd_config_version_applied') ?? 0;
-            if (applied >= version) return performance.now() - committedAt;
-            await new Promise((resolve) => setTimeout(resolve, 2));
-          }
-          return Number.POSITIVE_INFINITY;
-        }),
-      );
-      propagation.push({ change: change.name, applyMs });
-    };
-
-    say(`running ${options.chats} chats x ${options.turns} turns`);
-    const cpuSnapshot = async () => ({
-      replicas: await Promise.all(replicas.map((replica) => cpuOf(replica.process.child.pid))),
-      postgres: await cpuOf(database.serverPid),
-      llmMock: await cpuOf(mock.process.child.pid),
-      loadClient: process.cpuUsage(),
-    });
-    const cpuBefore = await cpuSnapshot();
-    const isTty = process.stderr.isTTY === true;
-    const load = await runChatLoad({
-      urls: replicas.map((replica) => replica.url),
-      token,
-      chats: options.chats,
-      turns: options.turns,
-      modelConfigId: modelConfig.id,
-      turnTimeoutMs: options.turnTimeoutMs,
-      onProgress: ({ completedTurns, failedChats }) => {
-        while (changes.length > 0 && completedTurns >= changes[0]!.at) {
-          pendingChanges.push(measureChange(changes.shift()!));
-        }
-        if (isTty) {
-          const width = 30;
-          const done = Math.round((completedTurns / totalTurns) * width);
-          process.stderr.write(
-            `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${completedTurns}/${totalTurns} turns, ${failedChats} failed chats `,
-          );
-        }
-      },
-    });
-    const cpuAfter = await cpuSnapshot();
-    if (isTty) process.stderr.write('\n');
-    await Promise.all(pendingChanges);
-    const loadClientCpu = process.cpuUsage(cpuBefore.loadClient);
-    const cpuSeconds: CpuSeconds = {
-      replicas: cpuAfter.replicas.map((after, index) => difference(after, cpuBefore.replicas[index])),
-      postgres: difference(cpuAfter.postgres, cpuBefore.postgres),
-      llmMock: difference(cpuAfter.llmMock, cpuBefore.llmMock),
-      loadClient: (loadClientCpu.user + loadClientCpu.system) / 1e6,
-    };
-    if (Object.values(load.failures).some((count) => count > 0)) {
-      // The replicas' own account of what went wrong (they log at warn level).
-      for (const [index, replica] of replicas.entries()) {
-        say(`replica ${index} log tail:\n${replica.process.stderr().slice(-4000)}`);
-      }
-    }
-
-    const queries: Record<string, number> = {};
-    let invalidations = 0;
-    const replicaSeconds: number[] = [];
-    const cacheTtlSeconds: Array<Record<ConfigCacheName, number>> = [];
-    const pubsubReconnects: number[] = [];
-    for (const replica of replicas) {
-      const metrics = await scrapeMetrics(replica.metricsUrl);
-      pubsubReconnects.push(metrics.get('chatd_pubsub_reconnects_total') ?? 0);
-      replicaSeconds.push((performance.now() - replica.startedAt) / 1000);
-      const ttls = {} as Record<ConfigCacheName, number>;
-      for (const name of CONFIG_CACHE_NAMES) {
-        ttls[name] = metrics.get(`chatd_config_cache_ttl_seconds{cache="${name}"}`) ?? Number.NaN;
-      }
-      cacheTtlSeconds.push(ttls);
-      for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
-      for (const [key, value] of metrics) {
-        if (key.startsWith('chatd_config_cache_invalidations_total{')) invalidations += value;
-      }
-    }
-    const peakRssBytes = await Promise.all(replicas.map((replica) => replica.process.peakRss()));
-    const { onProgress: _, postgresUrl: __, ...reported } = options;
-    return {
-      options: reported,
-      load,
-      queries,
-      replicaSeconds,
-      cacheTtlSeconds,
-      peakRssBytes,
-      propagation,
-      invalidations,
-      pubsubReconnects,
-      cpuSeconds,
-    };
+    return await Promise.race([measurement, stopped]);
   } finally {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    await cleanups.run();
   }
+}
+
+async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<ScaleTestReport> {
+  const say = options.onProgress ?? (() => {});
+  say('starting PostgreSQL');
+  const database = await openScratchDatabase({
+    postgresUrl: options.postgresUrl,
+    maxConnections: 50 + options.replicas * 40,
+  });
+  cleanups.push(() => database.close());
+
+  say('starting the mock LLM');
+  const mock = await startChatdChild(
+    [
+      'scaletest',
+      'llm-mock',
+      '--port',
+      '0',
+      '--latency-ms',
+      String(options.llmLatencyMs),
+      '--chunk-delay-ms',
+      String(options.llmChunkDelayMs),
+      '--response-tokens',
+      String(options.llmResponseTokens),
+    ],
+    [/llm-mock listening at (\S+)/],
+  );
+  cleanups.push(() => mock.process.stop());
+  const llmUrl = mock.matches[0]![1]!;
+
+  // Seed through the store: an admin token for the load, a provider, a default model config.
+  const sql = await connectDatabase(database.url, { maxConnections: 2 });
+  cleanups.push(() => sql.end());
+  const store = createPostgresStore(sql);
+  const { token } = await createUserWithToken(store, { username: 'scaletest', role: 'admin' });
+
+  say(`starting ${options.replicas} chatd replicas (config cache ${options.configCache ? 'on' : 'off'})`);
+  const secretsKey = randomBytes(32).toString('hex');
+  const replicas: Array<{ url: string; metricsUrl: string; process: ChatdChild; startedAt: number }> = [];
+  for (let index = 0; index < options.replicas; index++) {
+    const cacheDir = await mkdtemp(path.join(tmpdir(), `chatd-replica-${index}-`));
+    cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
+    const startedAt = performance.now();
+    const started = await startChatdChild(
+      [
+        'server',
+        '--http-address',
+        '127.0.0.1:0',
+        '--prometheus-address',
+        '127.0.0.1:0',
+        '--log-level',
+        'warn',
+        '--config-cache',
+        options.configCache ? 'on' : 'off',
+        ...(options.configCacheTtlMs === undefined
+          ? []
+          : ['--config-cache-ttl', `${options.configCacheTtlMs}ms`]),
+        ...(options.userPromptCacheTtlMs === undefined
+          ? []
+          : ['--user-prompt-cache-ttl', `${options.userPromptCacheTtlMs}ms`]),
+        '--database-pool-size',
+        '30',
+        '--cache-dir',
+        cacheDir,
+      ],
+      [/chatd is ready at (\S+)/, /metrics at (\S+)/],
+      // The database URL and the key go through the environment, not the command line (ps shows it).
+      { env: { CHATD_POSTGRES_URL: database.url, CHATD_SECRETS_KEY: secretsKey } },
+    );
+    cleanups.push(() => started.process.stop());
+    replicas.push({
+      url: started.matches[0]![1]!,
+      metricsUrl: started.matches[1]![1]!,
+      process: started.process,
+      startedAt,
+    });
+  }
+  const admin = new ChatdClient(replicas[0]!.url, token);
+  const provider = await admin.request<{ id: string }>('POST', '/api/v1/chat/providers', {
+    provider: 'openai-compat',
+    display_name: 'Mock LLM',
+    base_url: llmUrl,
+    api_key: 'sk-scaletest',
+  });
+  const modelConfig = await admin.request<{ id: string }>('POST', '/api/v1/chat/model-configs', {
+    provider_id: provider.id,
+    model: 'mock-model',
+    display_name: 'Mock model',
+    context_limit: 128_000,
+    is_default: true,
+    options: { temperature: 0.7 },
+  });
+  await admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be concise.' });
+
+  // Config changes at a third and two thirds of the turns, each timed on every replica.
+  const propagation: PropagationSample[] = [];
+  const pendingChanges: Array<Promise<void>> = [];
+  const totalTurns = options.chats * options.turns;
+  const changes = options.changeConfig
+    ? [
+        {
+          at: Math.ceil(totalTurns / 3),
+          name: 'user prompt',
+          write: () =>
+            admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be brief.' }),
+        },
+        {
+          at: Math.ceil((2 * totalTurns) / 3),
+          name: 'model config',
+          write: () =>
+            admin.request('PATCH', `/api/v1/chat/model-configs/${modelConfig.id}`, {
+              options: { temperature: 0.5 },
+            }),
+        },
+      ]
+    : [];
+  const measureChange = async (change: (typeof changes)[number]) => {
+    await change.write();
+    const committedAt = performance.now();
+    const version = await store.getConfigVersion();
+    const applyMs = await Promise.all(
+      replicas.map(async (replica) => {
+        // A replica that has not applied the change within the bound is reported as Infinity.
+        while (performance.now() - committedAt < PROPAGATION_TIMEOUT_MS) {
+          const applied = (await scrapeMetrics(replica.metricsUrl)).get('chatd_config_version_applied') ?? 0;
+          if (applied >= version) return performance.now() - committedAt;
+          await new Promise((resolve) => setTimeout(resolve, 2));
+        }
+        return Number.POSITIVE_INFINITY;
+      }),
+    );
+    propagation.push({ change: change.name, applyMs });
+  };
+
+  say(`running ${options.chats} chats x ${options.turns} turns`);
+  const cpuSnapshot = async () => ({
+    replicas: await Promise.all(replicas.map((replica) => cpuOf(replica.process.child.pid))),
+    postgres: await cpuOf(database.serverPid),
+    llmMock: await cpuOf(mock.process.child.pid),
+    loadClient: process.cpuUsage(),
+  });
+  const cpuBefore = await cpuSnapshot();
+  const isTty = process.stderr.isTTY === true;
+  const load = await runChatLoad({
+    urls: replicas.map((replica) => replica.url),
+    token,
+    chats: options.chats,
+    turns: options.turns,
+    modelConfigId: modelConfig.id,
+    turnTimeoutMs: options.turnTimeoutMs,
+    onProgress: ({ completedTurns, failedChats }) => {
+      while (changes.length > 0 && completedTurns >= changes[0]!.at) {
+        pendingChanges.push(measureChange(changes.shift()!));
+      }
+      if (isTty) {
+        const width = 30;
+        const done = Math.round((completedTurns / totalTurns) * width);
+        process.stderr.write(
+          `\r[${'#'.repeat(done)}${'.'.repeat(width - done)}] ${completedTurns}/${totalTurns} turns, ${failedChats} failed chats `,
+        );
+      }
+    },
+  });
+  const cpuAfter = await cpuSnapshot();
+  if (isTty) process.stderr.write('\n');
+  await Promise.all(pendingChanges);
+  const loadClientCpu = process.cpuUsage(cpuBefore.loadClient);
+  const cpuSeconds: CpuSeconds = {
+    replicas: cpuAfter.replicas.map((after, index) => difference(after, cpuBefore.replicas[index])),
+    postgres: difference(cpuAfter.postgres, cpuBefore.postgres),
+    llmMock: difference(cpuAfter.llmMock, cpuBefore.llmMock),
+    loadClient: (loadClientCpu.user + loadClientCpu.system) / 1e6,
+  };
+  if (Object.values(load.failures).some((count) => count > 0)) {
+    // The replicas' own account of what went wrong (they log at warn level).
+    for (const [index, replica] of replicas.entries()) {
+      say(`replica ${index} log tail:\n${replica.process.stderr().slice(-4000)}`);
+    }
+  }
+
+  const queries: Record<string, number> = {};
+  let invalidations = 0;
+  const replicaSeconds: number[] = [];
+  const cacheTtlSeconds: Array<Record<ConfigCacheName, number>> = [];
+  const pubsubReconnects: number[] = [];
+  for (const replica of replicas) {
+    const metrics = await scrapeMetrics(replica.metricsUrl);
+    pubsubReconnects.push(metrics.get('chatd_pubsub_reconnects_total') ?? 0);
+    replicaSeconds.push((performance.now() - replica.startedAt) / 1000);
+    const ttls = {} as Record<ConfigCacheName, number>;
+    for (const name of CONFIG_CACHE_NAMES) {
+      ttls[name] = metrics.get(`chatd_config_cache_ttl_seconds{cache="${name}"}`) ?? Number.NaN;
+    }
+    cacheTtlSeconds.push(ttls);
+    for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
+    for (const [key, value] of metrics) {
+      if (key.startsWith('chatd_config_cache_invalidations_total{')) invalidations += value;
+    }
+  }
+  const peakRssBytes = await Promise.all(replicas.map((replica) => replica.process.peakRss()));
+  const { onProgress: _, postgresUrl: __, ...reported } = options;
+  return {
+    options: reported,
+    load,
+    queries,
+    replicaSeconds,
+    cacheTtlSeconds,
+    peakRssBytes,
+    propagation,
+    invalidations,
+    pubsubReconnects,
+    cpuSeconds,
+  };
 }
 
 async function cpuOf(pid: number | undefined): Promise<number | undefined> {

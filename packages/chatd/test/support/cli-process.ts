@@ -16,6 +16,8 @@ export interface CliProcess {
   readonly exited: Promise<number>;
   /** Resolves when stdout matches `pattern`; rejects if the process exits first or after `timeoutMs`. */
   waitForStdout(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** The same for stderr. */
+  waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
 /** Starts the built CLI with `args`; `env` is added to a copy of this process's environment. */
@@ -34,38 +36,46 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
     err += chunk;
   });
   const exited = once(child, 'exit').then(([code]) => (typeof code === 'number' ? code : -1));
+  const waitForOutput = (
+    name: 'stdout' | 'stderr',
+    pattern: RegExp,
+    timeoutMs = 60_000,
+  ): Promise<RegExpMatchArray> => {
+    const stream = child[name]!;
+    const text = () => (name === 'stdout' ? out : err);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out waiting for ${pattern} on ${name}; stdout: ${out}\nstderr: ${err}`));
+      }, timeoutMs);
+      const check = () => {
+        const match = pattern.exec(text());
+        if (match) {
+          cleanup();
+          resolve(match);
+        }
+      };
+      const onExit = (code: number | null) => {
+        cleanup();
+        reject(new Error(`chatd exited (${code}) before printing ${pattern}; stderr: ${err}`));
+      };
+      const cleanup = () => {
+        clearTimeout(timer);
+        stream.off('data', check);
+        child.off('exit', onExit);
+      };
+      stream.on('data', check);
+      child.once('exit', onExit);
+      check();
+    });
+  };
   return {
     child,
     stdout: () => out,
     stderr: () => err,
     exited,
-    waitForStdout(pattern, timeoutMs = 60_000) {
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out waiting for ${pattern}; stdout: ${out}\nstderr: ${err}`));
-        }, timeoutMs);
-        const check = () => {
-          const match = pattern.exec(out);
-          if (match) {
-            cleanup();
-            resolve(match);
-          }
-        };
-        const onExit = (code: number | null) => {
-          cleanup();
-          reject(new Error(`chatd exited (${code}) before printing ${pattern}; stderr: ${err}`));
-        };
-        const cleanup = () => {
-          clearTimeout(timer);
-          child.stdout!.off('data', check);
-          child.off('exit', onExit);
-        };
-        child.stdout!.on('data', check);
-        child.once('exit', onExit);
-        check();
-      });
-    },
+    waitForStdout: (pattern, timeoutMs) => waitForOutput('stdout', pattern, timeoutMs),
+    waitForStderr: (pattern, timeoutMs) => waitForOutput('stderr', pattern, timeoutMs),
   };
 }
 
