@@ -149,14 +149,17 @@ export class ChatService {
    */
   async interrupt(user: AuthenticatedUser, chatId: string): Promise<void> {
     const chat = await this.requireOwnedChat(user, chatId);
-    if (chat.status === 'pending') {
+    if (chat.status === 'running') {
+      await this.#interrupts.request(chatId, chat.statusVersion);
+    } else if (chat.status === 'pending') {
       const version = await this.#store.cancelPendingChat(chatId);
       if (version !== undefined) {
         await this.#events.publish(chatId, [{ type: 'status', status: 'waiting', version }]);
-        return;
+      } else {
+        // A worker claimed it since we read it: claiming made it `running`, one status version later.
+        await this.#interrupts.request(chatId, chat.statusVersion + 1);
       }
     }
-    if (chat.status === 'running' || chat.status === 'pending') await this.#interrupts.request(chatId);
   }
 
   /** Archives or unarchives an owned chat. */

@@ -184,7 +184,8 @@ export class ChatWorker {
     // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
     const claimId = chat.claimId!;
     const startedAt = performance.now();
-    const interrupt = interrupts.register(chat.id);
+    // The turn is known by its running status's version: an interrupt for it may arrive before this line.
+    const interrupt = interrupts.register(chat.id, chat.statusVersion);
     const signal = AbortSignal.any([interrupt.signal, this.#shutdown.signal]);
     const parts = new PartBatcher((text) => void events.publish(chat.id, [{ type: 'message_part', text }]), {
       intervalMs: this.#options.partIntervalMs,
