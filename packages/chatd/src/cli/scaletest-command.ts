@@ -93,7 +93,10 @@ export function scaletestCommand(): Command {
         .makeOptionMandatory(),
     )
     .addOption(
-      new Option('--token <token>', 'API token of the user that chats')
+      new Option(
+        '--token <tokens>',
+        'API token of the user that chats; several comma-separated to spread chats over their users',
+      )
         .env('CHATD_SCALETEST_TOKEN')
         .makeOptionMandatory(),
     )
@@ -117,7 +120,7 @@ export function scaletestCommand(): Command {
         const isTty = process.stderr.isTTY === true;
         const report = await runChatLoad({
           urls: options.url.split(',').map((url) => url.trim()),
-          token: options.token,
+          tokens: options.token.split(',').map((token) => token.trim()),
           chats: options.chats,
           turns: options.turns,
           modelConfigId: options.modelConfigId,
@@ -149,6 +152,15 @@ export function scaletestCommand(): Command {
     )
     .addOption(chatsOption(100))
     .addOption(turnsOption())
+    .addOption(
+      new Option(
+        '--users <n>',
+        'users the chats belong to (chat i is user i mod n), each with a personal prompt; 1: one admin for every chat',
+      )
+        .env('CHATD_SCALETEST_USERS')
+        .default(1)
+        .argParser(positiveInteger),
+    )
     .addOption(
       new Option('--compare', 'run again with the config cache off and print both, with the reduction').env(
         'CHATD_SCALETEST_COMPARE',
@@ -199,6 +211,7 @@ export function scaletestCommand(): Command {
         replicas: number;
         chats: number;
         turns: number;
+        users: number;
         compare?: boolean;
         configCacheTtl?: number;
         userPromptCacheTtl?: number;
@@ -212,6 +225,7 @@ export function scaletestCommand(): Command {
           replicas: options.replicas,
           chats: options.chats,
           turns: options.turns,
+          users: options.users,
           postgresUrl: options.postgresUrl,
           configCacheTtlMs: options.configCacheTtl,
           userPromptCacheTtlMs: options.userPromptCacheTtl,

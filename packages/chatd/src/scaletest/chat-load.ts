@@ -10,7 +10,8 @@ export type FailureStage = 'create' | 'stream' | 'send' | 'turn';
 export interface ChatLoadOptions {
   /** Base URLs of the replicas; chat i talks to replica i mod n. */
   readonly urls: readonly string[];
-  readonly token: string;
+  /** API tokens of the users the chats belong to; chat i is user i mod n's. */
+  readonly tokens: readonly string[];
   readonly chats: number;
   readonly turns: number;
   /** Model config for the chats; default: the deployment's default. */
@@ -62,15 +63,26 @@ export interface ChatLoadReport {
  */
 export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadReport> {
   const turnTimeoutMs = options.turnTimeoutMs ?? 600_000;
+  if (options.urls.length === 0 || options.tokens.length === 0) {
+    throw new RangeError('runChatLoad needs at least one URL and one token');
+  }
   let connectionRetries = 0;
-  const clients = options.urls.map(
-    (url) =>
-      new ChatdClient(url, options.token, {
+  const clients = new Map<string, ChatdClient>();
+  const clientFor = (index: number): ChatdClient => {
+    const url = options.urls[index % options.urls.length]!;
+    const token = options.tokens[index % options.tokens.length]!;
+    const key = `${url} ${token}`;
+    let client = clients.get(key);
+    if (!client) {
+      client = new ChatdClient(url, token, {
         onConnectionRetry: () => {
           connectionRetries += 1;
         },
-      }),
-  );
+      });
+      clients.set(key, client);
+    }
+    return client;
+  };
   const failures: Record<FailureStage, number> = { create: 0, stream: 0, send: 0, turn: 0 };
   const failureSamples: string[] = [];
   const createLatency: number[] = [];
@@ -95,7 +107,7 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
   };
 
   const runOne = async (index: number) => {
-    const client = clients[index % clients.length]!;
+    const client = clientFor(index);
     await barrier;
     let turnStartedAt = performance.now();
     let chatId: string;

@@ -29,6 +29,11 @@ export interface ScaleTestOptions {
   readonly replicas: number;
   readonly chats: number;
   readonly turns: number;
+  /**
+   * Users the chats belong to (chat i is user i mod n), each with a personal prompt; default 1: one admin
+   * runs every chat.
+   */
+  readonly users?: number;
   /** Config cache on or off in the replicas. */
   readonly configCache: boolean;
   /** The replicas' `--config-cache-ttl` in ms; their default when undefined. */
@@ -175,6 +180,17 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   cleanups.push(() => sql.end());
   const store = createPostgresStore(sql);
   const { token } = await createUserWithToken(store, { username: 'scaletest', role: 'admin' });
+  const users = options.users ?? 1;
+  const tokens = [token];
+  if (users > 1) {
+    say(`creating ${users} users`);
+    tokens.length = 0;
+    for (let index = 0; index < users; index++) {
+      const member = await createUserWithToken(store, { username: `scaletest-${index}`, role: 'member' });
+      await store.upsertUserChatPrompt(member.user.id, `You talk to scale test user ${index}.`);
+      tokens.push(member.token);
+    }
+  }
 
   say(`starting ${options.replicas} chatd replicas (config cache ${options.configCache ? 'on' : 'off'})`);
   const secretsKey = randomBytes(32).toString('hex');
@@ -274,7 +290,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     propagation.push({ change: change.name, applyMs });
   };
 
-  say(`running ${options.chats} chats x ${options.turns} turns`);
+  say(`running ${options.chats} chats x ${options.turns} turns${users > 1 ? ` of ${users} users` : ''}`);
   const cpuSnapshot = async () => ({
     replicas: await Promise.all(replicas.map((replica) => cpuOf(replica.process.child.pid))),
     postgres: await cpuOf(database.serverPid),
@@ -285,7 +301,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   const isTty = process.stderr.isTTY === true;
   const load = await runChatLoad({
     urls: replicas.map((replica) => replica.url),
-    token,
+    tokens,
     chats: options.chats,
     turns: options.turns,
     modelConfigId: modelConfig.id,
@@ -364,15 +380,18 @@ function difference(after: number | undefined, before: number | undefined): numb
 }
 
 /**
- * The most calls a run with the cache on may make of one config cache's query: each replica reloads at
- * most once per TTL over its lifetime (plus the first load), plus once per invalidation it applied.
+ * The most calls a run with the cache on may make of one config cache's query: each replica reloads each
+ * entry at most once per TTL over its lifetime (plus the first load), plus once per invalidation it
+ * applied.
  */
 export function configQueryBound(report: ScaleTestReport, cache: ConfigCacheName): number {
+  // One entry for each cache but the user prompts, which have one per user.
+  const entries = cache === 'user_prompt' ? (report.options.users ?? 1) : 1;
   const perReplica = report.replicaSeconds.reduce(
     (sum, seconds, index) => sum + Math.ceil(seconds / report.cacheTtlSeconds[index]![cache]) + 1,
     0,
   );
-  return perReplica + report.invalidations;
+  return perReplica * entries + report.invalidations;
 }
 
 /** The reference's table: query | calls | calls per 1,000 turns; with a second report, both and the reduction. */
@@ -447,7 +466,11 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     }
   }
   if (on.options.configCache) {
-    lines.push('', 'config queries against their bound (replicas x (seconds / TTL + 1) + invalidations):');
+    const users = on.options.users ?? 1;
+    lines.push(
+      '',
+      `config queries against their bound (replicas x (seconds / TTL + 1) x entries + invalidations; user prompts have one entry per user, ${users} here):`,
+    );
     for (const cache of CONFIG_CACHE_NAMES) {
       const query = CONFIG_CACHE_QUERIES[cache];
       const ttls = [...new Set(on.cacheTtlSeconds.map((ttl) => `${ttl[cache]} s`))].join(', ');

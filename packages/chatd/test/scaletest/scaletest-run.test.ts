@@ -3,11 +3,13 @@ import { CONFIG_CACHE_NAMES, CONFIG_CACHE_QUERIES } from '../../src/config/chat-
 import { configQueryBound, formatScaleTestReport, runScaleTest } from '../../src/scaletest/scaletest-run.js';
 
 describe('chatd scaletest run (small)', () => {
-  it('runs 50 chats x 3 turns on 2 replica processes with zero failures and config queries within their bound', async () => {
+  it('runs 50 chats x 3 turns of 5 users on 2 replica processes with zero failures and config queries within their bound', async () => {
     const report = await runScaleTest({
       replicas: 2,
       chats: 50,
       turns: 3,
+      // Chats spread over five members, each with a prompt of their own.
+      users: 5,
       configCache: true,
       // Passed to the replicas, which report them back: the bound below is computed from what they used.
       configCacheTtlMs: 4_000,
@@ -34,6 +36,8 @@ describe('chatd scaletest run (small)', () => {
       const query = CONFIG_CACHE_QUERIES[cache];
       expect(report.queries[query] ?? 0, query).toBeLessThanOrEqual(configQueryBound(report, cache));
     }
+    // Five users' prompts, each loaded at least once (by whichever replica ran that user's first turn).
+    expect(report.queries.getUserChatPrompt).toBeGreaterThanOrEqual(5);
     // The turn path ran: every turn was completed by one statement.
     expect(report.queries.completeChatTurn).toBe(150);
     // Both config changes reached both replicas.
