@@ -29,21 +29,26 @@ export class ChatFollower {
     client: ChatdClient,
     chatId: string,
     onEvent: ((event: StreamEvent, state: FollowedChat) => void) | undefined,
+    afterId: number | undefined,
     connected: () => void,
   ) {
     this.#onEvent = onEvent;
-    this.done = this.#follow(client, chatId, connected);
+    this.done = this.#follow(client, chatId, afterId, connected);
   }
 
-  /** Opens the stream; resolves once the first event (the current status) has arrived. */
+  /**
+   * Opens the stream (after message `afterId` when given); resolves once the first event (the current
+   * status) has arrived.
+   */
   static async open(
     client: ChatdClient,
     chatId: string,
     onEvent?: (event: StreamEvent, state: FollowedChat) => void,
+    options: { afterId?: number } = {},
   ): Promise<ChatFollower> {
     let follower!: ChatFollower;
     await new Promise<void>((resolve, reject) => {
-      follower = new ChatFollower(client, chatId, onEvent, resolve);
+      follower = new ChatFollower(client, chatId, onEvent, options.afterId, resolve);
       follower.done.then(() => reject(follower.#failure ?? new Error(`stream of ${chatId} ended at once`)));
     });
     return follower;
@@ -78,9 +83,18 @@ export class ChatFollower {
     this.#controller.abort();
   }
 
-  async #follow(client: ChatdClient, chatId: string, connected: () => void): Promise<void> {
+  async #follow(
+    client: ChatdClient,
+    chatId: string,
+    afterId: number | undefined,
+    connected: () => void,
+  ): Promise<void> {
     try {
-      for await (const event of client.stream(chatId, { signal: this.#controller.signal })) {
+      const stream = client.stream(chatId, {
+        signal: this.#controller.signal,
+        ...(afterId === undefined ? {} : { afterId }),
+      });
+      for await (const event of stream) {
         if (event.event === 'status') {
           const data = event.data as { status: string; last_error?: string | null };
           this.state.status = data.status;

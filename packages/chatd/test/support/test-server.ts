@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { type ChatdServer, type ChatdServerOptions, startChatdServer } from '../../src/cli/chatd-server.js';
+import { ChatFollower } from '../../src/scaletest/chat-follower.js';
 import { ChatdClient, type MessageJson, type StreamEvent } from '../../src/scaletest/chatd-client.js';
 
 /** One key for every test replica: replicas that share a database must share it. */
@@ -41,34 +42,25 @@ export async function waitForTurn(
   chatId: string,
   options: { minMessages: number; timeoutMs?: number; afterId?: number },
 ): Promise<{ status: string; messages: MessageJson[]; events: StreamEvent[] }> {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(new Error(`turn of ${chatId} timed out`)),
-    options.timeoutMs ?? 20_000,
-  );
-  const messages = new Map<number, MessageJson>();
   const events: StreamEvent[] = [];
-  let status = '';
+  const follower = await ChatFollower.open(client, chatId, (event) => events.push(event), {
+    ...(options.afterId === undefined ? {} : { afterId: options.afterId }),
+  });
   try {
-    for await (const event of client.stream(chatId, {
-      signal: controller.signal,
-      ...(options.afterId === undefined ? {} : { afterId: options.afterId }),
-    })) {
-      events.push(event);
-      if (event.event === 'message') {
-        const message = event.data as MessageJson;
-        messages.set(message.id, message);
-      }
-      if (event.event === 'status') status = (event.data as { status: string }).status;
-      // On connect the stream sends the current status before the history: check after every event.
-      if ((status === 'waiting' || status === 'error') && messages.size >= options.minMessages) {
-        return { status, messages: [...messages.values()].sort((a, b) => a.id - b.id), events };
-      }
-    }
-    throw new Error(`stream of ${chatId} ended before the turn did`);
+    // On connect the stream sends the current status before the history: the condition is checked after
+    // every event.
+    const state = await follower.until(
+      (chat) =>
+        (chat.status === 'waiting' || chat.status === 'error') && chat.messages.size >= options.minMessages,
+      options.timeoutMs ?? 20_000,
+    );
+    return {
+      status: state.status,
+      messages: [...state.messages.values()].sort((a, b) => a.id - b.id),
+      events,
+    };
   } finally {
-    clearTimeout(timer);
-    controller.abort();
+    follower.close();
   }
 }
 
