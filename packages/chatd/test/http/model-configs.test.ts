@@ -142,6 +142,26 @@ describe('model configs', () => {
     expect((await listAs(users.member)).every((config) => config.enabled)).toBe(true);
   });
 
+  it('hides from members the configs of a disabled provider', async () => {
+    const other = await api.request('POST', '/api/v1/chat/providers', {
+      token: users.admin.token,
+      body: { provider: 'builtin', display_name: 'Second builtin' },
+    });
+    const config = (
+      await api.request('POST', PATH, {
+        token: users.admin.token,
+        body: { provider_id: other.json.id, model: 'echo', display_name: 'Echo 2', context_limit: 8192 },
+      })
+    ).json as { id: string };
+    expect((await listAs(users.member)).map((c) => c.id)).toContain(config.id);
+    await api.request('PATCH', `/api/v1/chat/providers/${other.json.id}`, {
+      token: users.admin.token,
+      body: { enabled: false },
+    });
+    expect((await listAs(users.member)).map((c) => c.id)).not.toContain(config.id);
+    expect((await listAs(users.admin)).map((c) => c.id)).toContain(config.id);
+  });
+
   it('soft-deletes: no longer listed or usable, while chats that used it keep their history', async () => {
     const config = await createConfig({ is_default: true });
     const chat = await api.request('POST', '/api/v1/chats', {

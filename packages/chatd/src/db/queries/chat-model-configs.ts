@@ -4,6 +4,9 @@ import type { ChatModelConfigRow, JsonObject } from '../rows.js';
 const COLUMNS =
   'id, provider_id, model, display_name, enabled, is_default, context_limit, options, created_at, updated_at, deleted_at';
 
+/** {@link COLUMNS} of the table aliased `c`. */
+const COLUMNS_OF_C = COLUMNS.replace(/(^|, )/g, '$1c.');
+
 /** Fields a model config is created with (options written as JSON). */
 export type ChatModelConfigInsert = Pick<
   ChatModelConfigRow,
@@ -37,15 +40,19 @@ export async function getDefaultChatModelConfig(db: Db): Promise<ChatModelConfig
   return row;
 }
 
-/** Model configs not deleted, oldest first; only the enabled ones unless `includeDisabled`. */
+/**
+ * Model configs that are not deleted, oldest first. Without `includeDisabled` (what members see), only
+ * the usable ones: enabled, and of an enabled provider.
+ */
 export async function listChatModelConfigs(
   db: Db,
   filter: { includeDisabled: boolean },
 ): Promise<ChatModelConfigRow[]> {
   return db<ChatModelConfigRow[]>`
-    SELECT ${db.unsafe(COLUMNS)} FROM chat_model_configs
-    WHERE deleted_at IS NULL AND (${filter.includeDisabled} OR enabled)
-    ORDER BY created_at, id`;
+    SELECT ${db.unsafe(COLUMNS_OF_C)} FROM chat_model_configs c
+    WHERE c.deleted_at IS NULL AND (${filter.includeDisabled} OR (c.enabled AND EXISTS (
+      SELECT 1 FROM chat_providers p WHERE p.id = c.provider_id AND p.enabled)))
+    ORDER BY c.created_at, c.id`;
 }
 
 /** Fields a model config update may change; absent fields stay as they are. */
