@@ -97,15 +97,15 @@ export function positiveInteger(value: string): number {
 }
 
 const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+/** 24 days: within the range of Node's timers (2^31 - 1 ms). */
+const MAX_DURATION_MS = 24 * 24 * 3_600_000;
 
 /** Parses a duration flag such as `500ms`, `10s`, `1.5m` or `1h` into whole milliseconds (at least 1). */
 export function durationMs(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
   const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!) : Number.NaN;
-  if (!(ms >= 1 && ms <= 2 ** 31 - 1)) {
-    throw new InvalidArgumentError(
-      'expected a duration such as 500ms, 10s or 5m (at least 1ms, under 24 days)',
-    );
+  if (!(ms >= 1 && ms <= MAX_DURATION_MS)) {
+    throw new InvalidArgumentError('expected a duration such as 500ms, 10s or 5m (from 1ms to 24 days)');
   }
   return ms;
 }

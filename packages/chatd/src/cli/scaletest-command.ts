@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
@@ -238,10 +239,13 @@ export function scaletestCommand(): Command {
         // A first SIGINT or SIGTERM stops the run cleanly: the replicas, the mock LLM and the embedded
         // PostgreSQL are stopped and their scratch files removed. A second one exits at once.
         const stop = new AbortController();
+        // The conventional status of a death by that signal: 130 for SIGINT, 143 for SIGTERM.
+        let exitCode = 130;
         const onSignal = (signal: NodeJS.Signals) => {
+          exitCode = 128 + (osConstants.signals[signal] ?? 2);
           if (stop.signal.aborted) {
             process.stderr.write(`chatd scaletest: second ${signal}, exiting without cleaning up\n`);
-            process.exit(130);
+            process.exit(exitCode);
           }
           process.stderr.write(
             `chatd scaletest: ${signal}: stopping the replicas, the mock LLM and PostgreSQL (again to exit at once)\n`,
@@ -260,7 +264,7 @@ export function scaletestCommand(): Command {
           if (!(error instanceof ScaleTestStoppedError)) throw error;
           process.stderr.write('chatd scaletest: stopped; everything it started is gone\n');
           // The chat load may still hold timers; nothing is left to wait for.
-          process.exit(130);
+          process.exit(exitCode);
         } finally {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);

@@ -52,7 +52,7 @@ export interface TurnOptions extends RetryPolicyOptions {
  * The provider still does the wire format, validation and errors (`APICallError`), exactly as before.
  *
  * Retries (429, 5xx, connection failures; exponential backoff with jitter, honouring Retry-After up to
- * a cap) happen only here — the SDK's own retries are off — and only while nothing has been forwarded:
+ * a cap) happen only here, and only while nothing has been forwarded:
  * once the caller has seen text, a retry would repeat it, so a failure then is final.
  *
  * Never throws synchronously. Rejects with {@link TurnAbortedError} when `signal` aborts before the turn

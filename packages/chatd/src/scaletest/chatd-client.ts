@@ -50,13 +50,23 @@ export class ChatdApiError extends Error {
 }
 
 /**
- * Connection failures that, against chatd, mean the request never reached the application: the
- * connection could not be made, or a pooled keep-alive connection was already closed when it was reused
- * (the server closes idle connections; a client whose event loop lags can reuse one a moment too late).
- * chatd never closes a connection in the middle of a request, so retrying these does not run a request
- * twice; the load report counts every retry.
+ * Connection failures that, against chatd, mean the request never reached the application:
+ * - the connection could not be made;
+ * - a pooled keep-alive connection was already closed when it was reused (the server closes idle
+ *   connections; a client whose event loop lags can reuse one a moment too late): a reset or broken pipe,
+ *   retried only on a reused connection.
+ * Retrying these does not run a request twice; the load report counts every retry.
  */
-const RETRYABLE_CONNECTION_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'ECONNRESET', 'EPIPE']);
+const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT']);
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+/** How long a JSON request may take in all (a stream has no limit: it lasts as long as its chat). */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+/** A request failure, and whether it happened on a reused keep-alive connection. */
+interface SendFailure extends Error {
+  reusedSocket?: boolean;
+}
 
 /** Options of a {@link ChatdClient}. */
 export interface ChatdClientOptions {
@@ -81,10 +91,11 @@ export class ChatdClient {
   /** Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). */
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
     const response = await this.#send(method, path, {
       headers: payload === undefined ? {} : { 'content-type': 'application/json' },
       body: payload,
-      signal,
+      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
     const text = await readText(response);
     const json = text === '' ? undefined : (JSON.parse(text) as unknown);
@@ -111,12 +122,11 @@ export class ChatdClient {
         });
       } catch (error) {
         const code = connectionErrorCode(error);
-        if (
-          code === undefined ||
-          !RETRYABLE_CONNECTION_CODES.has(code) ||
-          attempt >= attempts ||
-          init.signal?.aborted
-        ) {
+        const retryable =
+          code !== undefined &&
+          (CONNECT_FAILURE_CODES.has(code) ||
+            (STALE_CONNECTION_CODES.has(code) && (error as SendFailure).reusedSocket === true));
+        if (!retryable || attempt >= attempts || init.signal?.aborted) {
           throw new Error(`${(error as Error).message}${code ? ` (${code})` : ''}`, { cause: error });
         }
         this.#options.onConnectionRetry?.(error as Error);
@@ -184,7 +194,10 @@ function sendOnce(
     request.once('response', resolve);
     // Not `once`: an error can follow the response (a reset mid-body); the response stream reports that
     // to its reader, and a second 'error' without a listener would crash the process.
-    request.on('error', reject);
+    request.on('error', (error: SendFailure) => {
+      error.reusedSocket = request.reusedSocket;
+      reject(error);
+    });
     request.end(init.body);
   });
 }

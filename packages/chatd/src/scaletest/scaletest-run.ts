@@ -62,11 +62,13 @@ export interface PropagationSample {
   readonly change: string;
   /** ms from the commit of the change to each replica applying it (by replica index). */
   readonly applyMs: readonly number[];
+  /** Why the change could not be made or timed, when it could not. */
+  readonly error?: string;
 }
 
 /** Everything one scale test run measured. */
 export interface ScaleTestReport {
-  readonly options: Omit<ScaleTestOptions, 'onProgress' | 'postgresUrl'>;
+  readonly options: Omit<ScaleTestOptions, 'onProgress' | 'postgresUrl' | 'signal'>;
   readonly load: ChatLoadReport;
   /** Calls per query name, summed over every replica, from their Prometheus metrics. */
   readonly queries: Readonly<Record<string, number>>;
@@ -76,8 +78,13 @@ export interface ScaleTestReport {
   readonly cacheTtlSeconds: readonly Readonly<Record<ConfigCacheName, number>>[];
   readonly peakRssBytes: readonly (number | undefined)[];
   readonly propagation: readonly PropagationSample[];
-  /** Config invalidations each replica applied (notifications and resets). */
-  readonly invalidations: number;
+  /**
+   * Invalidations the replicas applied, by cache: `notify` drops one entry (a change notification);
+   * `flush` drops them all (a listener reset, or its distrust while disconnected).
+   */
+  readonly invalidations: Readonly<
+    Record<ConfigCacheName, { readonly notify: number; readonly flush: number }>
+  >;
   /** Pubsub listener reconnects of each replica during the run (each one flushes caches and resyncs streams). */
   readonly pubsubReconnects: readonly number[];
   /** CPU seconds each part used during the chat load. */
@@ -109,18 +116,30 @@ export class ScaleTestStoppedError extends Error {
  */
 class Cleanups {
   readonly #steps: Array<() => Promise<unknown>> = [];
+  /** Steps added after run() started, running now. */
+  readonly #late = new Set<Promise<unknown>>();
   #ran = false;
 
   push(step: () => Promise<unknown>): void {
-    if (this.#ran) void step().catch(() => {});
-    else this.#steps.push(step);
+    if (!this.#ran) {
+      this.#steps.push(step);
+      return;
+    }
+    const running = step().catch(() => {});
+    this.#late.add(running);
+    void running.finally(() => this.#late.delete(running));
   }
 
+  /** Runs every step (and waits for late ones still running); safe to call again. */
   async run(): Promise<void> {
     this.#ran = true;
     for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
+    await Promise.all(this.#late);
   }
 }
+
+/** How long a stopped run waits for starts still in flight (each has a time-out of its own). */
+const STOP_GRACE_MS = 90_000;
 
 /**
  * The whole measurement on one machine: a scratch PostgreSQL, a mock LLM and `replicas` chatd servers as
@@ -144,17 +163,36 @@ export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTest
   } finally {
     if (onAbort) signal?.removeEventListener('abort', onAbort);
     await cleanups.run();
+    if (signal?.aborted) {
+      // A start in flight when the run stopped (PostgreSQL, a replica) registers its clean-up when it is
+      // up, which then runs at once; the measurement stops at its next check. Wait for both, so that
+      // nothing this run started outlives it.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        measurement.catch(() => {}),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, STOP_GRACE_MS);
+        }),
+      ]);
+      clearTimeout(timer);
+      await cleanups.run();
+    }
   }
 }
 
 async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<ScaleTestReport> {
   const say = options.onProgress ?? (() => {});
+  // Checked between steps: a stopped run starts nothing more.
+  const checkStopped = () => {
+    if (options.signal?.aborted) throw new ScaleTestStoppedError();
+  };
   say('starting PostgreSQL');
   const database = await openScratchDatabase({
     postgresUrl: options.postgresUrl,
     maxConnections: 50 + options.replicas * 40,
   });
   cleanups.push(() => database.close());
+  checkStopped();
 
   say('starting the mock LLM');
   const mock = await startChatdChild(
@@ -173,6 +211,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     [/llm-mock listening at (\S+)/],
   );
   cleanups.push(() => mock.process.stop());
+  checkStopped();
   const llmUrl = mock.matches[0]![1]!;
 
   // Seed through the store: an admin token for the load, a provider, a default model config.
@@ -196,6 +235,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   const secretsKey = randomBytes(32).toString('hex');
   const replicas: Array<{ url: string; metricsUrl: string; process: ChatdChild; startedAt: number }> = [];
   for (let index = 0; index < options.replicas; index++) {
+    checkStopped();
     const cacheDir = await mkdtemp(path.join(tmpdir(), `chatd-replica-${index}-`));
     cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
     const startedAt = performance.now();
@@ -233,7 +273,10 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
       startedAt,
     });
   }
+  checkStopped();
   const admin = new ChatdClient(replicas[0]!.url, token);
+  // The prompt the mid-run change edits belongs to the first chat's user, so it is an entry in use.
+  const promptOwner = new ChatdClient(replicas[0]!.url, tokens[0]!);
   const provider = await admin.request<{ id: string }>('POST', '/api/v1/chat/providers', {
     provider: 'openai-compat',
     display_name: 'Mock LLM',
@@ -260,7 +303,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
           at: Math.ceil(totalTurns / 3),
           name: 'user prompt',
           write: () =>
-            admin.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be brief.' }),
+            promptOwner.request('PUT', '/api/v1/chat/config/user-prompt', { custom_prompt: 'Be brief.' }),
         },
         {
           at: Math.ceil((2 * totalTurns) / 3),
@@ -272,22 +315,33 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
         },
       ]
     : [];
+  /** Makes one change and times it on every replica. Never rejects: a failure is recorded. */
   const measureChange = async (change: (typeof changes)[number]) => {
-    await change.write();
-    const committedAt = performance.now();
-    const version = await store.getConfigVersion();
-    const applyMs = await Promise.all(
-      replicas.map(async (replica) => {
-        // A replica that has not applied the change within the bound is reported as Infinity.
-        while (performance.now() - committedAt < PROPAGATION_TIMEOUT_MS) {
-          const applied = (await scrapeMetrics(replica.metricsUrl)).get('chatd_config_version_applied') ?? 0;
-          if (applied >= version) return performance.now() - committedAt;
-          await new Promise((resolve) => setTimeout(resolve, 2));
-        }
-        return Number.POSITIVE_INFINITY;
-      }),
-    );
-    propagation.push({ change: change.name, applyMs });
+    try {
+      await change.write();
+      const committedAt = performance.now();
+      const version = await store.getConfigVersion();
+      const applyMs = await Promise.all(
+        replicas.map(async (replica) => {
+          // A replica that has not applied the change within the bound is reported as Infinity.
+          while (performance.now() - committedAt < PROPAGATION_TIMEOUT_MS && !options.signal?.aborted) {
+            const metrics = await scrapeMetrics(replica.metricsUrl);
+            if ((metrics.get('chatd_config_version_applied') ?? 0) >= version) {
+              return performance.now() - committedAt;
+            }
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+          return Number.POSITIVE_INFINITY;
+        }),
+      );
+      propagation.push({ change: change.name, applyMs });
+    } catch (error) {
+      propagation.push({
+        change: change.name,
+        applyMs: replicas.map(() => Number.POSITIVE_INFINITY),
+        error: (error as Error).message,
+      });
+    }
   };
 
   say(`running ${options.chats} chats x ${options.turns} turns${users > 1 ? ` of ${users} users` : ''}`);
@@ -308,7 +362,8 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     turnTimeoutMs: options.turnTimeoutMs,
     onProgress: ({ completedTurns, failedChats }) => {
       while (changes.length > 0 && completedTurns >= changes[0]!.at) {
-        pendingChanges.push(measureChange(changes.shift()!));
+        if (!options.signal?.aborted) pendingChanges.push(measureChange(changes.shift()!));
+        else changes.length = 0;
       }
       if (isTty) {
         const width = 30;
@@ -336,8 +391,11 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     }
   }
 
+  checkStopped();
   const queries: Record<string, number> = {};
-  let invalidations = 0;
+  const invalidations = Object.fromEntries(
+    CONFIG_CACHE_NAMES.map((name) => [name, { notify: 0, flush: 0 }]),
+  ) as Record<ConfigCacheName, { notify: number; flush: number }>;
   const replicaSeconds: number[] = [];
   const cacheTtlSeconds: Array<Record<ConfigCacheName, number>> = [];
   const pubsubReconnects: number[] = [];
@@ -352,11 +410,17 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     cacheTtlSeconds.push(ttls);
     for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
     for (const [key, value] of metrics) {
-      if (key.startsWith('chatd_config_cache_invalidations_total{')) invalidations += value;
+      const match = /^chatd_config_cache_invalidations_total\{cache="([a-z_]+)",source="([a-z]+)"\}$/.exec(
+        key,
+      );
+      const counts = match ? invalidations[match[1] as ConfigCacheName] : undefined;
+      if (!counts) continue;
+      if (match![2] === 'notify') counts.notify += value;
+      else counts.flush += value;
     }
   }
   const peakRssBytes = await Promise.all(replicas.map((replica) => replica.process.peakRss()));
-  const { onProgress: _, postgresUrl: __, ...reported } = options;
+  const { onProgress: _, postgresUrl: __, signal: ___, ...reported } = options;
   return {
     options: reported,
     load,
@@ -381,17 +445,19 @@ function difference(after: number | undefined, before: number | undefined): numb
 
 /**
  * The most calls a run with the cache on may make of one config cache's query: each replica reloads each
- * entry at most once per TTL over its lifetime (plus the first load), plus once per invalidation it
- * applied.
+ * entry at most once per TTL over its lifetime (plus the first load), plus once per entry an
+ * invalidation dropped.
  */
 export function configQueryBound(report: ScaleTestReport, cache: ConfigCacheName): number {
-  // One entry for each cache but the user prompts, which have one per user.
+  // One entry for each cache but the user prompts, which have one per user. A notification drops one
+  // entry; a flush drops every entry of the replica that flushed.
   const entries = cache === 'user_prompt' ? (report.options.users ?? 1) : 1;
   const perReplica = report.replicaSeconds.reduce(
     (sum, seconds, index) => sum + Math.ceil(seconds / report.cacheTtlSeconds[index]![cache]) + 1,
     0,
   );
-  return perReplica * entries + report.invalidations;
+  const { notify, flush } = report.invalidations[cache];
+  return perReplica * entries + notify + flush * entries;
 }
 
 /** The reference's table: query | calls | calls per 1,000 turns; with a second report, both and the reduction. */
@@ -461,7 +527,9 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     for (const sample of report.propagation) {
       lines.push(
         '',
-        `${label(report)}: ${sample.change} change applied by every replica in ${sample.applyMs.map((ms) => `${formatMs(ms)} ms`).join(', ')} (from commit)`,
+        sample.error === undefined
+          ? `${label(report)}: ${sample.change} change applied by every replica in ${sample.applyMs.map((ms) => `${formatMs(ms)} ms`).join(', ')} (from commit)`
+          : `${label(report)}: ${sample.change} change failed: ${sample.error}`,
       );
     }
   }
@@ -469,7 +537,7 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     const users = on.options.users ?? 1;
     lines.push(
       '',
-      `config queries against their bound (replicas x (seconds / TTL + 1) x entries + invalidations; user prompts have one entry per user, ${users} here):`,
+      `config queries against their bound (replicas x (seconds / TTL + 1) x entries + entries invalidated; user prompts have one entry per user, ${users} here):`,
     );
     for (const cache of CONFIG_CACHE_NAMES) {
       const query = CONFIG_CACHE_QUERIES[cache];

@@ -28,51 +28,58 @@ export async function openScratchDatabase(options: {
   let embedded: EmbeddedPostgres | undefined;
   let scratchDir: string | undefined;
   let serverUrl = options.postgresUrl;
-  if (!serverUrl) {
-    scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-scaletest-'));
-    embedded = await EmbeddedPostgres.start({
-      baseDir: scratchDir,
-      settings: {
-        fsync: 'off',
-        synchronous_commit: 'off',
-        full_page_writes: 'off',
-        max_connections: String(options.maxConnections ?? 300),
-        shared_buffers: '256MB',
-      },
-    });
-    serverUrl = embedded.connectionUrl('postgres');
-  }
   const name = `chatd_scaletest_${randomBytes(5).toString('hex')}`;
-  const admin = await connectDatabase(serverUrl, { maxConnections: 1 });
-  try {
-    await admin.unsafe(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const parsed = new URL(serverUrl);
-  parsed.pathname = `/${name}`;
-  const url = parsed.toString();
-  const sql = await connectDatabase(url, { maxConnections: 1 });
-  try {
-    await migrate(sql);
-  } finally {
-    await sql.end();
-  }
-  return {
-    url,
-    serverPid: embedded?.pid,
-    async close() {
-      try {
+  let created = false;
+  const close = async () => {
+    try {
+      if (created && serverUrl) {
         const dropper = await connectDatabase(serverUrl, { maxConnections: 1 });
         try {
           await dropper.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
         } finally {
           await dropper.end();
         }
-      } finally {
-        await embedded?.stop();
-        if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
       }
-    },
+    } finally {
+      await embedded?.stop();
+      if (scratchDir) await rm(scratchDir, { recursive: true, force: true });
+    }
   };
+  try {
+    if (!serverUrl) {
+      scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-scaletest-'));
+      embedded = await EmbeddedPostgres.start({
+        baseDir: scratchDir,
+        settings: {
+          fsync: 'off',
+          synchronous_commit: 'off',
+          full_page_writes: 'off',
+          max_connections: String(options.maxConnections ?? 300),
+          shared_buffers: '256MB',
+        },
+      });
+      serverUrl = embedded.connectionUrl('postgres');
+    }
+    const admin = await connectDatabase(serverUrl, { maxConnections: 1 });
+    try {
+      await admin.unsafe(`CREATE DATABASE ${name}`);
+      created = true;
+    } finally {
+      await admin.end();
+    }
+    const parsed = new URL(serverUrl);
+    parsed.pathname = `/${name}`;
+    const url = parsed.toString();
+    const sql = await connectDatabase(url, { maxConnections: 1 });
+    try {
+      await migrate(sql);
+    } finally {
+      await sql.end();
+    }
+    return { url, serverPid: embedded?.pid, close };
+  } catch (error) {
+    // Half made: take down what was made (the database, the embedded server, its files).
+    await close().catch(() => {});
+    throw error;
+  }
 }

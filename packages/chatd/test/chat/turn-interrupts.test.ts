@@ -72,6 +72,15 @@ describe('TurnInterrupts', () => {
     expect(b.register('chat-1', 4).signal.aborted).toBe(false);
   });
 
+  it('keeps at most 10,000 early requests, dropping the oldest', async () => {
+    const { a } = await setUp();
+    for (let chat = 0; chat <= 10_000; chat++) await a.request(`chat-${chat}`, 1);
+    await nextMacrotask();
+    expect(a.register('chat-0', 1).signal.aborted).toBe(false);
+    expect(a.register('chat-1', 1).signal.aborted).toBe(true);
+    expect(a.register('chat-10000', 1).signal.aborted).toBe(true);
+  });
+
   it('aborts locally at once, before the broadcast comes back', async () => {
     const { a } = await setUp();
     const turn = a.register('chat-1', 2);

@@ -8,9 +8,10 @@ describe('duration flags', () => {
     expect(durationMs('1.5m')).toBe(90_000);
     expect(durationMs('2h')).toBe(7_200_000);
     expect(durationMs(' 5s ')).toBe(5_000);
+    expect(durationMs('576h')).toBe(24 * 24 * 3_600_000);
   });
 
-  it.each(['10', 's', '-5s', '0s', '0.4ms', '5 s', '5sec', '1e3ms', '25d', '600h', ''])(
+  it.each(['10', 's', '-5s', '0s', '0.4ms', '5 s', '5sec', '1e3ms', '25d', '577h', ''])(
     'refuses %j with the expected form',
     (value) => {
       expect(() => durationMs(value)).toThrow('expected a duration such as 500ms, 10s or 5m');

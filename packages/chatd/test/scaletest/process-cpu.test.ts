@@ -33,10 +33,8 @@ describe.runIf(process.platform === 'linux')('processTreeCpuSeconds', () => {
     try {
       await once(child.stdout!, 'data');
       const own = await processTreeCpuSeconds(child.pid!);
-      // Two processes of at least 300 ms of CPU each.
-      expect(own).toBeGreaterThanOrEqual(0.5);
-      // The test runner's tree holds the child, so it used at least as much.
-      expect(await processTreeCpuSeconds(process.pid)).toBeGreaterThanOrEqual(own!);
+      // Two processes of at least 300 ms of CPU each (less a tick of rounding): more than either alone.
+      expect(own).toBeGreaterThanOrEqual(0.55);
     } finally {
       child.stdin!.end();
       await once(child, 'exit');

@@ -22,50 +22,59 @@ async function processes(): Promise<Array<{ pid: number; ppid: number; cmdline: 
 }
 
 describe.runIf(process.platform === 'linux')('chatd scaletest run, stopped', () => {
-  it('stops every process it started and removes its scratch files on SIGINT', async () => {
-    // Its own temporary directory, so that what it leaves behind (files, processes naming them) is its own.
-    const scratch = await mkdtemp(path.join(tmpdir(), 'chatd-stop-test-'));
-    // As root, the embedded PostgreSQL runs as the postgres user, which must reach its cluster in here.
-    await chmod(scratch, 0o755);
-    try {
-      const cli = startCli(
-        [
-          'scaletest',
-          'run',
-          '--replicas',
-          '2',
-          '--chats',
-          '200',
-          '--turns',
-          '1000',
-          '--llm-latency-ms',
-          '20',
-        ],
-        { TMPDIR: scratch },
-      );
-      await cli.waitForStderr(/running 200 chats x 1000 turns/, 120_000);
+  it.each([
+    ['during the load', /running 200 chats x 1000 turns/],
+    // PostgreSQL is still being set up: the run waits for it to be up, then takes it down.
+    ['while PostgreSQL starts', /starting PostgreSQL/],
+  ])(
+    'stops every process it started and removes its scratch files on SIGINT %s',
+    async (_, stage) => {
+      // Its own temporary directory, so that what it leaves behind (files, processes naming them) is its own.
+      const scratch = await mkdtemp(path.join(tmpdir(), 'chatd-stop-test-'));
+      // As root, the embedded PostgreSQL runs as the postgres user, which must reach its cluster in here.
+      await chmod(scratch, 0o755);
+      try {
+        const cli = startCli(
+          [
+            'scaletest',
+            'run',
+            '--replicas',
+            '2',
+            '--chats',
+            '200',
+            '--turns',
+            '1000',
+            '--llm-latency-ms',
+            '20',
+          ],
+          { TMPDIR: scratch },
+        );
+        await cli.waitForStderr(stage, 120_000);
+        const running = await processes();
+        const named = running.filter((process) => process.cmdline.includes(scratch));
+        const children = running.filter((process) => process.ppid === cli.child.pid);
+        if (stage.source.startsWith('running')) {
+          // Started: the embedded PostgreSQL and both replicas (their data lives under `scratch`), the mock.
+          expect(named.filter((process) => /\bpostgres\b/.test(process.cmdline))).toHaveLength(1);
+          expect(named.filter((process) => process.cmdline.includes(' server '))).toHaveLength(2);
+          expect(children.filter((process) => process.cmdline.includes('llm-mock'))).toHaveLength(1);
+        }
+        const started = new Set([...named, ...children].map((process) => process.pid));
 
-      // Started: the embedded PostgreSQL and both replicas (their data lives under `scratch`), the mock LLM.
-      const running = await processes();
-      const named = running.filter((process) => process.cmdline.includes(scratch));
-      expect(named.filter((process) => /\bpostgres\b/.test(process.cmdline))).toHaveLength(1);
-      expect(named.filter((process) => process.cmdline.includes(' server '))).toHaveLength(2);
-      const children = running.filter((process) => process.ppid === cli.child.pid);
-      expect(children.filter((process) => process.cmdline.includes('llm-mock'))).toHaveLength(1);
-      const started = new Set([...named, ...children].map((process) => process.pid));
+        cli.child.kill('SIGINT');
+        expect(await cli.exited).toBe(130);
+        expect(cli.stderr()).toContain('SIGINT: stopping the replicas, the mock LLM and PostgreSQL');
+        expect(cli.stderr()).toContain('stopped; everything it started is gone');
 
-      cli.child.kill('SIGINT');
-      expect(await cli.exited).toBe(130);
-      expect(cli.stderr()).toContain('SIGINT: stopping the replicas, the mock LLM and PostgreSQL');
-      expect(cli.stderr()).toContain('stopped; everything it started is gone');
-
-      const left = (await processes()).filter(
-        (process) => started.has(process.pid) || process.cmdline.includes(scratch),
-      );
-      expect(left).toEqual([]);
-      expect(await readdir(scratch)).toEqual([]);
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-  }, 180_000);
+        const left = (await processes()).filter(
+          (process) => started.has(process.pid) || process.cmdline.includes(scratch),
+        );
+        expect(left).toEqual([]);
+        expect(await readdir(scratch)).toEqual([]);
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
 });
