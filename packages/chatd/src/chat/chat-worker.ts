@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { SharedV3Warning } from '@ai-sdk/provider';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatMessageRow, ChatRow, JsonObject } from '../db/rows.js';
@@ -37,6 +38,9 @@ export interface ChatWorkerOptions {
   readonly turn: TurnOptions;
 }
 
+/** Distinct provider warnings remembered before the set starts over. */
+const MAX_WARNINGS_REMEMBERED = 1_024;
+
 export const DEFAULT_CHAT_WORKER_OPTIONS: ChatWorkerOptions = Object.freeze({
   maxConcurrentTurns: 2_000,
   acquireBatchSize: 100,
@@ -73,6 +77,8 @@ export interface ChatWorkerDependencies {
  */
 export class ChatWorker {
   readonly #deps: ChatWorkerDependencies;
+  /** Provider warnings already logged, by model config (each is logged once, not on every turn). */
+  readonly #warned = new Set<string>();
   readonly #options: ChatWorkerOptions;
   readonly #running = new Map<string, Promise<void>>();
   /** Aborts every running turn when the replica stops. */
@@ -223,6 +229,7 @@ export class ChatWorker {
             messages: history.map((message) => ({ role: message.role, content: message.content })),
             signal,
             onTextDelta: (delta) => parts.push(delta),
+            onWarning: (warning) => this.#warnOnce(model.config.id, model.config.model, warning),
           },
           this.#options.turn,
         );
@@ -279,6 +286,15 @@ export class ChatWorker {
       interrupt.release();
       metrics.turnEnded(outcome, performance.now() - startedAt, timeToFirstTokenMs);
     }
+  }
+
+  /** Logs a provider warning about a model config the first time it is seen (bounded memory). */
+  #warnOnce(modelConfigId: string, model: string, warning: SharedV3Warning): void {
+    const key = `${modelConfigId}\u0000${JSON.stringify(warning)}`;
+    if (this.#warned.has(key)) return;
+    if (this.#warned.size >= MAX_WARNINGS_REMEMBERED) this.#warned.clear();
+    this.#warned.add(key);
+    this.#deps.logger.warn({ modelConfigId, model, warning }, 'the provider warned about this model config');
   }
 
   /**

@@ -1,5 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { LanguageModelV3, LanguageModelV3Prompt, LanguageModelV3Usage } from '@ai-sdk/provider';
+import type {
+  LanguageModelV3,
+  LanguageModelV3Prompt,
+  LanguageModelV3Usage,
+  SharedV3Warning,
+} from '@ai-sdk/provider';
 import type { JsonObject } from '../db/rows.js';
 import { type ChatCallSettings, callSettingsFromOptions } from './call-settings.js';
 import { languageModelFor, type ProviderConnection } from './language-model-factory.js';
@@ -23,6 +28,11 @@ export interface ChatTurnRequest {
    * cancelled and the turn rejects with that same error.
    */
   onTextDelta(delta: string): void;
+  /**
+   * Receives what the provider warned about the call (a setting it does not support, such as `top_k` on
+   * an OpenAI-compatible server, which it then ignores). Errors it throws are ignored.
+   */
+  onWarning?(warning: SharedV3Warning): void;
 }
 
 /** A completed turn. */
@@ -81,7 +91,7 @@ export async function runChatTurn(
   };
 
   for (let attempt = 1; ; attempt++) {
-    const outcome = await streamAttempt(call, request.signal, output);
+    const outcome = await streamAttempt(call, request.signal, output, request.onWarning);
     // The abort is checked first: whatever the attempt ended with (an abort error, a network error
     // caused by the cancelled request, even a complete answer), the caller asked to stop.
     if (request.signal.aborted) throw abortedError();
@@ -135,6 +145,7 @@ async function streamAttempt(
   call: PreparedCall,
   turnSignal: AbortSignal,
   output: ForwardedText,
+  onWarning: ((warning: SharedV3Warning) => void) | undefined,
 ): Promise<AttemptOutcome> {
   // A controller per attempt, linked to the turn's signal, so that a failed attempt can be cancelled on
   // its own while the turn goes on to retry.
@@ -162,6 +173,14 @@ async function streamAttempt(
       if (part.type === 'text-delta') {
         if (part.delta !== '' && !output.forward(part.delta)) {
           return { kind: 'consumer-failed', error: output.consumerError };
+        }
+      } else if (part.type === 'stream-start') {
+        for (const warning of part.warnings) {
+          try {
+            onWarning?.(warning);
+          } catch {
+            // A warning is advice: the turn goes on.
+          }
         }
       } else if (part.type === 'finish') {
         usage = part.usage;

@@ -36,6 +36,25 @@ afterAll(async () => {
   await mock.close();
 });
 
+describe('provider warnings', () => {
+  it('hands over what the provider ignores, and a throwing handler does not fail the turn', async () => {
+    const warnings: unknown[] = [];
+    const { request } = turnRequest(
+      { kind: 'openai-compat', apiKey: API_KEY, baseUrl: mock.url },
+      { options: { top_k: 5, temperature: 0.2 } },
+    );
+    const result = await runChatTurn({
+      ...request,
+      onWarning: (warning) => {
+        warnings.push(warning);
+        throw new Error('a broken warning handler');
+      },
+    });
+    expect(result.text).toBe(mockReplyText(RESPONSE_TOKENS));
+    expect(warnings).toEqual([{ type: 'unsupported', feature: 'topK' }]);
+  });
+});
+
 describe.each(['openai-compat', 'openai'] as const)('%s provider against the mock server', (kind) => {
   it('streams the answer incrementally, maps usage and sends the assembled request', async () => {
     const stillStreamingAtFirstDelta: boolean[] = [];
