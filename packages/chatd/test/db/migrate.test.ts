@@ -1,9 +1,9 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/connection.js';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
+import { scratchDir } from '../support/scratch-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 describe('migrate', () => {
@@ -62,7 +62,7 @@ describe('migrate', () => {
   it('rolls back a failing migration entirely and records nothing for it', async () => {
     const { connect } = await emptyDatabase();
     const sql = connect();
-    const dir = await mkdtemp(path.join(tmpdir(), 'chatd-migrations-'));
+    const dir = await scratchDir('chatd-migrations-');
     await writeFile(path.join(dir, '0001_good.sql'), 'CREATE TABLE good (id int);');
     await writeFile(path.join(dir, '0002_bad.sql'), 'CREATE TABLE half (id int); SELECT no_such_function();');
     const migrations = await loadMigrations(dir);
@@ -82,7 +82,7 @@ describe('migrate', () => {
   });
 
   it('rejects migration files out of sequence', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'chatd-migrations-'));
+    const dir = await scratchDir('chatd-migrations-');
     await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
     await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
     await expect(loadMigrations(dir)).rejects.toThrow(/out of sequence/);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,6 +8,7 @@ import {
   SecretBox,
   SecretDecryptionError,
 } from '../../src/secrets/secret-box.js';
+import { scratchDir } from '../support/scratch-dir.js';
 
 describe('SecretBox', () => {
   it('round-trips, never repeats a ciphertext and never contains the plaintext', () => {
@@ -47,7 +47,7 @@ describe('SecretBox', () => {
   });
 
   it('generates the embedded key once, with 0600 permissions', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'chatd-secrets-'));
+    const dir = await scratchDir('chatd-secrets-');
     const [first, second] = await Promise.all([loadOrCreateSecretsKey(dir), loadOrCreateSecretsKey(dir)]);
     expect(first.equals(second)).toBe(true);
     expect((await loadOrCreateSecretsKey(dir)).equals(first)).toBe(true);

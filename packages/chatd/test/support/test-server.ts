@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
@@ -15,10 +15,12 @@ export async function startTestServer(
   postgresUrl: string,
   overrides: Partial<Omit<ChatdServerOptions, 'postgresUrl'>> = {},
 ): Promise<ChatdServer> {
-  return startChatdServer({
+  const cacheDir = await mkdtemp(path.join(tmpdir(), 'chatd-server-'));
+  const removeCacheDir = () => rm(cacheDir, { recursive: true, force: true });
+  const server = await startChatdServer({
     httpAddress: { host: '127.0.0.1', port: 0 },
     postgresUrl,
-    cacheDir: await mkdtemp(path.join(tmpdir(), 'chatd-server-')),
+    cacheDir,
     logger: pino({ level: process.env.CHATD_TEST_LOG ?? 'silent' }, pino.destination(2)),
     secretsKey: TEST_SECRETS_KEY,
     replicaHeartbeatMs: 200,
@@ -30,7 +32,21 @@ export async function startTestServer(
       partIntervalMs: 20,
       ...overrides.worker,
     },
+  }).catch(async (error: unknown) => {
+    await removeCacheDir();
+    throw error;
   });
+  // The cache directory goes with the server.
+  return {
+    ...server,
+    async close() {
+      try {
+        await server.close();
+      } finally {
+        await removeCacheDir();
+      }
+    },
+  };
 }
 
 /**
