@@ -1,10 +1,10 @@
-import { constants as osConstants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
 import { startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
 import { durationMs, positiveInteger } from './options.js';
+import { onShutdownSignal } from './shutdown-signals.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
 export function scaletestCommand(): Command {
@@ -239,21 +239,12 @@ export function scaletestCommand(): Command {
         // A first SIGINT or SIGTERM stops the run cleanly: the replicas, the mock LLM and the embedded
         // PostgreSQL are stopped and their scratch files removed. A second one exits at once.
         const stop = new AbortController();
-        // The conventional status of a death by that signal: 130 for SIGINT, 143 for SIGTERM.
-        let exitCode = 130;
-        const onSignal = (signal: NodeJS.Signals) => {
-          exitCode = 128 + (osConstants.signals[signal] ?? 2);
-          if (stop.signal.aborted) {
-            process.stderr.write(`chatd scaletest: second ${signal}, exiting without cleaning up\n`);
-            process.exit(exitCode);
-          }
+        const signals = onShutdownSignal({ command: 'chatd scaletest', skipped: 'cleaning up' }, (signal) => {
           process.stderr.write(
             `chatd scaletest: ${signal}: stopping the replicas, the mock LLM and PostgreSQL (again to exit at once)\n`,
           );
           stop.abort();
-        };
-        process.on('SIGINT', onSignal);
-        process.on('SIGTERM', onSignal);
+        });
         let on: Awaited<ReturnType<typeof runScaleTest>>;
         let off: Awaited<ReturnType<typeof runScaleTest>> | undefined;
         try {
@@ -264,10 +255,9 @@ export function scaletestCommand(): Command {
           if (!(error instanceof ScaleTestStoppedError)) throw error;
           process.stderr.write('chatd scaletest: stopped; everything it started is gone\n');
           // The chat load may still hold timers; nothing is left to wait for.
-          process.exit(exitCode);
+          process.exit(signals.exitCode);
         } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
+          signals.remove();
         }
         process.stdout.write(
           options.output === 'json'

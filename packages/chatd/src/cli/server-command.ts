@@ -11,6 +11,7 @@ import {
   positiveInteger,
   resolveDatabaseOptions,
 } from './options.js';
+import { onShutdownSignal } from './shutdown-signals.js';
 
 /** `chatd server`: every flag with its CHATD_* variable. */
 export function serverCommand(): Command {
@@ -128,7 +129,10 @@ export function serverCommand(): Command {
       );
     }
     process.stdout.write(`${lines.join('\n')}\n`);
-    await waitForShutdownSignal();
+    // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once.
+    await new Promise((resolve) =>
+      onShutdownSignal({ command: 'chatd', skipped: 'a clean shutdown' }, resolve),
+    );
     logger.info('shutting down');
     await chatd.close();
     logger.flush();
@@ -150,21 +154,4 @@ function secretsKeyOption(value: string): Buffer {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
-}
-
-/** Resolves on the first SIGINT or SIGTERM; a second one exits at once. */
-function waitForShutdownSignal(): Promise<void> {
-  return new Promise((resolve) => {
-    let received = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (received) {
-        process.stderr.write(`chatd: second ${signal}, exiting without a clean shutdown\n`);
-        process.exit(130);
-      }
-      received = true;
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
 }
