@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 const TICKS_PER_SECOND = 100;
 
 /** The fields of `/proc/<pid>/stat` the CPU accounting needs. */
-interface ProcStat {
+export interface ProcStat {
   readonly pid: number;
   readonly ppid: number;
   /** utime + stime + cutime + cstime, in ticks: the process and its children it has waited for. */
@@ -39,15 +39,10 @@ async function readProcStat(pid: number): Promise<ProcStat | undefined> {
 }
 
 /**
- * CPU seconds (user + system) used so far by a process and every descendant of it: the live ones, and
- * the exited ones whose parents have reaped them (the kernel adds those to the parent's child times).
- * That makes it right for PostgreSQL, whose backends come and go under the postmaster.
- *
- * Linux only: undefined where `/proc` is missing or the process is gone.
+ * Every live process's `/proc/<pid>/stat` essentials, read once. Linux only: undefined where `/proc` is
+ * missing.
  */
-export async function processTreeCpuSeconds(rootPid: number): Promise<number | undefined> {
-  const root = await readProcStat(rootPid);
-  if (!root) return undefined;
+export async function readProcessTable(): Promise<ProcStat[] | undefined> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
@@ -57,9 +52,22 @@ export async function processTreeCpuSeconds(rootPid: number): Promise<number | u
   const stats = await Promise.all(
     entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcStat(Number(name))),
   );
+  return stats.filter((stat): stat is ProcStat => stat !== undefined);
+}
+
+/**
+ * CPU seconds (user + system) used so far by a process and every descendant of it: the live ones, and
+ * the exited ones whose parents have reaped them (the kernel adds those to the parent's child times).
+ * That makes it right for PostgreSQL, whose backends come and go under the postmaster.
+ *
+ * `table` is a {@link readProcessTable} to reuse (one read for several processes); undefined where the
+ * process is not in it (gone, or not Linux).
+ */
+export function processTreeCpuSeconds(rootPid: number, table: readonly ProcStat[]): number | undefined {
+  const root = table.find((stat) => stat.pid === rootPid);
+  if (!root) return undefined;
   const children = new Map<number, ProcStat[]>();
-  for (const stat of stats) {
-    if (!stat) continue;
+  for (const stat of table) {
     const siblings = children.get(stat.ppid);
     if (siblings) siblings.push(stat);
     else children.set(stat.ppid, [stat]);

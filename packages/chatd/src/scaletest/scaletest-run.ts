@@ -15,7 +15,7 @@ import { type ChatLoadReport, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
 import { type ChatdChild, queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
 import { formatMs } from './percentiles.js';
-import { processTreeCpuSeconds } from './process-cpu.js';
+import { processTreeCpuSeconds, readProcessTable } from './process-cpu.js';
 import { openScratchDatabase } from './scratch-database.js';
 
 /** The config queries the config cache serves, by the cache that serves them. */
@@ -345,12 +345,17 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   };
 
   say(`running ${options.chats} chats x ${options.turns} turns${users > 1 ? ` of ${users} users` : ''}`);
-  const cpuSnapshot = async () => ({
-    replicas: await Promise.all(replicas.map((replica) => cpuOf(replica.process.child.pid))),
-    postgres: await cpuOf(database.serverPid),
-    llmMock: await cpuOf(mock.process.child.pid),
-    loadClient: process.cpuUsage(),
-  });
+  const cpuSnapshot = async () => {
+    const table = (await readProcessTable()) ?? [];
+    const cpuOf = (pid: number | undefined) =>
+      pid === undefined ? undefined : processTreeCpuSeconds(pid, table);
+    return {
+      replicas: replicas.map((replica) => cpuOf(replica.process.child.pid)),
+      postgres: cpuOf(database.serverPid),
+      llmMock: cpuOf(mock.process.child.pid),
+      loadClient: process.cpuUsage(),
+    };
+  };
   const cpuBefore = await cpuSnapshot();
   const isTty = process.stderr.isTTY === true;
   const load = await runChatLoad({
@@ -433,10 +438,6 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     pubsubReconnects,
     cpuSeconds,
   };
-}
-
-async function cpuOf(pid: number | undefined): Promise<number | undefined> {
-  return pid === undefined ? undefined : processTreeCpuSeconds(pid);
 }
 
 function difference(after: number | undefined, before: number | undefined): number | undefined {

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { parseProcStat, processTreeCpuSeconds } from '../../src/scaletest/process-cpu.js';
+import { parseProcStat, processTreeCpuSeconds, readProcessTable } from '../../src/scaletest/process-cpu.js';
 
 describe('parseProcStat', () => {
   it('counts fields from the last parenthesis, whatever the command name holds', () => {
@@ -32,13 +32,13 @@ describe.runIf(process.platform === 'linux')('processTreeCpuSeconds', () => {
     const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
     try {
       await once(child.stdout!, 'data');
-      const own = await processTreeCpuSeconds(child.pid!);
+      const own = processTreeCpuSeconds(child.pid!, (await readProcessTable())!);
       // Two processes of at least 300 ms of CPU each (less a tick of rounding): more than either alone.
       expect(own).toBeGreaterThanOrEqual(0.55);
     } finally {
       child.stdin!.end();
       await once(child, 'exit');
     }
-    expect(await processTreeCpuSeconds(child.pid!)).toBeUndefined();
+    expect(processTreeCpuSeconds(child.pid!, (await readProcessTable())!)).toBeUndefined();
   });
 });

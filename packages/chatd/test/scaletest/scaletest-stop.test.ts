@@ -2,18 +2,16 @@ import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseProcStat } from '../../src/scaletest/process-cpu.js';
+import { readProcessTable } from '../../src/scaletest/process-cpu.js';
 import { startCli } from '../support/cli-process.js';
 
 /** Live processes: pid, parent pid and command line. */
 async function processes(): Promise<Array<{ pid: number; ppid: number; cmdline: string }>> {
   const found = [];
-  for (const name of await readdir('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
+  for (const { pid, ppid } of (await readProcessTable()) ?? []) {
     try {
-      const stat = parseProcStat(await readFile(`/proc/${name}/stat`, 'utf8'));
-      const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8')).replaceAll('\0', ' ');
-      if (stat) found.push({ pid: stat.pid, ppid: stat.ppid, cmdline });
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replaceAll('\0', ' ');
+      found.push({ pid, ppid, cmdline });
     } catch {
       // exited meanwhile
     }
