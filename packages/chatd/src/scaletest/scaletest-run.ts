@@ -220,10 +220,10 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   const store = createPostgresStore(sql);
   const { token } = await createUserWithToken(store, { username: 'scaletest', role: 'admin' });
   const users = options.users ?? 1;
-  const tokens = [token];
+  // One user: the admin runs every chat. More: members with prompts of their own.
+  const tokens = users === 1 ? [token] : [];
   if (users > 1) {
     say(`creating ${users} users`);
-    tokens.length = 0;
     for (let index = 0; index < users; index++) {
       const member = await createUserWithToken(store, { username: `scaletest-${index}`, role: 'member' });
       await store.upsertUserChatPrompt(member.user.id, `You talk to scale test user ${index}.`);
