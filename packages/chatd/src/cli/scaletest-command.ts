@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
-import { startLlmMockServer } from '../scaletest/llm-mock-server.js';
+import { type LlmFaultMode, parseLlmFaultModes, startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
 import { durationMs, positiveInteger } from './options.js';
 import { onShutdownSignal } from './shutdown-signals.js';
@@ -67,6 +67,36 @@ export function scaletestCommand(): Command {
         .default(16)
         .argParser(positiveInteger),
     )
+    .addOption(
+      new Option(
+        '--fault-rate <share>',
+        'share of requests (0..1) that fail on their own, rotating through --fault-modes',
+      )
+        .env('CHATD_LLM_MOCK_FAULT_RATE')
+        .default(0)
+        .argParser(shareOption),
+    )
+    .addOption(
+      new Option(
+        '--fault-modes <modes>',
+        'comma-separated: http-500 (500 before output), cut (stream cut mid-answer), http-400, silent (headers and a first chunk, then nothing); or all',
+      )
+        .env('CHATD_LLM_MOCK_FAULT_MODES')
+        .default(parseLlmFaultModes('all'), 'all')
+        .argParser(faultModesOption),
+    )
+    .addOption(
+      new Option('--fault-seed <n>', 'seed of the fault sequence (the same seed fails the same requests)')
+        .env('CHATD_LLM_MOCK_FAULT_SEED')
+        .default(1)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option(
+        '--record-last-user-messages',
+        'count requests by their last user message (GET /_mock/stats reports them)',
+      ).env('CHATD_LLM_MOCK_RECORD_LAST_USER_MESSAGES'),
+    )
     .action(
       async (options: {
         host: string;
@@ -74,8 +104,15 @@ export function scaletestCommand(): Command {
         latencyMs: number;
         chunkDelayMs: number;
         responseTokens: number;
+        faultRate: number;
+        faultModes: LlmFaultMode[];
+        faultSeed: number;
+        recordLastUserMessages?: boolean;
       }) => {
-        const server = await startLlmMockServer(options);
+        const server = await startLlmMockServer({
+          ...options,
+          recordLastUserMessages: options.recordLastUserMessages === true,
+        });
         process.stdout.write(`llm-mock listening at ${server.url}\n`);
         await new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
@@ -293,6 +330,22 @@ function outputOption(): Option {
     .env('CHATD_SCALETEST_OUTPUT')
     .choices(['table', 'json'])
     .default('table');
+}
+
+function shareOption(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !(parsed >= 0 && parsed <= 1)) {
+    throw new InvalidArgumentError('expected a number within 0..1');
+  }
+  return parsed;
+}
+
+function faultModesOption(value: string): LlmFaultMode[] {
+  try {
+    return parseLlmFaultModes(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 function nonNegativeInteger(value: string): number {

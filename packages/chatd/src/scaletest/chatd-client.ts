@@ -28,6 +28,8 @@ export interface MessageJson {
   input_tokens: number | null;
   output_tokens: number | null;
   created_at: string;
+  /** How an assistant message ended (wave 2); absent on user messages and on older servers. */
+  finish_reason?: 'stop' | 'length' | 'interrupted' | 'error' | null;
 }
 
 /** One Server-Sent Event. */
@@ -86,6 +88,16 @@ export class ChatdClient {
     this.#baseUrl = baseUrl.replace(/\/+$/, '');
     this.#token = token;
     this.#options = options;
+  }
+
+  /** The server this client talks to, without a trailing slash. */
+  get baseUrl(): string {
+    return this.#baseUrl;
+  }
+
+  /** A client of the same user (token and options) talking to another server, e.g. another replica. */
+  withBaseUrl(baseUrl: string): ChatdClient {
+    return new ChatdClient(baseUrl, this.#token, this.#options);
   }
 
   /** Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). */
@@ -154,15 +166,19 @@ export class ChatdClient {
 
   /**
    * Follows a chat's event stream until `signal` aborts or the server ends it. `afterId` resumes after
-   * that message id.
+   * that message id (as `?after_id`); `lastEventId` does the same as a reconnecting EventSource does, with
+   * the `Last-Event-ID` header (the `id` of the last event received).
    */
   async *stream(
     chatId: string,
-    options: { afterId?: number; signal?: AbortSignal } = {},
+    options: { afterId?: number; lastEventId?: string; signal?: AbortSignal } = {},
   ): AsyncGenerator<StreamEvent> {
     const query = options.afterId === undefined ? '' : `?after_id=${options.afterId}`;
     const response = await this.#send('GET', `/api/v1/chats/${chatId}/stream${query}`, {
-      headers: { accept: 'text/event-stream' },
+      headers: {
+        accept: 'text/event-stream',
+        ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
+      },
       signal: options.signal,
     });
     if (!isSuccess(response)) {

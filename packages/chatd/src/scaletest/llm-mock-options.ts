@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../errors.js';
+import { LLM_FAULT_MODES, type LlmFaultMode } from './llm-mock-faults.js';
 
 /** Options of the mock LLM server. Durations in ms. */
 export interface LlmMockServerOptions {
@@ -21,6 +22,20 @@ export interface LlmMockServerOptions {
   readonly recordLimit?: number;
   /** Largest accepted request body, in bytes; default 16 MiB. */
   readonly bodyLimit?: number;
+  /**
+   * Share of chat completion requests (0..1) that fail on their own, rotating through `faultModes`;
+   * default 0. Deterministic for a given `faultSeed` (see `createLlmFaultPlan`).
+   */
+  readonly faultRate?: number;
+  /** The modes random faults rotate through; default all four. */
+  readonly faultModes?: readonly LlmFaultMode[];
+  /** Seed of the fault sequence; default 1. */
+  readonly faultSeed?: number;
+  /**
+   * Count requests by the text of their last user message (`callsByLastUserMessage`, and the
+   * `GET /_mock/stats` endpoint); default false (memory stays flat under long loads).
+   */
+  readonly recordLastUserMessages?: boolean;
 }
 
 /** {@link LlmMockServerOptions} with defaults applied; frozen. */
@@ -34,6 +49,10 @@ export interface ResolvedLlmMockOptions {
   readonly models: readonly string[];
   readonly recordLimit: number;
   readonly bodyLimit: number;
+  readonly faultRate: number;
+  readonly faultModes: readonly LlmFaultMode[];
+  readonly faultSeed: number;
+  readonly recordLastUserMessages: boolean;
 }
 
 /** Applies defaults and validates; throws {@link InvalidInputError} with a readable message. */
@@ -43,6 +62,17 @@ export function resolveLlmMockOptions(options: LlmMockServerOptions = {}): Resol
   const models = options.models ?? ['mock-model'];
   if (models.length === 0 || models.some((model) => typeof model !== 'string' || model === '')) {
     throw new InvalidInputError('models must be a non-empty list of model ids');
+  }
+  const faultRate = options.faultRate ?? 0;
+  if (typeof faultRate !== 'number' || !(faultRate >= 0 && faultRate <= 1)) {
+    throw new InvalidInputError(`faultRate must be within 0..1, got ${String(faultRate)}`);
+  }
+  const faultModes = options.faultModes ?? LLM_FAULT_MODES;
+  if (faultModes.some((mode) => !LLM_FAULT_MODES.includes(mode))) {
+    throw new InvalidInputError(`faultModes must be among ${LLM_FAULT_MODES.join(', ')}`);
+  }
+  if (faultRate > 0 && faultModes.length === 0) {
+    throw new InvalidInputError('a faultRate above 0 needs at least one fault mode');
   }
   return Object.freeze({
     host: options.host ?? '127.0.0.1',
@@ -54,6 +84,10 @@ export function resolveLlmMockOptions(options: LlmMockServerOptions = {}): Resol
     models: Object.freeze([...models]),
     recordLimit: nonNegativeInteger('recordLimit', options.recordLimit, 20),
     bodyLimit: nonNegativeInteger('bodyLimit', options.bodyLimit, 16 * 1024 * 1024),
+    faultRate,
+    faultModes: Object.freeze([...faultModes]),
+    faultSeed: nonNegativeInteger('faultSeed', options.faultSeed, 1),
+    recordLastUserMessages: options.recordLastUserMessages === true,
   });
 }
 

@@ -4,6 +4,12 @@ import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { InvalidInputError } from '../errors.js';
 import { httpUrl } from '../http/server.js';
 import {
+  createLlmFaultPlan,
+  LLM_FAULT_MODES,
+  type LlmRequestOutcome,
+  lastUserMessageText,
+} from './llm-mock-faults.js';
+import {
   completionObject,
   errorBody,
   errorTypeForStatus,
@@ -18,6 +24,12 @@ import {
   resolveLlmMockOptions,
 } from './llm-mock-options.js';
 
+export {
+  LLM_FAULT_MODES,
+  type LlmFaultMode,
+  type LlmRequestOutcome,
+  parseLlmFaultModes,
+} from './llm-mock-faults.js';
 export { mockReplyChunks, mockReplyText } from './llm-mock-openai-format.js';
 export {
   type LlmMockServerOptions,
@@ -59,6 +71,16 @@ export interface LlmMockServer {
    * with {@link failNext}.
    */
   dropNext(count: number, afterChunks: number): void;
+  /**
+   * Valid chat completion requests by what the fault plan (`faultRate`) made of them; requests failed by
+   * {@link failNext} or {@link dropNext} are not counted here.
+   */
+  readonly outcomes: Readonly<Record<LlmRequestOutcome, number>>;
+  /**
+   * Chat completion requests by the text of their last user message; empty unless
+   * `recordLastUserMessages` is set.
+   */
+  readonly callsByLastUserMessage: ReadonlyMap<string, number>;
   /** Resolves once no answer is in progress (immediately when none is). */
   whenIdle(): Promise<void>;
   /** Ends every answer in progress and stops listening. */
@@ -74,6 +96,14 @@ type Fault =
     }
   | { readonly kind: 'drop'; readonly afterChunks: number };
 
+/** What `GET /_mock/stats` answers (for a parent process that runs the mock as a child). */
+export interface LlmMockStats {
+  readonly requests: number;
+  readonly outcomes: Readonly<Record<LlmRequestOutcome, number>>;
+  /** Present when `recordLastUserMessages` is set. */
+  readonly calls_by_last_user_message: Readonly<Record<string, number>>;
+}
+
 interface ChatCompletionBody {
   readonly model: string;
   readonly messages: readonly unknown[];
@@ -87,7 +117,9 @@ interface ChatCompletionBody {
  * Starts an OpenAI-compatible mock LLM on Fastify: `POST /v1/chat/completions` (streamed as
  * `chat.completion.chunk` SSE events, or a `chat.completion` object) and `GET /v1/models`. Answers are
  * deterministic ({@link mockReplyText}), paced by `latencyMs` and `chunkDelayMs`, and can be made to fail
- * ({@link LlmMockServer.failNext}, {@link LlmMockServer.dropNext}).
+ * ({@link LlmMockServer.failNext}, {@link LlmMockServer.dropNext}), or fail a share of requests on their
+ * own (`faultRate`: HTTP 500, a cut stream, HTTP 400, a silent stream). `GET /_mock/stats` reports the
+ * requests by outcome and, with `recordLastUserMessages`, by their last user message.
  *
  * Built for thousands of concurrent streams: responses are written straight to the socket (no per-chunk
  * serialisation beyond the delta itself, respecting backpressure), request logging is off, and only the
@@ -102,6 +134,12 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
   let idleWaiters: (() => void)[] = [];
   let requests = 0;
   let aborted = 0;
+  const plan = createLlmFaultPlan(settings.faultRate, settings.faultSeed, settings.faultModes);
+  const outcomes = Object.fromEntries(['ok', ...LLM_FAULT_MODES].map((mode) => [mode, 0])) as Record<
+    LlmRequestOutcome,
+    number
+  >;
+  const callsByLastUserMessage = new Map<string, number>();
 
   const app = Fastify({
     logger: false,
@@ -132,6 +170,15 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
     };
   });
 
+  app.get(
+    '/_mock/stats',
+    async (): Promise<LlmMockStats> => ({
+      requests,
+      outcomes: { ...outcomes },
+      calls_by_last_user_message: Object.fromEntries(callsByLastUserMessage),
+    }),
+  );
+
   app.post('/v1/chat/completions', async (request, reply) => {
     requests++;
     const record: RecordedLlmRequest = { body: request.body, authorization: request.headers.authorization };
@@ -154,6 +201,21 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
           ),
         );
     }
+    if (settings.recordLastUserMessages) {
+      const text = lastUserMessageText(body.messages);
+      if (text !== undefined) callsByLastUserMessage.set(text, (callsByLastUserMessage.get(text) ?? 0) + 1);
+    }
+    // Queued injections come first; the random plan decides for the others.
+    const outcome: LlmRequestOutcome = fault ? 'ok' : plan.next();
+    if (!fault) outcomes[outcome] += 1;
+    if (outcome === 'http-500') {
+      return reply.code(500).send(errorBody('mock fault: the server had an error', 'server_error'));
+    }
+    if (outcome === 'http-400') {
+      return reply
+        .code(400)
+        .send(errorBody('mock fault: the request was refused', 'invalid_request_error', 'mock_fault'));
+    }
 
     const controller = new AbortController();
     const exchange: Exchange = {
@@ -162,7 +224,13 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
       includeUsage: body.stream_options?.include_usage === true,
       settings,
       signal: controller.signal,
-      dropAfter: fault?.kind === 'drop' ? fault.afterChunks : undefined,
+      dropAfter:
+        fault?.kind === 'drop'
+          ? fault.afterChunks
+          : outcome === 'cut'
+            ? Math.max(1, Math.floor(settings.responseTokens / 2))
+            : undefined,
+      silent: outcome === 'silent',
     };
     const entry = { controller, response: reply.raw };
     active.add(entry);
@@ -217,6 +285,12 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
     },
     get abortedResponses() {
       return aborted;
+    },
+    get outcomes() {
+      return { ...outcomes };
+    },
+    get callsByLastUserMessage() {
+      return callsByLastUserMessage;
     },
     failNext(count, status, body, headers = {}) {
       checkCount(count);
@@ -309,6 +383,8 @@ interface Exchange {
   readonly signal: AbortSignal;
   /** Content chunks to send before breaking the connection (an injected mid-answer failure). */
   readonly dropAfter: number | undefined;
+  /** Send the headers and the first chunk, then nothing until the client goes away. */
+  readonly silent: boolean;
 }
 
 /** How writing ended: completely, cut short because the client left, or due for an injected drop. */
@@ -325,6 +401,10 @@ async function writeStream(exchange: Exchange): Promise<WriteOutcome> {
   // Headers go out at once, as OpenAI's do; the first token follows after the latency.
   response.flushHeaders();
   if (!(await pause(settings.latencyMs, signal))) return 'gone';
+  if (exchange.silent) {
+    if (!(await flush(response, events.role, signal))) return 'gone';
+    return waitForAbort(signal);
+  }
   let pending = events.role;
   for (let index = 0; index < events.content.length && index !== dropAfter; index++) {
     if (index > 0 && settings.chunkDelayMs > 0) {
@@ -348,6 +428,7 @@ async function writeStream(exchange: Exchange): Promise<WriteOutcome> {
 async function writeCompletion(exchange: Exchange): Promise<WriteOutcome> {
   const { response, answer, settings, signal } = exchange;
   const generationMs = settings.latencyMs + settings.chunkDelayMs * Math.max(0, answer.chunks.length - 1);
+  if (exchange.silent) return waitForAbort(signal);
   if (!(await pause(generationMs, signal))) return 'gone';
   if (exchange.dropAfter !== undefined) return 'drop';
   response.writeHead(200, { 'content-type': 'application/json', 'x-request-id': answer.id });
@@ -370,6 +451,12 @@ async function flush(response: ServerResponse, data: string, signal: AbortSignal
     response.once('drain', onDrain);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** Resolves 'gone' once `signal` aborts (the client went away, or the server closed). */
+function waitForAbort(signal: AbortSignal): Promise<WriteOutcome> {
+  if (signal.aborted) return Promise.resolve('gone');
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve('gone'), { once: true }));
 }
 
 /** Waits `ms` (0: not at all); false when `signal` aborted first. */

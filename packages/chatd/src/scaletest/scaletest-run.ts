@@ -1,7 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createUserWithToken } from '../auth/users.js';
 import {
@@ -13,9 +10,11 @@ import { connectDatabase } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
 import { type ChatLoadReport, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
-import { type ChatdChild, queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
+import { queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
+import { Cleanups } from './cleanups.js';
 import { formatMs } from './percentiles.js';
 import { processTreeCpuSeconds, readProcessTable } from './process-cpu.js';
+import { type ReplicaProcess, startReplica } from './replica-process.js';
 import { openScratchDatabase } from './scratch-database.js';
 
 /** The config queries the config cache serves, by the cache that serves them. */
@@ -107,34 +106,6 @@ export class ScaleTestStoppedError extends Error {
   constructor() {
     super('the scale test was stopped');
     this.name = 'ScaleTestStoppedError';
-  }
-}
-
-/**
- * Undo steps, run last in, first out. A step added after they ran runs at once: a process whose start was
- * still in flight when the run was stopped is stopped as soon as it is up.
- */
-class Cleanups {
-  readonly #steps: Array<() => Promise<unknown>> = [];
-  /** Steps added after run() started, running now. */
-  readonly #late = new Set<Promise<unknown>>();
-  #ran = false;
-
-  push(step: () => Promise<unknown>): void {
-    if (!this.#ran) {
-      this.#steps.push(step);
-      return;
-    }
-    const running = step().catch(() => {});
-    this.#late.add(running);
-    void running.finally(() => this.#late.delete(running));
-  }
-
-  /** Runs every step (and waits for late ones still running); safe to call again. */
-  async run(): Promise<void> {
-    this.#ran = true;
-    for (const step of this.#steps.splice(0).reverse()) await step().catch(() => {});
-    await Promise.all(this.#late);
   }
 }
 
@@ -233,45 +204,22 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
 
   say(`starting ${options.replicas} chatd replicas (config cache ${options.configCache ? 'on' : 'off'})`);
   const secretsKey = randomBytes(32).toString('hex');
-  const replicas: Array<{ url: string; metricsUrl: string; process: ChatdChild; startedAt: number }> = [];
+  const replicas: ReplicaProcess[] = [];
   for (let index = 0; index < options.replicas; index++) {
     checkStopped();
-    const cacheDir = await mkdtemp(path.join(tmpdir(), `chatd-replica-${index}-`));
-    cleanups.push(() => rm(cacheDir, { recursive: true, force: true }));
-    const startedAt = performance.now();
-    const started = await startChatdChild(
-      [
-        'server',
-        '--http-address',
-        '127.0.0.1:0',
-        '--prometheus-address',
-        '127.0.0.1:0',
-        '--log-level',
-        'warn',
-        '--config-cache',
-        options.configCache ? 'on' : 'off',
-        ...(options.configCacheTtlMs === undefined
-          ? []
-          : ['--config-cache-ttl', `${options.configCacheTtlMs}ms`]),
-        ...(options.userPromptCacheTtlMs === undefined
-          ? []
-          : ['--user-prompt-cache-ttl', `${options.userPromptCacheTtlMs}ms`]),
-        '--database-pool-size',
-        '30',
-        '--cache-dir',
-        cacheDir,
-      ],
-      [/chatd is ready at (\S+)/, /metrics at (\S+)/],
-      // The database URL and the key go through the environment, not the command line (ps shows it).
-      { env: { CHATD_POSTGRES_URL: database.url, CHATD_SECRETS_KEY: secretsKey } },
+    replicas.push(
+      await startReplica(
+        {
+          index,
+          databaseUrl: database.url,
+          secretsKey,
+          configCache: options.configCache,
+          configCacheTtlMs: options.configCacheTtlMs,
+          userPromptCacheTtlMs: options.userPromptCacheTtlMs,
+        },
+        cleanups,
+      ),
     );
-    cleanups.push(() => started.process.stop());
-    replicas.push({
-      url: started.matches[0]![1]!,
-      metricsUrl: started.matches[1]![1]!,
-      process: started.process,
-      startedAt,
-    });
   }
   checkStopped();
   const admin = new ChatdClient(replicas[0]!.url, token);

@@ -12,6 +12,12 @@ export interface ScratchDatabase {
   readonly url: string;
   /** The embedded PostgreSQL's postmaster process id; undefined on a server given by `postgresUrl`. */
   readonly serverPid: number | undefined;
+  /**
+   * Restarts the embedded PostgreSQL (a fast shutdown, then a start on the same data directory and port;
+   * every connection is dropped); undefined on a server given by `postgresUrl`, which is not ours to
+   * restart.
+   */
+  readonly restart: (() => Promise<void>) | undefined;
   /** Drops the database (and stops the embedded PostgreSQL, removing its files, when one was started). */
   close(): Promise<void>;
 }
@@ -30,7 +36,10 @@ export async function openScratchDatabase(options: {
   let serverUrl = options.postgresUrl;
   const name = `chatd_scaletest_${randomBytes(5).toString('hex')}`;
   let created = false;
+  /** A restart in flight: closing waits for it, so that the server it starts is stopped too. */
+  let restarting: Promise<void> | undefined;
   const close = async () => {
+    await restarting?.catch(() => {});
     try {
       if (created && serverUrl) {
         const dropper = await connectDatabase(serverUrl, { maxConnections: 1 });
@@ -46,18 +55,16 @@ export async function openScratchDatabase(options: {
     }
   };
   try {
+    const settings = {
+      fsync: 'off',
+      synchronous_commit: 'off',
+      full_page_writes: 'off',
+      max_connections: String(options.maxConnections ?? 300),
+      shared_buffers: '256MB',
+    };
     if (!serverUrl) {
       scratchDir = await mkdtemp(path.join(tmpdir(), 'chatd-scaletest-'));
-      embedded = await EmbeddedPostgres.start({
-        baseDir: scratchDir,
-        settings: {
-          fsync: 'off',
-          synchronous_commit: 'off',
-          full_page_writes: 'off',
-          max_connections: String(options.maxConnections ?? 300),
-          shared_buffers: '256MB',
-        },
-      });
+      embedded = await EmbeddedPostgres.start({ baseDir: scratchDir, settings });
       serverUrl = embedded.connectionUrl('postgres');
     }
     const admin = await connectDatabase(serverUrl, { maxConnections: 1 });
@@ -76,7 +83,27 @@ export async function openScratchDatabase(options: {
     } finally {
       await sql.end();
     }
-    return { url, serverPid: embedded?.pid, close };
+    const baseDir = scratchDir;
+    const restart =
+      embedded && baseDir
+        ? () => {
+            restarting = (async () => {
+              const { port } = embedded!;
+              await embedded!.stop();
+              // The same port, so that every client's URL stays valid; the cluster keeps its data.
+              embedded = await EmbeddedPostgres.start({ baseDir, port, settings });
+            })();
+            return restarting;
+          }
+        : undefined;
+    return {
+      url,
+      get serverPid() {
+        return embedded?.pid;
+      },
+      restart,
+      close,
+    };
   } catch (error) {
     // Half made: take down what was made (the database, the embedded server, its files).
     await close().catch(() => {});
