@@ -1,6 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
+import {
+  FAULT_RUN_DEFAULTS,
+  type FaultScaleTestReport,
+  formatFaultScaleTestReport,
+  runFaultScaleTest,
+} from '../scaletest/fault-run.js';
 import { type LlmFaultMode, parseLlmFaultModes, startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
 import { durationMs, positiveInteger } from './options.js';
@@ -243,9 +249,43 @@ export function scaletestCommand(): Command {
         .default(16)
         .argParser(positiveInteger),
     )
+    .addOption(
+      new Option(
+        '--faults',
+        'run the load under faults and audit it: SIGKILL of a replica (and a fresh replacement), a restart of the embedded PostgreSQL, termination of every LISTEN connection, and a mock LLM that fails a share of requests; prints the schedule and an audit table, exits 1 when an invariant fails',
+      ).env('CHATD_SCALETEST_FAULTS'),
+    )
+    .addOption(
+      new Option(
+        '--fault-rounds <n>',
+        'with --faults: rounds of the three injected faults, spread evenly over the turns (each waits for the one before to recover, 30 s at most)',
+      )
+        .env('CHATD_SCALETEST_FAULT_ROUNDS')
+        .default(FAULT_RUN_DEFAULTS.faultRounds)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--llm-fault-rate <share>',
+        'with --faults: share of provider requests (0..1) the mock LLM fails, in turn HTTP 500, a cut stream, HTTP 400, a silent stream',
+      )
+        .env('CHATD_SCALETEST_LLM_FAULT_RATE')
+        .default(FAULT_RUN_DEFAULTS.llmFaultRate)
+        .argParser(shareOption),
+    )
+    .addOption(
+      new Option('--llm-fault-seed <n>', 'with --faults: seed of the mock LLM fault sequence')
+        .env('CHATD_SCALETEST_LLM_FAULT_SEED')
+        .default(FAULT_RUN_DEFAULTS.llmFaultSeed)
+        .argParser(nonNegativeInteger),
+    )
     .addOption(outputOption())
     .action(
       async (options: {
+        faults?: boolean;
+        faultRounds: number;
+        llmFaultRate: number;
+        llmFaultSeed: number;
         replicas: number;
         chats: number;
         turns: number;
@@ -259,6 +299,11 @@ export function scaletestCommand(): Command {
         llmResponseTokens: number;
         output: string;
       }) => {
+        if (options.faults) {
+          if (options.compare) throw new InvalidArgumentError('--faults and --compare do not go together');
+          await runFaults(options);
+          return;
+        }
         const common = {
           replicas: options.replicas,
           chats: options.chats,
@@ -309,6 +354,66 @@ export function scaletestCommand(): Command {
     );
 
   return scaletest;
+}
+
+/** `chatd scaletest run --faults`: the load under faults, its schedule and its audit. */
+async function runFaults(options: {
+  faultRounds: number;
+  llmFaultRate: number;
+  llmFaultSeed: number;
+  replicas: number;
+  chats: number;
+  turns: number;
+  users: number;
+  postgresUrl?: string;
+  llmLatencyMs: number;
+  llmChunkDelayMs: number;
+  llmResponseTokens: number;
+  output: string;
+}): Promise<void> {
+  const stop = new AbortController();
+  const signals = onShutdownSignal({ command: 'chatd scaletest', skipped: 'cleaning up' }, (signal) => {
+    process.stderr.write(
+      `chatd scaletest: ${signal}: stopping the replicas, the mock LLM and PostgreSQL (again to exit at once)\n`,
+    );
+    stop.abort();
+  });
+  let report: FaultScaleTestReport;
+  try {
+    report = await runFaultScaleTest({
+      ...FAULT_RUN_DEFAULTS,
+      replicas: options.replicas,
+      chats: options.chats,
+      turns: options.turns,
+      users: options.users,
+      postgresUrl: options.postgresUrl,
+      llmLatencyMs: options.llmLatencyMs,
+      llmChunkDelayMs: options.llmChunkDelayMs,
+      llmResponseTokens: options.llmResponseTokens,
+      llmFaultRate: options.llmFaultRate,
+      llmFaultSeed: options.llmFaultSeed,
+      faultRounds: options.faultRounds,
+      // The last turns get the engine's own bound (takeovers plus the idle timeout) and a margin.
+      settleTimeoutMs:
+        (FAULT_RUN_DEFAULTS.takeoverBound + 1) * FAULT_RUN_DEFAULTS.turnTakeoverAfterMs +
+        FAULT_RUN_DEFAULTS.turnIdleTimeoutMs +
+        30_000,
+      signal: stop.signal,
+      onProgress: (line: string) => process.stderr.write(`chatd scaletest: ${line}\n`),
+    });
+  } catch (error) {
+    if (!(error instanceof ScaleTestStoppedError)) throw error;
+    process.stderr.write('chatd scaletest: stopped; everything it started is gone\n');
+    process.exit(signals.exitCode);
+  } finally {
+    signals.remove();
+  }
+  process.stdout.write(
+    options.output === 'json'
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : `${formatFaultScaleTestReport(report)}\n`,
+  );
+  if (!report.passed) process.exitCode = 1;
 }
 
 function chatsOption(defaultChats: number): Option {

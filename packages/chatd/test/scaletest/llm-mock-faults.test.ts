@@ -44,7 +44,13 @@ describe('createLlmFaultPlan', () => {
         { role: 'system', content: 's' },
         { role: 'user', content: 'first' },
         { role: 'assistant', content: 'a' },
-        { role: 'user', content: [{ type: 'text', text: 'sec' }, { type: 'text', text: 'ond' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'sec' },
+            { type: 'text', text: 'ond' },
+          ],
+        },
       ]),
     ).toBe('second');
     expect(lastUserMessageText([{ role: 'system', content: 's' }])).toBeUndefined();
@@ -76,7 +82,7 @@ describe('the mock LLM with a fault rate', () => {
       let text = '';
       try {
         for await (const chunk of response.body!) text += Buffer.from(chunk).toString();
-      } catch (error) {
+      } catch {
         return { status: response.status, text, ending: controller.signal.aborted ? 'silent' : 'broken' };
       }
       return { status: response.status, text, ending: 'done' };
