@@ -252,7 +252,7 @@ export function scaletestCommand(): Command {
     .addOption(
       new Option(
         '--faults',
-        'run the load under faults and audit it: SIGKILL of a replica (and a fresh replacement), a restart of the embedded PostgreSQL, termination of every LISTEN connection, and a mock LLM that fails a share of requests; prints the schedule and an audit table, exits 1 when an invariant fails',
+        'run the chat load under faults and audit it: SIGKILL of a replica (and a fresh replacement), a restart of the embedded PostgreSQL (skipped, and said so, with --postgres-url), termination of every LISTEN connection, and a mock LLM that fails a share of requests (--llm-fault-rate); replicas run with --turn-idle-timeout 5s --turn-takeover-after 6s --turn-heartbeat-interval 1s --shutdown-grace 5s; prints the schedule, each fault as injected, and an audit table (lost, answered twice, chats left pending/running, provider calls per message, recovery); exits 1 when an invariant fails; not with --compare',
       ).env('CHATD_SCALETEST_FAULTS'),
     )
     .addOption(

@@ -197,6 +197,7 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   const tokens = users === 1 ? [token] : [];
   for (let index = 0; users > 1 && index < users; index++) {
     const member = await createUserWithToken(store, { username: `scaletest-${index}`, role: 'member' });
+    await store.upsertUserChatPrompt(member.user.id, `You talk to scale test user ${index}.`);
     tokens.push(member.token);
   }
 
