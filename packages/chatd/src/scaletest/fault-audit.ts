@@ -86,29 +86,30 @@ export async function readAuditDatabase(sql: Sql): Promise<AuditDatabase> {
       `the database has no ${missing.join(', ')}: this chatd predates the turn engine (migration 0006), whose records the audit reads`,
     );
   }
+  // chatd's connections map column names to camelCase (chat_id: chatId).
   const messages = await sql<
     {
       id: string;
-      chat_id: string;
+      chatId: string;
       role: string;
       content: string;
-      reply_to: string | null;
-      finish_reason: string | null;
+      replyTo: string | null;
+      finishReason: string | null;
     }[]
   >`SELECT id::text, chat_id::text, role, content, reply_to::text, finish_reason FROM chat_messages`;
-  const queued = await sql<{ chat_id: string; content: string }[]>`
+  const queued = await sql<{ chatId: string; content: string }[]>`
     SELECT chat_id::text, content FROM chat_queued_messages`;
-  const chats = await sql<{ id: string; status: string; turn_takeovers: number }[]>`
+  const chats = await sql<{ id: string; status: string; turnTakeovers: number }[]>`
     SELECT id::text, status, turn_takeovers FROM chats`;
   return {
     userMessages: messages
       .filter((row) => row.role === 'user')
-      .map((row) => ({ id: row.id, chatId: row.chat_id, content: row.content })),
+      .map((row) => ({ id: row.id, chatId: row.chatId, content: row.content })),
     assistantMessages: messages
       .filter((row) => row.role === 'assistant')
-      .map((row) => ({ chatId: row.chat_id, replyTo: row.reply_to, finishReason: row.finish_reason })),
-    queuedMessages: queued.map((row) => ({ chatId: row.chat_id, content: row.content })),
-    chats: chats.map((row) => ({ id: row.id, status: row.status, turnTakeovers: row.turn_takeovers })),
+      .map((row) => ({ chatId: row.chatId, replyTo: row.replyTo, finishReason: row.finishReason })),
+    queuedMessages: queued.map((row) => ({ chatId: row.chatId, content: row.content })),
+    chats: chats.map((row) => ({ id: row.id, status: row.status, turnTakeovers: row.turnTakeovers })),
   };
 }
 

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { createUserWithToken } from '../auth/users.js';
-import { connectDatabase } from '../db/connection.js';
+import { connectDatabase, type Sql } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
 import { LISTENER_APPLICATION_NAME } from '../pubsub/postgres-pubsub-options.js';
 import { ChatdClient } from './chatd-client.js';
@@ -189,6 +189,7 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   checkStopped();
   const llmUrl = mock.matches[0]![1]!;
 
+  // For seeding only: later statements (the injector's, the audit's) open connections of their own.
   const sql = await connectDatabase(database.url, { maxConnections: 2 });
   cleanups.push(() => sql.end({ timeout: 5 }));
   const store = createPostgresStore(sql);
@@ -270,8 +271,9 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
     },
     restartPostgres: database.restart,
     terminateListeners: async () => {
-      const rows = await retried(
-        () => sql<{ pid: number }[]>`
+      const rows = await withConnection(
+        database.url,
+        (db) => db<{ pid: number }[]>`
           SELECT pid FROM pg_stat_activity
           WHERE datname = current_database() AND pid <> pg_backend_pid()
             AND (application_name = ${LISTENER_APPLICATION_NAME} OR query ILIKE 'LISTEN%')
@@ -314,8 +316,12 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   let settleMs: number | undefined;
   while (performance.now() - settleStartedAt < options.settleTimeoutMs) {
     try {
-      const [row] = await sql<{ count: number }[]>`
-        SELECT count(*)::int AS count FROM chats WHERE status IN ('pending', 'running')`;
+      const [row] = await withConnection(
+        database.url,
+        (db) => db<{ count: number }[]>`
+          SELECT count(*)::int AS count FROM chats WHERE status IN ('pending', 'running')`,
+        1,
+      );
       if (row!.count === 0) {
         settleMs = performance.now() - settleStartedAt;
         break;
@@ -330,7 +336,7 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
 
   const stats = (await (await fetch(llmUrl.replace(/\/v1$/, '/_mock/stats'))).json()) as LlmMockStats;
   const audit = auditFaultRun({
-    database: await retried(() => readAuditDatabase(sql)),
+    database: await withConnection(database.url, readAuditDatabase),
     accepted: load.accepted,
     callsByLastUserMessage: stats.calls_by_last_user_message,
     providerRetries: options.providerRetries,
@@ -455,15 +461,21 @@ async function serverFlags(
 }
 
 /**
- * Runs a statement of the run's own connection, again on failure: the connection a PostgreSQL restart
- * closed is reopened by the next attempt (10 attempts, 500 ms apart).
+ * Runs `run` on a connection of its own, made for it and closed after: a pool would hand out the
+ * connections a PostgreSQL restart closed. Tried `attempts` times, 500 ms apart (PostgreSQL may be
+ * restarting).
  */
-async function retried<T>(run: () => Promise<T>): Promise<T> {
+async function withConnection<T>(url: string, run: (db: Sql) => Promise<T>, attempts = 10): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await run();
+      const db = await connectDatabase(url, { maxConnections: 1, applicationName: 'chatd-scaletest' });
+      try {
+        return await run(db);
+      } finally {
+        await db.end({ timeout: 1 }).catch(() => {});
+      }
     } catch (error) {
-      if (attempt >= 10 || (error as { code?: string }).code === '42703') throw error;
+      if (attempt >= attempts) throw error;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
   }
