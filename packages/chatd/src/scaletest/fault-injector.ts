@@ -55,6 +55,8 @@ export interface FaultInjectorOptions {
   readonly maxGapMs: number;
   /** Progress lines, timestamped by the caller. */
   readonly say: (line: string) => void;
+  /** A stopped run measures no more recoveries. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -234,7 +236,7 @@ export class FaultInjector {
   async #measureRecovery(injectedAt: number): Promise<number | undefined> {
     const deadline = injectedAt + this.#options.recoveryTimeoutMs;
     let readyAt: number | undefined;
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && !this.#options.signal?.aborted) {
       if (readyAt === undefined) {
         const ready = await Promise.all(this.#options.replicas.map((replica) => isReady(replica.url)));
         if (ready.length > 0 && ready.every(Boolean)) readyAt = performance.now();

@@ -271,19 +271,24 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
     },
     restartPostgres: database.restart,
     terminateListeners: async () => {
+      // The listeners are chosen first (MATERIALIZED), then terminated: in one WHERE clause PostgreSQL
+      // may call pg_terminate_backend before the other conditions, on every backend (this one too).
       const rows = await withConnection(
         database.url,
-        (db) => db<{ pid: number }[]>`
-          SELECT pid FROM pg_stat_activity
-          WHERE datname = current_database() AND pid <> pg_backend_pid()
-            AND (application_name = ${LISTENER_APPLICATION_NAME} OR query ILIKE 'LISTEN%')
-            AND pg_terminate_backend(pid)`,
+        (db) => db<{ pid: number; terminated: boolean }[]>`
+          WITH listeners AS MATERIALIZED (
+            SELECT pid FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND (application_name = ${LISTENER_APPLICATION_NAME} OR query ILIKE 'LISTEN%')
+          )
+          SELECT pid, pg_terminate_backend(pid) AS terminated FROM listeners`,
       );
-      return rows.length;
+      return rows.filter((row) => row.terminated).length;
     },
     recoveryTimeoutMs: options.recoveryTimeoutMs,
     maxGapMs: Math.min(options.recoveryTimeoutMs, 30_000),
     say: stamp,
+    signal: options.signal,
   });
 
   say(`running ${options.chats} chats x ${options.turns} turns under faults`);
@@ -314,7 +319,7 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   // Every turn ends: give the last ones (a takeover, an idle timeout) their bound, then look.
   const settleStartedAt = performance.now();
   let settleMs: number | undefined;
-  while (performance.now() - settleStartedAt < options.settleTimeoutMs) {
+  while (performance.now() - settleStartedAt < options.settleTimeoutMs && !options.signal?.aborted) {
     try {
       const [row] = await withConnection(
         database.url,
