@@ -13,6 +13,10 @@ export interface StreamedMessage {
   model_config_id: string | null;
   input_tokens: number | null;
   output_tokens: number | null;
+  /** Assistant messages: `stop`, `length`, `interrupted` or `error`; null on user messages. */
+  finish_reason: ChatMessageRow['finishReason'];
+  /** Assistant messages: the id of the user message answered. */
+  reply_to: number | null;
   created_at: string;
 }
 
@@ -20,7 +24,12 @@ export interface StreamedMessage {
 export type ChatEvent =
   /** `version` is the chat's status version (see `ChatRow.statusVersion`): a later status has a larger one. */
   | { type: 'status'; status: ChatStatus; version: number; last_error?: string | null }
-  | { type: 'message_part'; text: string }
+  /**
+   * Streamed text of the running turn whose `running` status has `version`: a stream forwards it only
+   * while that is the status it last sent, so parts of a claim that was taken over never follow the new
+   * owner's status.
+   */
+  | { type: 'message_part'; text: string; version: number }
   | { type: 'message'; message: StreamedMessage }
   | { type: 'error'; message: string }
   /**
@@ -51,6 +60,8 @@ export function toStreamedMessage(row: ChatMessageRow): StreamedMessage {
     model_config_id: row.modelConfigId,
     input_tokens: row.inputTokens,
     output_tokens: row.outputTokens,
+    finish_reason: row.finishReason,
+    reply_to: row.replyTo,
     created_at: row.createdAt.toISOString(),
   };
 }
@@ -172,7 +183,7 @@ export class ChatEventHub {
     return events.flatMap((event) => {
       const single = JSON.stringify({ r: this.#replicaId, c: chatId, e: [event] } satisfies Envelope);
       if (Buffer.byteLength(single) <= MAX_ENVELOPE_BYTES) return [single];
-      if (event.type === 'message_part') return splitPart(this.#replicaId, chatId, event.text);
+      if (event.type === 'message_part') return splitPart(this.#replicaId, chatId, event);
       if (event.type === 'message') {
         const reference = { ...event.message, content: '', truncated: true };
         return [
@@ -213,12 +224,20 @@ export class ChatEventHub {
 }
 
 /** Splits a long text part into envelopes that fit, on code point boundaries. */
-function splitPart(replicaId: string, chatId: string, text: string): string[] {
+function splitPart(
+  replicaId: string,
+  chatId: string,
+  event: Extract<ChatEvent, { type: 'message_part' }>,
+): string[] {
   const envelopes: string[] = [];
-  const chars = [...text];
+  const chars = [...event.text];
   // JSON escaping can grow a character to 6 bytes (\u001f); 1,000 characters always fit.
   for (let start = 0; start < chars.length; start += 1_000) {
-    const part = { type: 'message_part', text: chars.slice(start, start + 1_000).join('') };
+    const part = {
+      type: 'message_part',
+      text: chars.slice(start, start + 1_000).join(''),
+      version: event.version,
+    };
     envelopes.push(JSON.stringify({ r: replicaId, c: chatId, e: [part] }));
   }
   return envelopes;

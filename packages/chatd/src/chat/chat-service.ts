@@ -2,7 +2,7 @@ import type { AuthenticatedUser } from '../auth/api-tokens.js';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
-import { InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
+import { ConflictError, InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
 import { type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
 
@@ -144,22 +144,36 @@ export class ChatService {
   }
 
   /**
-   * Interrupts the chat's turn: a pending turn is cancelled; a running one is aborted on whichever replica
-   * runs it (its partial answer is kept). Idle chats are left as they are.
+   * Interrupts the chat's current turn, running or still pending: it ends with an `interrupted` answer
+   * (its partial text, possibly empty), and then the queue proceeds. Idle chats are left as they are.
+   *
+   * The interrupt is recorded on the chat row for the turn the caller saw (by its status version, so a
+   * later turn is never stopped): the worker that claims a pending turn, or heartbeats a running one,
+   * reads it, whatever happened to the notification. A running turn is also told at once through pubsub.
    */
   async interrupt(user: AuthenticatedUser, chatId: string): Promise<void> {
     const chat = await this.requireOwnedChat(user, chatId);
-    if (chat.status === 'running') {
-      await this.#interrupts.request(chatId, chat.statusVersion);
-    } else if (chat.status === 'pending') {
-      const version = await this.#store.cancelPendingChat(chatId);
-      if (version !== undefined) {
-        await this.#events.publish(chatId, [{ type: 'status', status: 'waiting', version }]);
-      } else {
-        // A worker claimed it since we read it: claiming made it `running`, one status version later.
-        await this.#interrupts.request(chatId, chat.statusVersion + 1);
-      }
+    if (chat.status !== 'running' && chat.status !== 'pending') return;
+    // Claiming a pending chat makes it `running` one status version later.
+    const runningVersion = chat.status === 'running' ? chat.statusVersion : chat.statusVersion + 1;
+    const status = await this.#store.requestChatInterrupt(chatId, runningVersion);
+    if (status === 'running') await this.#interrupts.request(chatId, runningVersion);
+  }
+
+  /**
+   * Resumes a chat whose turn failed (`error`): its unanswered question is asked again, then its queue.
+   * {@link ConflictError} when the chat is not in `error`.
+   */
+  async retry(user: AuthenticatedUser, chatId: string): Promise<void> {
+    const chat = await this.requireOwnedChat(user, chatId);
+    if (chat.archived) throw new InvalidInputError('the chat is archived: unarchive it to retry');
+    const version = await this.#store.retryChat({ chatId, ownerId: user.id });
+    if (version === undefined) {
+      throw new ConflictError(
+        `the chat is ${chat.status === 'error' ? 'no longer' : 'not'} in error: only a failed turn can be retried`,
+      );
     }
+    await this.#events.publish(chatId, [{ type: 'status', status: 'pending', version }]);
   }
 
   /** Archives or unarchives an owned chat. */

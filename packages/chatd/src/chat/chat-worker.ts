@@ -2,12 +2,14 @@ import { performance } from 'node:perf_hooks';
 import type { SharedV3Warning } from '@ai-sdk/provider';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
+import type { AssistantMessageInsert, ReleasedChat, TurnCompletion } from '../db/queries/chats.js';
 import type { ChatMessageRow, ChatRow, JsonObject } from '../db/rows.js';
-import { sqlStateOf } from '../db/sqlstate.js';
+import { isTransientDatabaseError } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
 import { ProviderError, runChatTurn, TurnAbortedError, type TurnOptions } from '../llm/index.js';
 import type { Pubsub } from '../pubsub/pubsub.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { abortableSleep } from '../util/abortable-sleep.js';
 import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
 import { resolveChatModel } from './model-resolution.js';
@@ -24,17 +26,23 @@ export interface ChatWorkerOptions {
   readonly maxConcurrentTurns: number;
   /** Pending chats claimed per acquire statement. */
   readonly acquireBatchSize: number;
-  /** How often the worker refreshes the heartbeat of the chats it runs. */
+  /** How often the worker refreshes the heartbeat of the claims it runs (and learns of lost ones). */
   readonly heartbeatIntervalMs: number;
-  /** A running chat whose heartbeat is older than this goes back to pending (its worker is gone). */
+  /** A running chat whose heartbeat is older than this is taken over (its worker is gone or stalled). */
   readonly staleAfterMs: number;
+  /** A turn given back this many times ends in `error` the next time instead of running again. */
+  readonly maxTakeovers: number;
+  /** On a clean stop, how long running turns may go on before they are given back. */
+  readonly shutdownGraceMs: number;
+  /** Waits between the attempts to write a turn's end while the database is unreachable. */
+  readonly completionRetryDelaysMs: readonly number[];
   /** Looks for pending chats this often even without a notification (a safety net). */
   readonly pollIntervalMs: number;
   /** Streamed text is published in parts at most this often… */
   readonly partIntervalMs: number;
   /** …or when this many characters have gathered. */
   readonly partMaxChars: number;
-  /** Retry policy of provider calls. */
+  /** Retry policy and idle timeout of provider calls. */
   readonly turn: TurnOptions;
 }
 
@@ -46,6 +54,9 @@ export const DEFAULT_CHAT_WORKER_OPTIONS: ChatWorkerOptions = Object.freeze({
   acquireBatchSize: 100,
   heartbeatIntervalMs: 5_000,
   staleAfterMs: 30_000,
+  maxTakeovers: 3,
+  shutdownGraceMs: 30_000,
+  completionRetryDelaysMs: Object.freeze([200, 500, 1_000, 2_000, 4_000]),
   pollIntervalMs: 5_000,
   partIntervalMs: 100,
   partMaxChars: 2_000,
@@ -65,25 +76,46 @@ export interface ChatWorkerDependencies {
   readonly logger: Logger;
 }
 
+/** A turn running on this replica, by its claim. */
+interface LiveTurn {
+  readonly chatId: string;
+  /** Aborted when a heartbeat finds the claim gone (the chat was taken over): the turn writes nothing. */
+  readonly lost: AbortController;
+  /** Aborted when the database says an interrupt was requested (the durable path of an interrupt). */
+  readonly interrupted: AbortController;
+  done?: Promise<void>;
+}
+
 /**
  * Runs chat turns on this replica: claims pending chats (any replica may claim any chat; SKIP LOCKED keeps
- * them from claiming one twice), heartbeats the ones it runs, releases chats whose worker stopped
+ * them from claiming one twice), heartbeats the claims it runs, takes over chats whose claim stopped
  * heartbeating, and commits each answer with the chat's next status in one statement.
  *
- * Exactly once: a turn's answer is written only by the worker that still owns the chat
- * (`completeChatTurn` checks `worker_id`). If a worker is presumed dead (stale heartbeat) and the chat is
- * released and claimed again, the old worker's late commit finds it no longer owns the chat and writes
- * nothing.
+ * The turn engine's invariants (docs/design.md, "The turn engine") and where each is kept:
+ * - Answered at most once: the answer is written only by the claim that owns the chat (`completeChatTurn`
+ *   checks `claim_id`), and the schema allows one answer per user message (migration 0006).
+ * - Every turn ends: heartbeats name live claims only, so a turn that gave up stops being kept alive and
+ *   is taken over; takeovers per turn are bounded (`maxTakeovers`), past which the chat ends in `error`.
+ * - No loop: a failed turn ends in `error` and keeps its queue; only a user action or a takeover starts
+ *   an attempt, and an attempt calls the provider at most 1 + retries times (`runChatTurn`).
+ * - Interrupts stick: an interrupted turn always writes an `interrupted` answer (possibly empty).
+ * - One owner streams: a heartbeat that finds a claim gone aborts its turn, whose parts are no longer
+ *   published; streams drop parts of any claim but the current one (their status version).
+ * - Drain on stop: `stop()` stops claiming, lets turns finish for `shutdownGraceMs`, then gives the rest
+ *   back.
  */
 export class ChatWorker {
   readonly #deps: ChatWorkerDependencies;
   /** Provider warnings already logged, by model config (each is logged once, not on every turn). */
   readonly #warned = new Set<string>();
   readonly #options: ChatWorkerOptions;
-  readonly #running = new Map<string, Promise<void>>();
-  /** Aborts every running turn when the replica stops. */
-  readonly #shutdown = new AbortController();
+  /** Live turns by claim id. */
+  readonly #turns = new Map<string, LiveTurn>();
+  /** Aborts the turns still running when the shutdown grace period is over. */
+  readonly #giveUp = new AbortController();
+  /** Timers that find work (acquire, poll, takeovers): stopped first on stop. */
   readonly #timers: NodeJS.Timeout[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #removeResetListener: (() => void) | undefined;
   /** The acquire loop running now, if any. */
@@ -98,7 +130,12 @@ export class ChatWorker {
 
   /** Turns running now. */
   get runningTurns(): number {
-    return this.#running.size;
+    return this.#turns.size;
+  }
+
+  /** True once `stop()` was called: the worker claims nothing more (readiness reports it). */
+  get stopping(): boolean {
+    return this.#stopped;
   }
 
   /** Starts listening for work, the timers, and a first look for pending chats. */
@@ -108,14 +145,16 @@ export class ChatWorker {
     // Notifications may have been missed while the listener was down: look again.
     this.#removeResetListener = pubsub.onReset(() => this.wake());
     this.#every(this.#options.pollIntervalMs, () => this.wake());
-    this.#every(this.#options.heartbeatIntervalMs, () => this.#heartbeat());
     this.#every(Math.max(100, Math.floor(this.#options.staleAfterMs / 2)), () => this.#releaseStale());
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#options.heartbeatIntervalMs);
+    this.#heartbeatTimer.unref();
     this.wake();
   }
 
   /**
-   * Stops claiming chats, aborts the running turns and gives their chats back to `pending` so that another
-   * replica finishes them, then waits for the turns to wind down.
+   * Drains: stops claiming, lets running turns finish for `shutdownGraceMs` (heartbeating them), then
+   * aborts the rest and gives their chats back for another replica (a takeover: it counts towards the
+   * bound).
    */
   async stop(): Promise<void> {
     if (this.#stopped) return;
@@ -123,17 +162,32 @@ export class ChatWorker {
     for (const timer of this.#timers) clearInterval(timer);
     this.#removeResetListener?.();
     await this.#unsubscribe?.().catch(() => {});
-    // An acquire already sent may still claim chats: let it finish, so they are released below too.
+    // An acquire already sent may still claim chats: their turns start and drain with the others.
     await this.#acquiring;
-    this.#shutdown.abort(new Error('replica shutting down'));
-    await Promise.allSettled(this.#running.values());
+    const running = () => Promise.allSettled([...this.#turns.values()].map((turn) => turn.done));
+    if (this.#turns.size > 0) {
+      this.#deps.logger.info(
+        { turns: this.#turns.size, graceMs: this.#options.shutdownGraceMs },
+        'waiting for running turns to finish',
+      );
+      const grace = new AbortController();
+      await Promise.race([running(), abortableSleep(this.#options.shutdownGraceMs, grace.signal)]);
+      grace.abort();
+    }
+    this.#giveUp.abort(new Error('replica shutting down'));
+    await running();
+    clearInterval(this.#heartbeatTimer);
     try {
-      const released = await this.#deps.store.releaseWorkerChats(this.#deps.workerId);
-      if (released.length > 0) this.#deps.logger.info({ chats: released.length }, 'released running chats');
+      const released = await this.#deps.store.releaseWorkerChats(
+        this.#deps.workerId,
+        this.#options.maxTakeovers,
+      );
+      if (released.length > 0) this.#deps.logger.info({ chats: released.length }, 'gave back running chats');
+      await this.#publishReleased(released);
     } catch (error) {
       this.#deps.logger.warn(
         { err: error },
-        'could not release running chats; they go back to pending when stale',
+        'could not give back running chats; they are taken over when stale',
       );
     }
   }
@@ -155,12 +209,11 @@ export class ChatWorker {
       do {
         this.#acquireAgain = false;
         while (!this.#stopped) {
-          const free = this.#options.maxConcurrentTurns - this.#running.size;
+          const free = this.#options.maxConcurrentTurns - this.#turns.size;
           if (free <= 0) break;
           const limit = Math.min(free, this.#options.acquireBatchSize);
           const chats = await this.#deps.store.acquirePendingChats(this.#deps.workerId, limit);
-          // Claimed while stopping: stop() releases them with the others.
-          if (this.#stopped) break;
+          // Claimed while stopping too: those turns run and drain with the others.
           for (const chat of chats) this.#startTurn(chat);
           if (chats.length < limit) break;
         }
@@ -171,114 +224,126 @@ export class ChatWorker {
   }
 
   #startTurn(chat: ChatRow): void {
-    // If we are stopping, the chat is released with the others in stop().
-    const turn = this.#runTurn(chat)
+    // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
+    const claimId = chat.claimId!;
+    const turn: LiveTurn = {
+      chatId: chat.id,
+      lost: new AbortController(),
+      interrupted: new AbortController(),
+    };
+    // Interrupted before it was claimed (the interrupt was recorded on the pending chat).
+    if (chat.interruptRequested) turn.interrupted.abort(new Error('interrupted'));
+    this.#turns.set(claimId, turn);
+    turn.done = this.#runTurn(chat, claimId, turn)
       .catch((error: unknown) =>
         this.#deps.logger.error({ err: error, chatId: chat.id }, 'turn failed unexpectedly'),
       )
       .finally(() => {
-        // The same chat may have been claimed again meanwhile (a stale release): remove only this turn.
-        if (this.#running.get(chat.id) === turn) this.#running.delete(chat.id);
+        // From here on the claim is not heartbeated: if its end was not written, it is taken over.
+        this.#turns.delete(claimId);
         // Capacity freed: there may be chats we left pending.
-        if (this.#running.size === this.#options.maxConcurrentTurns - 1) this.wake();
+        if (this.#turns.size === this.#options.maxConcurrentTurns - 1) this.wake();
       });
-    this.#running.set(chat.id, turn);
   }
 
-  async #runTurn(chat: ChatRow): Promise<void> {
-    const { store, configCache, events, interrupts, secretBox, metrics, logger } = this.#deps;
-    // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
-    const claimId = chat.claimId!;
+  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn): Promise<void> {
+    const { events, interrupts, metrics, logger } = this.#deps;
     const startedAt = performance.now();
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
     const interrupt = interrupts.register(chat.id, chat.statusVersion);
-    const signal = AbortSignal.any([interrupt.signal, this.#shutdown.signal]);
-    const parts = new PartBatcher((text) => void events.publish(chat.id, [{ type: 'message_part', text }]), {
-      intervalMs: this.#options.partIntervalMs,
-      maxChars: this.#options.partMaxChars,
-    });
+    const signal = AbortSignal.any([
+      interrupt.signal,
+      turn.interrupted.signal,
+      turn.lost.signal,
+      this.#giveUp.signal,
+    ]);
+    const parts = new PartBatcher(
+      (text) => {
+        // A claim that was lost publishes nothing more (streams would drop it anyway: see ChatStream).
+        if (!turn.lost.signal.aborted) {
+          void events.publish(chat.id, [{ type: 'message_part', text, version: chat.statusVersion }]);
+        }
+      },
+      { intervalMs: this.#options.partIntervalMs, maxChars: this.#options.partMaxChars },
+    );
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
     try {
       void events.publish(chat.id, [{ type: 'status', status: 'running', version: chat.statusVersion }]);
-      let assistant: { content: string; inputTokens: number | null; outputTokens: number | null } | null =
-        null;
+      let assistant: AssistantMessageInsert | null = null;
       let lastError: string | null = null;
-      let modelConfigId: string | null = null;
       try {
-        // The history first: it may promote a queued message, which must not run on after this turn
-        // has ended because resolving the model failed.
-        const history = await this.#historyToAnswer(chat.id, claimId);
-        const [model, systemPrompt, userPrompt] = await Promise.all([
-          resolveChatModel(configCache, chat),
-          configCache.getSystemPrompt(),
-          configCache.getUserPrompt(chat.ownerId),
-        ]);
-        modelConfigId = model.config.id;
-        const { provider } = model;
-        const result = await runChatTurn(
-          {
-            provider: {
-              kind: provider.provider,
-              apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
-              baseUrl: provider.baseUrl,
-            },
-            model: model.config.model,
-            options: model.config.options as JsonObject,
-            system: assembleSystemPrompt(systemPrompt, userPrompt),
-            messages: history.map((message) => ({ role: message.role, content: message.content })),
-            signal,
-            onTextDelta: (delta) => parts.push(delta),
-            onWarning: (warning) => this.#warnOnce(model.config.id, model.config.model, warning),
-          },
-          this.#options.turn,
-        );
-        timeToFirstTokenMs = result.timeToFirstTokenMs;
-        assistant = { content: result.text, ...result.usage };
+        // The history first: it may promote a queued message, which this turn then answers (or, when
+        // it was interrupted before it started, answers as interrupted).
+        const { prompt, replyTo } = await this.#historyToAnswer(chat.id, claimId);
+        const answer = (fields: Omit<AssistantMessageInsert, 'replyTo'>) => ({ ...fields, replyTo });
+        try {
+          if (signal.aborted) throw new TurnAbortedError('', { cause: signal.reason });
+          const result = await this.#callModel(chat, prompt, signal, (delta) => parts.push(delta));
+          timeToFirstTokenMs = result.timeToFirstTokenMs;
+          assistant = answer({
+            content: result.text,
+            finishReason: result.finishReason,
+            modelConfigId: result.modelConfigId,
+            ...result.usage,
+          });
+        } catch (error) {
+          if (turn.lost.signal.aborted || this.#giveUp.signal.aborted) throw error;
+          const partial =
+            error instanceof TurnAbortedError || error instanceof ProviderError ? error.partialText : '';
+          const interrupted = error instanceof TurnAbortedError;
+          if (interrupted) outcome = 'interrupted';
+          else {
+            outcome = 'error';
+            lastError = describeTurnFailure(error);
+            if (!(error instanceof ProviderError))
+              logger.error({ err: error, chatId: chat.id }, 'turn failed');
+          }
+          assistant = answer({
+            content: partial,
+            finishReason: interrupted ? 'interrupted' : 'error',
+            modelConfigId: chat.modelConfigId,
+            inputTokens: null,
+            outputTokens: null,
+          });
+        }
       } catch (error) {
-        if (this.#shutdown.signal.aborted) {
-          // Stopping: leave the chat running; stop() gives it back to pending for another replica.
-          parts.discard();
+        if (turn.lost.signal.aborted) {
+          outcome = 'lost';
+          logger.warn(
+            { chatId: chat.id },
+            'the chat was taken over by another claim; this turn is discarded',
+          );
+          return;
+        }
+        if (this.#giveUp.signal.aborted) {
+          // Stopping past the grace period: stop() gives the chat back for another replica.
           outcome = 'released';
           return;
         }
-        if (error instanceof NothingToAnswerError) {
-          // Nothing asked since the last answer (e.g. an interrupt raced a queued promotion): just end.
-          outcome = 'completed';
-        } else if (error instanceof TurnAbortedError) {
-          outcome = 'interrupted';
-          // Keep what was said before the interrupt.
-          if (error.partialText !== '')
-            assistant = { content: error.partialText, inputTokens: null, outputTokens: null };
-        } else {
-          outcome = 'error';
-          lastError = describeTurnFailure(error);
-          if (!(error instanceof ProviderError)) logger.error({ err: error, chatId: chat.id }, 'turn failed');
-        }
+        if (!(error instanceof NothingToAnswerError)) throw error;
+        // Nothing asked since the last answer and nothing queued: the turn just ends.
       }
       parts.flush();
-      const completion = await withRetries(() =>
-        store.completeChatTurn({
-          chatId: chat.id,
-          claimId,
-          assistant: assistant && { ...assistant, modelConfigId },
-          lastError,
-        }),
-      );
-      if (!completion) {
+      const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError);
+      if (completion === 'lost') {
         outcome = 'lost';
-        logger.warn({ chatId: chat.id }, 'chat was taken over by another worker; this turn is discarded');
+        logger.warn({ chatId: chat.id }, 'the chat was taken over by another claim; this turn is discarded');
+        return;
+      }
+      if (completion === 'unwritten') {
+        outcome = 'released';
         return;
       }
       const finished: ChatEvent[] = [];
       if (completion.message)
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
-      if (lastError !== null) finished.push({ type: 'error', message: lastError });
+      if (completion.lastError !== null) finished.push({ type: 'error', message: completion.lastError });
       finished.push({
         type: 'status',
         status: completion.status,
         version: completion.statusVersion,
-        last_error: lastError,
+        last_error: completion.lastError,
       });
       await events.publish(chat.id, finished);
     } finally {
@@ -286,6 +351,111 @@ export class ChatWorker {
       interrupt.release();
       metrics.turnEnded(outcome, performance.now() - startedAt, timeToFirstTokenMs);
     }
+  }
+
+  /** Resolves the chat's configuration and calls its model. */
+  async #callModel(
+    chat: ChatRow,
+    prompt: ReadonlyArray<{ role: 'user' | 'assistant'; content: string }>,
+    signal: AbortSignal,
+    onTextDelta: (delta: string) => void,
+  ) {
+    const { configCache, secretBox } = this.#deps;
+    const [model, systemPrompt, userPrompt] = await Promise.all([
+      resolveChatModel(configCache, chat),
+      configCache.getSystemPrompt(),
+      configCache.getUserPrompt(chat.ownerId),
+    ]);
+    const { provider } = model;
+    const result = await runChatTurn(
+      {
+        provider: {
+          kind: provider.provider,
+          apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
+          baseUrl: provider.baseUrl,
+        },
+        model: model.config.model,
+        options: model.config.options as JsonObject,
+        system: assembleSystemPrompt(systemPrompt, userPrompt),
+        messages: prompt,
+        signal,
+        onTextDelta,
+        onWarning: (warning) => this.#warnOnce(model.config.id, model.config.model, warning),
+      },
+      this.#options.turn,
+    );
+    return { ...result, modelConfigId: model.config.id };
+  }
+
+  /**
+   * Writes the turn's end, retrying while the database is unreachable. Returns what was written;
+   * `lost` when the chat was taken over; `unwritten` when it could not be written (then the claim is no
+   * longer heartbeated and the chat is taken over when stale: it is never left running).
+   *
+   * A retry after a failed attempt may find the claim gone because the first attempt did commit and only
+   * its acknowledgement was lost: the message written under the claim tells, and the final events are
+   * published from what the database holds.
+   */
+  async #writeEnd(
+    chatId: string,
+    claimId: string,
+    assistant: AssistantMessageInsert | null,
+    lastError: string | null,
+  ): Promise<(TurnCompletion & { lastError: string | null }) | 'lost' | 'unwritten'> {
+    const { store, logger } = this.#deps;
+    const write = async (message: AssistantMessageInsert | null, error: string | null, retried: boolean) => {
+      const done = await store.completeChatTurn({ chatId, claimId, assistant: message, lastError: error });
+      if (done) return { ...done, lastError: error };
+      if (!retried) return 'lost' as const;
+      const end = await store.getTurnEnd(chatId, claimId);
+      if (!end.message) return 'lost' as const;
+      return {
+        status: end.status,
+        statusVersion: end.statusVersion,
+        message: end.message,
+        lastError: end.lastError,
+      };
+    };
+    try {
+      return await this.#withRetries((retried) => write(assistant, lastError, retried));
+    } catch (error) {
+      if (isTransientDatabaseError(error)) {
+        logger.error(
+          { err: error, chatId },
+          'could not write the end of a turn: the chat is taken over when stale',
+        );
+        return 'unwritten';
+      }
+      // The database refused the answer itself: end the turn in error without it.
+      logger.error({ err: error, chatId }, 'the database refused the end of a turn; ending it in error');
+      const refused = 'the answer could not be saved (the database refused it; see the server log)';
+      try {
+        return await this.#withRetries((retried) =>
+          write(assistant && { ...assistant, content: '', finishReason: 'error' }, refused, retried),
+        );
+      } catch (fallbackError) {
+        logger.error(
+          { err: fallbackError, chatId },
+          'could not end the turn in error: the chat is taken over when stale',
+        );
+        return 'unwritten';
+      }
+    }
+  }
+
+  /** Runs `write` again after each of `completionRetryDelaysMs` while it fails with a transient error. */
+  async #withRetries<T>(write: (retried: boolean) => Promise<T>): Promise<T> {
+    let retried = false;
+    for (const delayMs of this.#options.completionRetryDelaysMs) {
+      try {
+        return await write(retried);
+      } catch (error) {
+        if (!isTransientDatabaseError(error)) throw error;
+        retried = true;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
+    return write(retried);
   }
 
   /** Logs a provider warning about a model config the first time it is seen (bounded memory). */
@@ -298,39 +468,92 @@ export class ChatWorker {
   }
 
   /**
-   * The history this turn answers. A chat becomes pending with its question as the last message, except
-   * when a turn ended with messages queued: then the oldest queued message is promoted into the history
-   * here, at the start of the next turn. Promoting at turn start (not at turn end) keeps the end of a turn
-   * one statement, and is safe after a crash: a chat whose history ends with an answer is always
-   * promoted before it is answered again.
+   * The prompt this turn answers and the user message it answers. A chat becomes pending with its question
+   * as the last message, except when a turn ended with messages queued: then the oldest queued message is
+   * promoted into the history here, at the start of the next turn. Promoting at turn start (not at turn
+   * end) keeps the end of a turn one statement, and is safe after a crash: a chat whose history ends
+   * with an answer is always promoted before it is answered again.
+   *
+   * Failed answers (`error`) are shown to the user but are not part of the conversation: a retry answers
+   * their question again. Empty answers (an interrupt before the first token) are left out of the prompt.
    */
-  async #historyToAnswer(chatId: string, claimId: string): Promise<ChatMessageRow[]> {
+  async #historyToAnswer(
+    chatId: string,
+    claimId: string,
+  ): Promise<{ prompt: Array<{ role: 'user' | 'assistant'; content: string }>; replyTo: number }> {
     const { store, events } = this.#deps;
-    const history = await store.listChatMessages(chatId);
-    if (history.at(-1)?.role === 'user') return history;
-    const promoted = await store.promoteNextQueuedMessage(chatId, claimId);
-    if (!promoted) throw new NothingToAnswerError();
-    void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
-    return [...history, promoted];
+    const history = (await store.listChatMessages(chatId)).filter(isConversation);
+    let last: ChatMessageRow | undefined = history.at(-1);
+    if (last?.role !== 'user') {
+      const promoted = await store.promoteNextQueuedMessage(chatId, claimId);
+      if (!promoted) throw new NothingToAnswerError();
+      void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
+      history.push(promoted);
+      last = promoted;
+    }
+    const prompt = history
+      .filter((message) => message.role === 'user' || message.content !== '')
+      .map((message) => ({ role: message.role, content: message.content }));
+    return { prompt, replyTo: last.id };
   }
 
+  /**
+   * Refreshes the heartbeat of the live claims, and learns from the answer which were lost (taken over:
+   * their turns are aborted and publish nothing more) and which were asked to stop (interrupts recorded
+   * in the database, for a notification this replica missed).
+   */
   async #heartbeat(): Promise<void> {
-    if (this.#running.size === 0) return;
+    const claims = [...this.#turns.keys()];
+    if (claims.length === 0) return;
+    let held: Map<string, boolean>;
     try {
-      await this.#deps.store.heartbeatRunningChats(this.#deps.workerId);
+      const rows = await this.#deps.store.heartbeatChatClaims(claims);
+      held = new Map(rows.map((row) => [row.claimId, row.interruptRequested]));
     } catch (error) {
       this.#deps.logger.warn({ err: error }, 'chat heartbeat failed');
+      return;
+    }
+    for (const claimId of claims) {
+      const turn = this.#turns.get(claimId);
+      if (!turn) continue; // ended meanwhile
+      const interruptRequested = held.get(claimId);
+      if (interruptRequested === undefined) {
+        // Not held: taken over, or its end was written since the heartbeat was sent (aborting a turn that
+        // has ended is harmless: nothing reads the signal any more).
+        turn.lost.abort(new Error('the claim was lost'));
+      } else if (interruptRequested) {
+        turn.interrupted.abort(new Error('interrupted'));
+      }
     }
   }
 
   async #releaseStale(): Promise<void> {
     try {
-      const released = await this.#deps.store.releaseStaleRunningChats(this.#options.staleAfterMs);
-      if (released.length > 0)
-        this.#deps.logger.warn({ chats: released }, 'released chats of a worker that stopped heartbeating');
+      const released = await this.#deps.store.releaseStaleRunningChats(
+        this.#options.staleAfterMs,
+        this.#options.maxTakeovers,
+      );
+      if (released.length > 0) {
+        this.#deps.logger.warn(
+          { chats: released.map((chat) => chat.id) },
+          'took over chats whose claim stopped heartbeating',
+        );
+      }
+      await this.#publishReleased(released);
     } catch (error) {
-      this.#deps.logger.warn({ err: error }, 'could not release stale chats');
+      this.#deps.logger.warn({ err: error }, 'could not take over stale chats');
     }
+  }
+
+  /** Tells streams the new status of chats given back (a takeover, or a replica stopping). */
+  async #publishReleased(released: readonly ReleasedChat[]): Promise<void> {
+    await Promise.all(
+      released.map((chat) =>
+        this.#deps.events.publish(chat.id, [
+          { type: 'status', status: chat.status, version: chat.statusVersion, last_error: chat.lastError },
+        ]),
+      ),
+    );
   }
 
   #every(ms: number, task: () => unknown): void {
@@ -340,21 +563,9 @@ export class ChatWorker {
   }
 }
 
-/**
- * Runs `write` up to 3 times, 200 ms and 1 s apart, while it fails with a connection-level error: the
- * answer of a finished turn is worth a short wait for the database. (The claim makes a retry of an
- * ending that did commit harmless: it writes nothing the second time.)
- */
-async function withRetries<T>(write: () => Promise<T>): Promise<T> {
-  for (const delayMs of [200, 1_000]) {
-    try {
-      return await write();
-    } catch (error) {
-      if (sqlStateOf(error) !== undefined) throw error; // the server answered: not transient
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-    }
-  }
-  return write();
+/** Messages that are part of the conversation the model sees: all but failed answers. */
+function isConversation(message: ChatMessageRow): boolean {
+  return message.finishReason !== 'error';
 }
 
 /** The chat's history ends with an answer and nothing is queued. */

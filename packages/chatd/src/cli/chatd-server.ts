@@ -7,8 +7,9 @@ import { type CreatedUser, createFirstAdminIfNoUsers } from '../auth/users.js';
 import { ChatEventHub } from '../chat/chat-events.js';
 import { ChatMetrics } from '../chat/chat-metrics.js';
 import { ChatService } from '../chat/chat-service.js';
-import { ChatWorker, type ChatWorkerOptions } from '../chat/chat-worker.js';
+import { ChatWorker, type ChatWorkerOptions, DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { TurnInterrupts } from '../chat/turn-interrupts.js';
+import { Readiness } from '../cluster/readiness.js';
 import { ReplicaRegistry } from '../cluster/replica-registry.js';
 import { ChatConfigCache, type ChatConfigCacheOptions } from '../config/chat-config-cache.js';
 import { registerConfigCacheMetrics } from '../config/config-cache-metrics.js';
@@ -21,6 +22,7 @@ import { QueryStats } from '../db/query-stats.js';
 import { createPostgresStore, type Store } from '../db/store.js';
 import { registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
+import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, httpUrl, type ListenAddress } from '../http/server.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 import { loadOrCreateSecretsKey, SecretBox } from '../secrets/secret-box.js';
@@ -44,6 +46,11 @@ export interface ChatdServerOptions {
   readonly replicaHeartbeatMs?: number;
   /** Database pool size; default 20. */
   readonly maxDatabaseConnections?: number;
+  /**
+   * Wraps the store every component uses, for fault injection in tests (an acknowledgement lost after a
+   * commit, a write that keeps failing); the identity when unset.
+   */
+  readonly decorateStore?: (store: Store) => Store;
 }
 
 /** A running chat server. */
@@ -61,10 +68,12 @@ export interface ChatdServer {
   readonly chatMetrics: ChatMetrics;
   /** Set when this start created the first admin: print its token once. */
   readonly firstAdmin: CreatedUser | undefined;
+  /** What `GET /readyz` reports. */
+  readonly readiness: Readiness;
   /**
-   * Stops in dependency order: HTTP first (no new requests), the worker (running turns are aborted and
-   * their chats given back to pending for another replica), the replica row, pubsub, the database pool,
-   * then the embedded PostgreSQL. Safe to call twice.
+   * Stops in dependency order: HTTP first (no new requests), the worker (it drains: running turns may
+   * finish for the shutdown grace period, the rest are given back for another replica), the replica row,
+   * pubsub, the database pool, then the embedded PostgreSQL. Safe to call twice.
    */
   close(): Promise<void>;
 }
@@ -104,7 +113,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'chatd_process_' });
     const queryStats = new QueryStats(registry);
-    const store = createMeteredStore(createPostgresStore(sql), queryStats);
+    const metered = createMeteredStore(createPostgresStore(sql), queryStats);
+    const store = options.decorateStore ? options.decorateStore(metered) : metered;
     const firstAdmin = await createFirstAdminIfNoUsers(store);
     const secretBox = new SecretBox(options.secretsKey ?? (await loadOrCreateSecretsKey(options.cacheDir)));
     if (!options.secretsKey && location.kind === 'external') {
@@ -141,6 +151,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       id: replicaId,
       hostname: osHostname(),
       appliedVersion: () => configCache.appliedVersion,
+      // A replica silent as long as a turn would be taken over from it is gone.
+      expiryMs: options.worker?.staleAfterMs ?? DEFAULT_CHAT_WORKER_OPTIONS.staleAfterMs,
     });
     await replica.start(options.replicaHeartbeatMs ?? 5_000);
     cleanups.push(['replica registry', () => replica.stop()]);
@@ -165,7 +177,14 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const startedWorker = worker;
     cleanups.push(['chat worker', () => startedWorker.stop()]);
 
+    const readiness = new Readiness({
+      store,
+      knownSchemaVersion: migration.version,
+      listenerConnected: () => pubsub.connected,
+      stopping: () => startedWorker.stopping,
+    });
     const app: FastifyInstance = createHttpServer({ logger });
+    registerReadinessRoute(app, () => readiness.reasons());
     registerApi(app, { store, configCache, chatService, events, secretBox, logger });
     cleanups.push(['http', () => app.close()]);
     // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
@@ -192,6 +211,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       worker,
       chatMetrics,
       firstAdmin,
+      readiness,
       close: () => {
         closing ??= closeAll();
         return closing;

@@ -3,12 +3,14 @@ import type { Store } from '../db/store.js';
 
 /**
  * This replica's row in `replicas`: registered at start, heartbeated with the highest config version it
- * has applied (what `GET /api/v1/chat/config/status` shows), removed on a clean stop.
+ * has applied (what `GET /api/v1/chat/config/status` shows), removed on a clean stop. Each heartbeat also
+ * removes the rows of replicas silent for `expiryMs` (killed, so they never removed their own).
  */
 export class ReplicaRegistry {
   readonly #store: Store;
   readonly #logger: Logger;
   readonly #appliedVersion: () => number;
+  readonly #expiryMs: number;
   #timer: NodeJS.Timeout | undefined;
   readonly id: string;
   readonly hostname: string;
@@ -19,7 +21,10 @@ export class ReplicaRegistry {
     id: string;
     hostname: string;
     appliedVersion: () => number;
+    /** Replicas silent this long are removed from the registry. */
+    expiryMs: number;
   }) {
+    this.#expiryMs = deps.expiryMs;
     this.#store = deps.store;
     this.#logger = deps.logger;
     this.#appliedVersion = deps.appliedVersion;
@@ -38,9 +43,9 @@ export class ReplicaRegistry {
   /** Writes the heartbeat and applied version now (re-registering if the row was removed). */
   async heartbeat(): Promise<void> {
     try {
-      if (!(await this.#store.heartbeatReplica(this.id, this.#appliedVersion()))) {
+      if (!(await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs))) {
         await this.#store.upsertReplica({ id: this.id, hostname: this.hostname });
-        await this.#store.heartbeatReplica(this.id, this.#appliedVersion());
+        await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs);
       }
     } catch (error) {
       this.#logger.warn({ err: error }, 'replica heartbeat failed');

@@ -91,12 +91,24 @@ export interface ChatRow {
   lastError: string | null;
   /** Messages waiting in the chat's queue. */
   queuedMessages: number;
+  /** How often the current turn was given back (its replica died, stalled or stopped); see migration 0006. */
+  turnTakeovers: number;
+  /** An interrupt of the current turn is pending: whoever runs (or claims) it ends it as interrupted. */
+  interruptRequested: boolean;
   archived: boolean;
   createdAt: Date;
   updatedAt: Date;
 }
 
 export type ChatMessageRole = 'user' | 'assistant';
+
+export const FINISH_REASONS = ['stop', 'length', 'interrupted', 'error'] as const;
+/**
+ * How an assistant message ended: `stop` (the model finished), `length` (it hit the output limit),
+ * `interrupted` (the user stopped it: its partial text, possibly empty), `error` (the turn failed: its
+ * partial text, possibly empty; not an answer, never sent to the model again).
+ */
+export type FinishReason = (typeof FINISH_REASONS)[number];
 
 export interface ChatMessageRow {
   id: number;
@@ -106,6 +118,10 @@ export interface ChatMessageRow {
   modelConfigId: string | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Set on assistant messages only. */
+  finishReason: FinishReason | null;
+  /** The user message an assistant message answers (null on user messages). */
+  replyTo: number | null;
   createdAt: Date;
 }
 

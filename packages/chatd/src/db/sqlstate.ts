@@ -25,3 +25,21 @@ export function sqlStateOf(error: unknown): string | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether a failed statement may succeed if sent again: the connection failed or broke (no SQLSTATE), the
+ * server is starting, stopping or restarting (class 57P, 08, 53300 too many connections), or the
+ * transaction lost a race (40001 serialization failure, 40P01 deadlock). A value the server refused
+ * (22021, 23514…) is not: sending it again fails again.
+ */
+export function isTransientDatabaseError(error: unknown): boolean {
+  const state = sqlStateOf(error);
+  if (state === undefined) return true;
+  return (
+    state.startsWith('08') ||
+    state.startsWith('57P') ||
+    state === '53300' ||
+    state === '40001' ||
+    state === '40P01'
+  );
+}

@@ -39,9 +39,10 @@ type TruncatedMessage = StreamedMessage & { truncated: true };
  * 3. Send the snapshot, then drain the queue and go live. A `message` whose id was already sent is skipped
  *    (the snapshot had it). A `status` is always replayed: the last one sent is the current status.
  *
- * `message_part` events carry no message id, so parts of a turn that the snapshot already shows finished
- * could arrive after it. Until the first live `status` event, parts are therefore only forwarded if the
- * snapshot showed a turn running; after it, they come from the same publisher as that status, in order.
+ * `message_part` events carry no message id but the status version of the `running` status of the claim
+ * that streamed them: a part is forwarded only while that is the status last sent. Parts of a turn the
+ * snapshot already shows finished, and parts of a claim that was taken over (its replica stalled, and
+ * streams on after the new owner started), are dropped.
  *
  * Events are written strictly in arrival order: a `message` event too large for NOTIFY (`truncated`) is
  * replaced by reading the messages after the last one sent from the store, and later events wait for it.
@@ -52,8 +53,8 @@ export class ChatStream {
   readonly #sse: SseResponse;
   readonly #queue: ChatEvent[] = [];
   #unsubscribe: (() => void) | undefined;
-  /** Whether `message_part` events are forwarded (see the class comment). */
-  #forwardParts = false;
+  /** The last status sent (with {@link #statusVersion}, it decides which parts are forwarded). */
+  #status = '';
   #live = false;
   #draining = false;
   #lastSentMessageId: number;
@@ -118,7 +119,7 @@ export class ChatStream {
   }
 
   #sendSnapshot(chat: ChatRow, messages: readonly ChatMessageRow[]): void {
-    this.#forwardParts = chat.status === 'running';
+    this.#status = chat.status;
     this.#statusVersion = chat.statusVersion;
     this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
     for (const message of messages) this.#sendMessage(toStreamedMessage(message));
@@ -157,13 +158,15 @@ export class ChatStream {
       case 'status': {
         if (event.version <= this.#statusVersion) return;
         this.#statusVersion = event.version;
-        this.#forwardParts = true;
+        this.#status = event.status;
         const { version: _, ...status } = withoutType(event);
         this.#sse.send('status', status);
         return;
       }
       case 'message_part':
-        if (this.#forwardParts) this.#sse.send('message_part', withoutType(event));
+        if (this.#status === 'running' && event.version === this.#statusVersion) {
+          this.#sse.send('message_part', { text: event.text });
+        }
         return;
       case 'resync': {
         // Events may have been missed (the pubsub listener reconnected): catch up from the database.
@@ -171,7 +174,7 @@ export class ChatStream {
         await this.#sendMessagesFromStore();
         if (chat.statusVersion > this.#statusVersion) {
           this.#statusVersion = chat.statusVersion;
-          this.#forwardParts = chat.status === 'running';
+          this.#status = chat.status;
           this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
         }
         return;

@@ -43,13 +43,24 @@ export interface ChatTurnResult {
   readonly usage: { readonly inputTokens: number | null; readonly outputTokens: number | null };
   /** From the start of the turn (retries included) to the first forwarded delta; null if none was. */
   readonly timeToFirstTokenMs: number | null;
+  /** `length` when the provider stopped at the output limit; `stop` for every other normal end. */
+  readonly finishReason: 'stop' | 'length';
 }
 
-/** Options for {@link runChatTurn}: the retry policy, and a jitter source for tests. */
+/** Options for {@link runChatTurn}: the retry policy, the idle timeout, and a jitter source for tests. */
 export interface TurnOptions extends RetryPolicyOptions {
   /** Random numbers in [0, 1) for backoff jitter; default `Math.random`. */
   readonly random?: () => number;
+  /**
+   * A provider call that sends nothing for this long (no response head, or no part of the stream) is cut
+   * off, and the turn fails without a retry: a provider that hangs once is likely to hang again, and every
+   * retry would hold the chat for this long. Default 120,000 ms.
+   */
+  readonly idleTimeoutMs?: number;
 }
+
+/** The default of {@link TurnOptions.idleTimeoutMs}. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 120_000;
 
 /**
  * Runs one chat turn on the AI SDK provider's language model (`doStream` of its LanguageModelV3),
@@ -90,8 +101,9 @@ export async function runChatTurn(
     secrets: request.provider.apiKey ? [request.provider.apiKey] : [],
   };
 
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   for (let attempt = 1; ; attempt++) {
-    const outcome = await streamAttempt(call, request.signal, output, request.onWarning);
+    const outcome = await streamAttempt(call, request.signal, output, request.onWarning, idleTimeoutMs);
     // The abort is checked first: whatever the attempt ended with (an abort error, a network error
     // caused by the cancelled request, even a complete answer), the caller asked to stop.
     if (request.signal.aborted) throw abortedError();
@@ -103,9 +115,16 @@ export async function runChatTurn(
           outputTokens: outcome.usage.outputTokens.total ?? null,
         },
         timeToFirstTokenMs: output.timeToFirstTokenMs,
+        finishReason: outcome.finishReason,
       };
     }
     if (outcome.kind === 'consumer-failed') throw outcome.error;
+    if (outcome.kind === 'idle') {
+      throw new ProviderError(
+        `${request.provider.kind} sent no data for ${formatSeconds(idleTimeoutMs)} (the idle timeout), so the call was cut off`,
+        { retryable: false, attempts: attempt, partialText: output.text },
+      );
+    }
 
     const failure = describeProviderFailure(outcome.error, failureContext);
     const outputStarted = output.text !== '';
@@ -136,7 +155,13 @@ function toPrompt(system: string, messages: ChatTurnRequest['messages']): Langua
 }
 
 type AttemptOutcome =
-  | { readonly kind: 'finished'; readonly usage: LanguageModelV3Usage }
+  | {
+      readonly kind: 'finished';
+      readonly usage: LanguageModelV3Usage;
+      readonly finishReason: 'stop' | 'length';
+    }
+  /** Nothing arrived for the idle timeout. */
+  | { readonly kind: 'idle' }
   | { readonly kind: 'failed'; readonly error: unknown }
   | { readonly kind: 'consumer-failed'; readonly error: unknown };
 
@@ -146,6 +171,7 @@ async function streamAttempt(
   turnSignal: AbortSignal,
   output: ForwardedText,
   onWarning: ((warning: SharedV3Warning) => void) | undefined,
+  idleTimeoutMs: number,
 ): Promise<AttemptOutcome> {
   // A controller per attempt, linked to the turn's signal, so that a failed attempt can be cancelled on
   // its own while the turn goes on to retry.
@@ -154,6 +180,19 @@ async function streamAttempt(
   turnSignal.addEventListener('abort', forwardAbort, { once: true });
   let reader: ReadableStreamDefaultReader<unknown> | undefined;
   let completed = false;
+  // The idle timer runs from the request to the response head, and between any two parts after it: a
+  // provider that is merely slow keeps sending, one that hangs is cut off.
+  let idle = false;
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdleTimer = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      idle = true;
+      attempt.abort(new Error('idle timeout'));
+      reader?.cancel().catch(() => {});
+    }, idleTimeoutMs);
+  };
+  armIdleTimer();
   try {
     const { stopSequences, ...numericSettings } = call.settings;
     // An HTTP error (429, 5xx, 401...) rejects here, before any part; a failure mid-answer arrives as an
@@ -167,8 +206,11 @@ async function streamAttempt(
     const partReader = stream.getReader();
     reader = partReader;
     let usage: LanguageModelV3Usage | undefined;
+    let finishReason: 'stop' | 'length' = 'stop';
     for (;;) {
+      armIdleTimer();
       const { done, value: part } = await partReader.read();
+      if (idle) return { kind: 'idle' };
       if (done) break;
       if (part.type === 'text-delta') {
         if (part.delta !== '' && !output.forward(part.delta)) {
@@ -184,17 +226,20 @@ async function streamAttempt(
         }
       } else if (part.type === 'finish') {
         usage = part.usage;
+        if (part.finishReason.unified === 'length') finishReason = 'length';
       } else if (part.type === 'error') {
         return { kind: 'failed', error: part.error };
       }
     }
     if (!usage) return { kind: 'failed', error: new Error('the response stream ended without finishing') };
     completed = true;
-    return { kind: 'finished', usage };
+    return { kind: 'finished', usage, finishReason };
   } catch (error) {
+    if (idle) return { kind: 'idle' };
     // The request failed (HTTP error, connection refused, aborted), or a read did mid-answer.
     return { kind: 'failed', error };
   } finally {
+    clearTimeout(idleTimer);
     turnSignal.removeEventListener('abort', forwardAbort);
     if (!completed) {
       // Stop the HTTP response (a provider may tee or buffer its stream, so cancelling our reader alone
@@ -229,6 +274,10 @@ class ForwardedText {
       return false;
     }
   }
+}
+
+function formatSeconds(ms: number): string {
+  return `${Number((ms / 1000).toFixed(3))} s`;
 }
 
 function finalMessage(failure: ProviderFailure, attempts: number, outputStarted: boolean): string {

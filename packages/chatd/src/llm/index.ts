@@ -10,7 +10,13 @@ export {
   isBuiltinModelId,
 } from './builtin-model.js';
 export { type ChatCallSettings, callSettingsFromOptions } from './call-settings.js';
-export { type ChatTurnRequest, type ChatTurnResult, runChatTurn, type TurnOptions } from './chat-turn.js';
+export {
+  type ChatTurnRequest,
+  type ChatTurnResult,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  runChatTurn,
+  type TurnOptions,
+} from './chat-turn.js';
 export { createLanguageModel, type ProviderConnection } from './language-model-factory.js';
 export { ProviderError, type ProviderErrorDetails, TurnAbortedError } from './llm-errors.js';
 export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js';

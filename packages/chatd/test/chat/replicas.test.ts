@@ -186,7 +186,8 @@ describe('two replicas on one database', () => {
 describe('failover', () => {
   it('finishes a chat on another replica when its replica stops mid-turn', async () => {
     const slow = await startLlmMockServer({ latencyMs: 1_500, responseTokens: 4 });
-    const c = await startTestServer(db.database.url);
+    // No grace: C gives its running turn back at once when it stops (a drain that ran out of time).
+    const c = await startTestServer(db.database.url, { worker: { shutdownGraceMs: 0 } });
     const d = await startTestServer(db.database.url);
     try {
       const adminC = new ChatdClient(

@@ -312,7 +312,11 @@ describe('the chat lifecycle queries', () => {
     expect(acquired).toHaveLength(1);
     const claim = acquired[0]!.claimId!;
     expect(acquired[0]).toMatchObject({ status: 'running', claimId: expect.any(String) });
-    expect(await store.heartbeatRunningChats(acquired[0]!.workerId!)).toBeGreaterThanOrEqual(1);
+    // The heartbeat names live claims: it refreshes this one, and says a stranger's is not held.
+    const stranger = '44444444-4444-4444-8444-444444444444';
+    expect(await store.heartbeatChatClaims([claim, stranger])).toEqual([
+      { claimId: claim, interruptRequested: false },
+    ]);
 
     // Messages sent meanwhile are queued and counted on the chat.
     expect(
@@ -322,8 +326,14 @@ describe('the chat lifecycle queries', () => {
     expect((await store.getChatById(chat.id))?.queuedMessages).toBe(1);
 
     // Only the current claim may complete it.
-    const assistant = { content: 'first answer', modelConfigId: null, inputTokens: 5, outputTokens: 7 };
-    const stranger = '44444444-4444-4444-8444-444444444444';
+    const assistant = {
+      content: 'first answer',
+      finishReason: 'stop' as const,
+      replyTo: message.id,
+      modelConfigId: null,
+      inputTokens: 5,
+      outputTokens: 7,
+    };
     expect(
       await store.completeChatTurn({ chatId: chat.id, claimId: stranger, assistant, lastError: null }),
     ).toBeUndefined();
@@ -339,8 +349,15 @@ describe('the chat lifecycle queries', () => {
     expect(done?.message).toMatchObject({
       role: 'assistant',
       content: 'first answer',
+      finishReason: 'stop',
+      replyTo: message.id,
       inputTokens: 5,
       outputTokens: 7,
+    });
+    // The claim that wrote it finds it (a lost acknowledgement).
+    expect(await store.getTurnEnd(chat.id, claim)).toMatchObject({
+      status: 'pending',
+      message: { id: done!.message!.id, content: 'first answer' },
     });
     expect(
       await store.completeChatTurn({ chatId: chat.id, claimId: claim, assistant, lastError: null }),
@@ -356,7 +373,7 @@ describe('the chat lifecycle queries', () => {
     expect(await store.listQueuedMessages(chat.id)).toEqual([]);
     expect((await store.getChatById(chat.id))?.queuedMessages).toBe(0);
 
-    // An error ends the turn in `error` with its message, and no assistant message.
+    // An error ends the turn in `error` with its message (here without an assistant message).
     const failed = await store.completeChatTurn({
       chatId: chat.id,
       claimId: again!.claimId!,
@@ -369,6 +386,20 @@ describe('the chat lifecycle queries', () => {
       claimId: null,
       workerId: null,
     });
+    // Only a chat in error is retried, and only by its owner; the error is cleared.
+    const errorVersion = (await store.getChatById(chat.id))!.statusVersion;
+    const outsider = '55555555-5555-4555-8555-555555555555';
+    expect(await store.retryChat({ chatId: chat.id, ownerId: outsider })).toBeUndefined();
+    expect(await store.retryChat({ chatId: chat.id, ownerId: owner.id })).toBe(errorVersion + 1);
+    expect(await store.retryChat({ chatId: chat.id, ownerId: owner.id })).toBeUndefined();
+    const [retried] = (await store.acquirePendingChats(workerA, 100)).filter((c) => c.id === chat.id);
+    await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: retried!.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    expect(await store.getChatById(chat.id)).toMatchObject({ status: 'waiting', lastError: null });
 
     // An idle chat takes a message in one statement; a stranger's cannot.
     const other = await store.insertUser({ username: 'lifecycle-stranger', role: 'member' });
@@ -381,9 +412,23 @@ describe('the chat lifecycle queries', () => {
       content: 'again',
     });
     expect(appended).toMatchObject({ role: 'user', content: 'again' });
-    const beforeCancel = (await store.getChatById(chat.id))!.statusVersion;
-    expect(await store.cancelPendingChat(chat.id)).toBe(beforeCancel + 1);
-    expect(await store.cancelPendingChat(chat.id)).toBeUndefined();
+    // An interrupt is recorded for the turn of one running version: pending now, running once claimed.
+    const pendingVersion = (await store.getChatById(chat.id))!.statusVersion;
+    expect(await store.requestChatInterrupt(chat.id, pendingVersion)).toBeUndefined();
+    expect(await store.requestChatInterrupt(chat.id, pendingVersion + 1)).toBe('pending');
+    const [interrupted] = (await store.acquirePendingChats(workerA, 100)).filter((c) => c.id === chat.id);
+    expect(interrupted).toMatchObject({ interruptRequested: true, statusVersion: pendingVersion + 1 });
+    expect(await store.requestChatInterrupt(chat.id, pendingVersion + 1)).toBe('running');
+    expect(await store.heartbeatChatClaims([interrupted!.claimId!])).toEqual([
+      { claimId: interrupted!.claimId!, interruptRequested: true },
+    ]);
+    await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: interrupted!.claimId!,
+      assistant: { ...assistant, content: '', finishReason: 'interrupted', replyTo: appended!.id },
+      lastError: null,
+    });
+    expect(await store.getChatById(chat.id)).toMatchObject({ status: 'waiting', interruptRequested: false });
 
     // An idle chat with a queue does not take messages past it; the locking path queues and wakes it.
     await store.insertQueuedMessage({ chatId: chat.id, content: 'left in the queue' });
@@ -404,7 +449,13 @@ describe('the chat lifecycle queries', () => {
       modelConfigId: null,
       content: 'x',
     });
-    await store.cancelPendingChat(fresh.chat.id);
+    const [claimed] = (await store.acquirePendingChats(workerA, 100)).filter((c) => c.id === fresh.chat.id);
+    await store.completeChatTurn({
+      chatId: fresh.chat.id,
+      claimId: claimed!.claimId!,
+      assistant: null,
+      lastError: null,
+    });
     await store.transaction(async (tx) => {
       await tx.getChatByIdForUpdate(fresh.chat.id);
       await tx.appendUserMessageAndMarkPending(fresh.chat.id, 'locked path');
@@ -440,7 +491,14 @@ describe('the chat lifecycle queries', () => {
     const end = store.completeChatTurn({
       chatId: chat.id,
       claimId: running!.claimId!,
-      assistant: { content: 'a', modelConfigId: null, inputTokens: null, outputTokens: null },
+      assistant: {
+        content: 'a',
+        finishReason: 'stop',
+        replyTo: 1,
+        modelConfigId: null,
+        inputTokens: null,
+        outputTokens: null,
+      },
       lastError: null,
     });
     // The end of the turn now waits for the row lock.
@@ -473,14 +531,34 @@ describe('the chat lifecycle queries', () => {
     const acquired = (await store.acquirePendingChats(workerA, 100)).map((c) => c.id);
     expect(acquired).toEqual(expect.arrayContaining(ids));
 
-    expect(await store.releaseWorkerChats(workerA)).toEqual(expect.arrayContaining(ids));
+    const ids_ = (chats: { id: string }[]) => chats.map((c) => c.id);
+    expect(ids_(await store.releaseWorkerChats(workerA, 3))).toEqual(expect.arrayContaining(ids));
     expect(await store.getChatById(first.chat.id)).toMatchObject({ status: 'pending', claimId: null });
 
     await store.acquirePendingChats(workerB, 100);
-    expect(await store.releaseStaleRunningChats(60_000)).toEqual([]);
+    expect(await store.releaseStaleRunningChats(60_000, 3)).toEqual([]);
     await db.sql`UPDATE chats SET heartbeat_at = now() - interval '2 minutes' WHERE worker_id = ${workerB}`;
-    expect((await store.releaseStaleRunningChats(60_000)).sort()).toEqual(expect.arrayContaining(ids));
-    expect(await store.getChatById(second.chat.id)).toMatchObject({ workerId: null, claimId: null });
+    expect(ids_(await store.releaseStaleRunningChats(60_000, 3))).toEqual(expect.arrayContaining(ids));
+    expect(await store.getChatById(second.chat.id)).toMatchObject({
+      workerId: null,
+      claimId: null,
+      turnTakeovers: 2,
+    });
+
+    // Past the bound, a takeover ends the turn in error instead of running it again.
+    await store.acquirePendingChats(workerB, 100);
+    await db.sql`UPDATE chats SET heartbeat_at = now() - interval '2 minutes' WHERE worker_id = ${workerB}`;
+    const ended = (await store.releaseStaleRunningChats(60_000, 2)).find((c) => c.id === second.chat.id);
+    expect(ended).toMatchObject({ status: 'error', lastError: expect.stringMatching(/taken over 2 times/) });
+    expect(await store.getChatById(second.chat.id)).toMatchObject({ status: 'error', turnTakeovers: 0 });
+  });
+});
+
+describe('schema version', () => {
+  it('is the newest migration applied', async () => {
+    const [row] = await db.sql<[{ latest: number }]>`SELECT max(id) AS latest FROM chatd_migrations`;
+    expect(await store.getSchemaVersion()).toBe(row.latest);
+    expect(row.latest).toBeGreaterThanOrEqual(6);
   });
 });
 
@@ -500,11 +578,11 @@ describe('replicas', () => {
     const id = '11111111-1111-4111-8111-111111111111';
     const replica = await store.upsertReplica({ id, hostname: 'host-a' });
     expect(replica.appliedConfigVersion).toBe(0);
-    expect(await store.heartbeatReplica(id, 42)).toBe(true);
+    expect(await store.heartbeatReplica(id, 42, 60_000)).toBe(true);
     const [listed] = (await store.listReplicas()).filter((r) => r.id === id);
     expect(listed).toMatchObject({ hostname: 'host-a', appliedConfigVersion: 42 });
     await store.deleteReplica(id);
-    expect(await store.heartbeatReplica(id, 43)).toBe(false);
+    expect(await store.heartbeatReplica(id, 43, 60_000)).toBe(false);
   });
 });
 

@@ -210,6 +210,16 @@ const ROWS: readonly Row[] = [
   },
   {
     method: 'POST',
+    route: '/api/v1/chats/:id/retry',
+    setup: async () => {
+      const chatId = await newChatOfMember();
+      await db.sql`UPDATE chats SET status = 'error', last_error = 'failed' WHERE id = ${chatId}`;
+      return { path: `/api/v1/chats/${chatId}/retry` };
+    },
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'POST',
     route: '/api/v1/chats/:id/archive',
     setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/archive` }),
     expected: ownerOnly(204),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatEvent, toStreamedMessage } from '../../src/chat/chat-events.js';
@@ -120,8 +121,18 @@ describe('chat stream', () => {
       },
     ]);
 
-    await a.request('POST', `/api/v1/chats/${chatId}/interrupt`, { token: users.member.token });
-    await client.waitFor((events) => events.at(-1)?.data.status === 'waiting', 'the interrupt');
+    // A worker (there is none here) ends the turn and publishes its end.
+    const [claimed] = (await db.store.acquirePendingChats(randomUUID(), 100)).filter((c) => c.id === chatId);
+    const end = await db.store.completeChatTurn({
+      chatId,
+      claimId: claimed!.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    await a.deps.events.publish(chatId, [
+      { type: 'status', status: end!.status, version: end!.statusVersion },
+    ]);
+    await client.waitFor((events) => events.at(-1)?.data.status === 'waiting', 'the end of the turn');
     const sent = await a.request('POST', `/api/v1/chats/${chatId}/messages`, {
       token: users.member.token,
       body: { content: 'second' },
@@ -132,16 +143,18 @@ describe('chat stream', () => {
     expect(messageIds(client)).toEqual(await storedIds(chatId));
   });
 
-  it('forwards message_part and error events; parts only once a turn is known to run', async () => {
+  it('forwards message_part and error events; parts only of the claim whose running status was sent last', async () => {
     const chatId = await newChat('waiting');
     const client = await connect(a, chatId);
     await client.waitFor((events) => events.length >= 1, 'the snapshot');
     const events: ChatEvent[] = [
       // A part from before the snapshot's "waiting": its turn has ended and is not shown again.
-      { type: 'message_part', text: 'stale' },
+      { type: 'message_part', text: 'stale', version: 1 },
       { type: 'status', status: 'running', version: 2 },
-      { type: 'message_part', text: 'Hel' },
-      { type: 'message_part', text: 'lo' },
+      { type: 'message_part', text: 'Hel', version: 2 },
+      // A part of an older claim (taken over, its replica streams on): not this turn's.
+      { type: 'message_part', text: 'taken over', version: 1 },
+      { type: 'message_part', text: 'lo', version: 2 },
       { type: 'error', message: 'the model failed' },
       { type: 'status', status: 'error', version: 3, last_error: 'the model failed' },
     ];
@@ -285,7 +298,7 @@ describe('chat stream', () => {
       const chatId = await newChat();
       const { response, closed } = await openPausedStream(`${api.url}/api/v1/chats/${chatId}/stream`);
       expect(response.statusCode).toBe(200);
-      const part: ChatEvent = { type: 'message_part', text: 'z'.repeat(64 * 1024) };
+      const part: ChatEvent = { type: 'message_part', text: 'z'.repeat(64 * 1024), version: 2 };
       await api.deps.events.publish(chatId, [{ type: 'status', status: 'running', version: 2 }]);
       for (let i = 0; i < 200 && api.deps.events.hasLocalListeners(chatId); i++) {
         await api.deps.events.publish(chatId, [part]);

@@ -87,6 +87,8 @@ describe('chats', () => {
           model_config_id: null,
           input_tokens: null,
           output_tokens: null,
+          finish_reason: null,
+          reply_to: null,
           created_at: expect.any(String),
         },
       ],
@@ -136,14 +138,32 @@ describe('chats', () => {
     expect((await db.store.getChatById(chat.id))?.status).toBe('pending');
   });
 
-  it('interrupts a pending turn with 202 (the chat goes back to waiting)', async () => {
+  it('interrupts a pending turn with 202: recorded on the chat for the worker that claims it', async () => {
     const chat = await createChat(users.member);
     const response = await api.request('POST', `/api/v1/chats/${chat.id}/interrupt`, {
       token: users.member.token,
     });
     expect(response.status).toBe(202);
     expect(response.text).toBe('');
-    expect((await db.store.getChatById(chat.id as string))?.status).toBe('waiting');
+    // No worker runs here; test/chat/turn-engine.test.ts follows such a turn to its interrupted end.
+    expect(await db.store.getChatById(chat.id as string)).toMatchObject({
+      status: 'pending',
+      interruptRequested: true,
+    });
+  });
+
+  it('retries only a chat in error (409 otherwise), which goes back to pending', async () => {
+    const chat = await createChat(users.member);
+    const path = `/api/v1/chats/${chat.id}/retry`;
+    const busy = await api.request('POST', path, { token: users.member.token });
+    expect(busy.status).toBe(409);
+    expect(busy.json.error.code).toBe('E_CONFLICT');
+    await db.sql`UPDATE chats SET status = 'error', last_error = 'failed' WHERE id = ${chat.id as string}`;
+    expect((await api.request('POST', path, { token: users.member.token })).status).toBe(202);
+    expect(await db.store.getChatById(chat.id as string)).toMatchObject({
+      status: 'pending',
+      lastError: null,
+    });
   });
 
   it('archives and unarchives with 204; archived chats are listed only on request and take no messages', async () => {

@@ -113,7 +113,7 @@ describe('config status', () => {
     await api.request('PUT', SYSTEM_PROMPT, { token: users.admin.token, body: { system_prompt: 'bump' } });
     const version = await db.store.getConfigVersion();
     expect(version).toBeGreaterThan(0);
-    await db.store.heartbeatReplica(replicaId, version);
+    await db.store.heartbeatReplica(replicaId, version, 60_000);
 
     const status = await api.request('GET', '/api/v1/chat/config/status', { token: users.admin.token });
     expect(status.status).toBe(200);

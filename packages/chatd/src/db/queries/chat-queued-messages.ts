@@ -1,5 +1,6 @@
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatQueuedMessageRow } from '../rows.js';
+import { MESSAGE_COLUMNS } from './columns.js';
 
 /**
  * Queues a message and counts it on the chat row (`chats.queued_messages`, which a turn's end reads), in
@@ -15,6 +16,7 @@ export async function insertQueuedMessage(
       UPDATE chats SET
         queued_messages = queued_messages + 1,
         status = CASE WHEN ${input.markPending ?? false} THEN 'pending' ELSE status END,
+        last_error = CASE WHEN ${input.markPending ?? false} THEN NULL ELSE last_error END,
         updated_at = now()
       WHERE id = ${input.chatId}
       RETURNING status_version
@@ -54,6 +56,6 @@ export async function promoteNextQueuedMessage(
       RETURNING chat_id, content
     )
     INSERT INTO chat_messages (chat_id, role, content) SELECT chat_id, 'user', content FROM next
-    RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at`;
+    RETURNING ${db.unsafe(MESSAGE_COLUMNS)}`;
   return row;
 }

@@ -1,11 +1,7 @@
+import { storableText } from '../../util/storable-text.js';
 import type { Db } from '../connection.js';
-import type { ChatMessageRow, ChatRow, ChatStatus } from '../rows.js';
-
-const MESSAGE_COLUMNS =
-  'id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at';
-
-const COLUMNS =
-  'id, owner_id, title, status, status_version, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, archived, created_at, updated_at';
+import type { ChatMessageRow, ChatRow, ChatStatus, FinishReason } from '../rows.js';
+import { CHAT_COLUMNS as COLUMNS, MESSAGE_COLUMNS } from './columns.js';
 
 /** Inserts a chat (not running: `running` needs a worker, see the worker queries). */
 export async function insertChat(
@@ -55,6 +51,8 @@ export async function insertChatWithFirstMessage(
       modelConfigId: null,
       inputTokens: null,
       outputTokens: null,
+      finishReason: null,
+      replyTo: null,
       createdAt: new Date(message.created_at),
     },
   };
@@ -134,39 +132,101 @@ export async function acquirePendingChats(db: Db, workerId: string, limit: numbe
     RETURNING ${db.unsafe(COLUMNS)}`;
 }
 
-/** Heartbeat for every chat a worker runs (one statement per worker, not per chat). */
-export async function heartbeatRunningChats(db: Db, workerId: string): Promise<number> {
-  const result = await db`
-    UPDATE chats SET heartbeat_at = now() WHERE worker_id = ${workerId} AND status = 'running'`;
-  return result.count;
+/**
+ * Heartbeat for the claims of the turns a worker runs now (one statement per worker, not per chat), and
+ * only those: a chat whose turn has ended here, or was taken over, is not kept alive by it. Returns the
+ * claims still held, with whether an interrupt was requested for their turn; a claim missing from the
+ * result was lost (its chat was taken over).
+ */
+export async function heartbeatChatClaims(
+  db: Db,
+  claimIds: readonly string[],
+): Promise<{ claimId: string; interruptRequested: boolean }[]> {
+  if (claimIds.length === 0) return [];
+  return db<{ claimId: string; interruptRequested: boolean }[]>`
+    UPDATE chats SET heartbeat_at = now()
+    WHERE claim_id = ANY(${claimIds as string[]}::uuid[]) AND status = 'running'
+    RETURNING claim_id, interrupt_requested`;
+}
+
+/** A chat given back by {@link releaseStaleRunningChats} or {@link releaseWorkerChats}. */
+export interface ReleasedChat {
+  id: string;
+  /** `pending` (another claim runs the turn again) or `error` (it was given back too often). */
+  status: ChatStatus;
+  statusVersion: number;
+  lastError: string | null;
 }
 
 /**
- * Gives back to `pending` every running chat whose worker stopped heartbeating `staleAfterMs` ago, so
- * another replica finishes it. Returns the chats released.
+ * The assignments that give a running chat back: to `pending` for another claim, or, once the turn has
+ * been given back `maxTakeovers` times, to `error` (no turn is run again forever: a chat whose turn kills
+ * its replica, or can never be written, ends visibly).
  */
-export async function releaseStaleRunningChats(db: Db, staleAfterMs: number): Promise<string[]> {
-  const rows = await db<{ id: string }[]>`
-    UPDATE chats SET status = 'pending', worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
-    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
-    RETURNING id`;
-  return rows.map((row) => row.id);
+function giveBack(db: Db, maxTakeovers: number) {
+  return db`
+    status = CASE WHEN turn_takeovers >= ${maxTakeovers} THEN 'error' ELSE 'pending' END,
+    last_error = CASE WHEN turn_takeovers >= ${maxTakeovers}
+      THEN 'the turn was taken over ' || turn_takeovers || ' times (its replica stopped or failed each time); retry to run it again'
+      ELSE last_error END,
+    interrupt_requested = interrupt_requested AND turn_takeovers < ${maxTakeovers},
+    turn_takeovers = CASE WHEN turn_takeovers >= ${maxTakeovers} THEN 0 ELSE turn_takeovers + 1 END,
+    worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()`;
 }
 
-/** The assistant's answer saved by {@link completeChatTurn}. */
+/**
+ * Gives back every running chat whose claim stopped heartbeating `staleAfterMs` ago (its replica died,
+ * stalled, or its turn gave up), so another claim finishes it; see {@link giveBack}.
+ */
+export async function releaseStaleRunningChats(
+  db: Db,
+  staleAfterMs: number,
+  maxTakeovers: number,
+): Promise<ReleasedChat[]> {
+  return db<ReleasedChat[]>`
+    UPDATE chats SET ${giveBack(db, maxTakeovers)}
+    WHERE status = 'running' AND heartbeat_at < now() - make_interval(secs => ${staleAfterMs / 1000})
+    RETURNING id, status, status_version, last_error`;
+}
+
+/** Gives back every chat a worker runs (its replica is stopping); see {@link giveBack}. */
+export async function releaseWorkerChats(
+  db: Db,
+  workerId: string,
+  maxTakeovers: number,
+): Promise<ReleasedChat[]> {
+  return db<ReleasedChat[]>`
+    UPDATE chats SET ${giveBack(db, maxTakeovers)}
+    WHERE worker_id = ${workerId} AND status = 'running'
+    RETURNING id, status, status_version, last_error`;
+}
+
+/** The assistant's message saved by {@link completeChatTurn}. */
 export interface AssistantMessageInsert {
+  /** Made storable here (see `storableText`): no NUL, no lone surrogate. */
   content: string;
+  finishReason: FinishReason;
+  /** The user message it answers. */
+  replyTo: number;
   modelConfigId: string | null;
   inputTokens: number | null;
   outputTokens: number | null;
 }
 
+/** What {@link completeChatTurn} wrote. */
+export interface TurnCompletion {
+  status: ChatStatus;
+  statusVersion: number;
+  message: ChatMessageRow | null;
+}
+
 /**
- * Ends a turn in one statement (atomic without a transaction): saves the assistant message (when given)
- * and sets the next status, but only while `claimId` is still the chat's claim (a stale-heartbeat release
- * may have given the chat to another claim, even on the same replica: then nothing is written and
- * undefined is returned). The next status is `pending` when a message is queued (the next turn promotes
- * it, see `promoteNextQueuedMessage`), else `error` when `lastError` is set, else `waiting`.
+ * Ends a turn in one statement (atomic without a transaction): saves the assistant message (when given,
+ * tagged with the claim) and sets the next status, but only while `claimId` is still the chat's claim (a
+ * takeover may have given the chat to another claim, even on the same replica: then nothing is written
+ * and undefined is returned). The next status is `error` when `lastError` is set (the queue is kept: the
+ * user's next action resumes the chat, nothing runs again by itself), else `pending` when a message is
+ * queued (the next turn promotes it, see `promoteNextQueuedMessage`), else `waiting`.
  *
  * The queue is read from the chat row's `queued_messages`, not from the queue table: a send that queues
  * a message updates the row under its lock, and this UPDATE, waiting for that lock, re-reads the new row
@@ -180,7 +240,7 @@ export async function completeChatTurn(
     assistant: AssistantMessageInsert | null;
     lastError: string | null;
   },
-): Promise<{ status: ChatStatus; statusVersion: number; message: ChatMessageRow | null } | undefined> {
+): Promise<TurnCompletion | undefined> {
   const a = input.assistant;
   const [row] = await db<
     [
@@ -192,22 +252,26 @@ export async function completeChatTurn(
     WITH done AS (
       UPDATE chats SET
         status = CASE
-          WHEN queued_messages > 0 THEN 'pending'
           WHEN ${input.lastError}::text IS NOT NULL THEN 'error'
+          WHEN queued_messages > 0 THEN 'pending'
           ELSE 'waiting' END,
         last_error = ${input.lastError},
+        turn_takeovers = 0, interrupt_requested = false,
         worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
       WHERE id = ${input.chatId} AND claim_id = ${input.claimId} AND status = 'running'
       RETURNING status, status_version
     ), saved AS (
-      INSERT INTO chat_messages (chat_id, role, content, model_config_id, input_tokens, output_tokens)
-      SELECT ${input.chatId}, 'assistant', ${a?.content ?? null}::text, ${a?.modelConfigId ?? null}::uuid,
-             ${a?.inputTokens ?? null}::int, ${a?.outputTokens ?? null}::int
-      FROM done WHERE ${a?.content ?? null}::text IS NOT NULL
-      RETURNING id, chat_id, role, content, model_config_id, input_tokens, output_tokens, created_at
+      INSERT INTO chat_messages
+        (chat_id, role, content, model_config_id, input_tokens, output_tokens, finish_reason, reply_to, claim_id)
+      SELECT ${input.chatId}, 'assistant', ${a ? storableText(a.content) : null}::text,
+             ${a?.modelConfigId ?? null}::uuid, ${a?.inputTokens ?? null}::int, ${a?.outputTokens ?? null}::int,
+             ${a?.finishReason ?? null}::text, ${a?.replyTo ?? null}::bigint, ${input.claimId}::uuid
+      FROM done WHERE ${a === null ? null : true}::boolean
+      RETURNING ${db.unsafe(MESSAGE_COLUMNS)}
     )
-    SELECT done.status, done.status_version, saved.id AS message_id, saved.chat_id, saved.role, saved.content, saved.model_config_id,
-           saved.input_tokens, saved.output_tokens, saved.created_at
+    SELECT done.status, done.status_version, saved.id AS message_id, saved.chat_id, saved.role, saved.content,
+           saved.model_config_id, saved.input_tokens, saved.output_tokens, saved.finish_reason, saved.reply_to,
+           saved.created_at
     FROM done LEFT JOIN saved ON true`;
   if (!row) return undefined;
   const message: ChatMessageRow | null =
@@ -221,18 +285,11 @@ export async function completeChatTurn(
           modelConfigId: row.modelConfigId ?? null,
           inputTokens: row.inputTokens ?? null,
           outputTokens: row.outputTokens ?? null,
+          finishReason: row.finishReason ?? null,
+          replyTo: row.replyTo ?? null,
           createdAt: row.createdAt!,
         };
   return { status: row.status, statusVersion: row.statusVersion!, message };
-}
-
-/** Gives every chat a worker runs back to `pending` (its replica is shutting down). */
-export async function releaseWorkerChats(db: Db, workerId: string): Promise<string[]> {
-  const rows = await db<{ id: string }[]>`
-    UPDATE chats SET status = 'pending', worker_id = NULL, claim_id = NULL, heartbeat_at = NULL, updated_at = now()
-    WHERE worker_id = ${workerId} AND status = 'running'
-    RETURNING id`;
-  return rows.map((row) => row.id);
 }
 
 /**
@@ -258,10 +315,59 @@ export async function appendUserMessageIfIdle(
   return row;
 }
 
-/** Cancels a turn that has not started: `pending` → `waiting`. The new status version, or undefined when the chat was not pending. */
-export async function cancelPendingChat(db: Db, chatId: string): Promise<number | undefined> {
+/**
+ * Resumes a chat that ended in `error` (the user asked to retry): back to `pending`, `last_error` cleared,
+ * queue kept. The new status version, or undefined when the chat is not the user's, archived, or not in
+ * `error`.
+ */
+export async function retryChat(
+  db: Db,
+  input: { chatId: string; ownerId: string },
+): Promise<number | undefined> {
   const [row] = await db<[{ statusVersion: number }?]>`
-    UPDATE chats SET status = 'waiting', updated_at = now() WHERE id = ${chatId} AND status = 'pending'
+    UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now()
+    WHERE id = ${input.chatId} AND owner_id = ${input.ownerId} AND status = 'error' AND NOT archived
     RETURNING status_version`;
   return row?.statusVersion;
+}
+
+/**
+ * Records an interrupt of one turn: the turn whose `running` status has `runningVersion`, whether it runs
+ * now or is still `pending` one version before (claiming bumps the version by one). A turn of another
+ * version (an older one, or a later one) is never marked. Returns the chat's status when the mark was
+ * made, else undefined.
+ */
+export async function requestChatInterrupt(
+  db: Db,
+  chatId: string,
+  runningVersion: number,
+): Promise<ChatStatus | undefined> {
+  const [row] = await db<[{ status: ChatStatus }?]>`
+    UPDATE chats SET interrupt_requested = true
+    WHERE id = ${chatId} AND (
+      (status = 'running' AND status_version = ${runningVersion}) OR
+      (status = 'pending' AND status_version = ${runningVersion - 1}))
+    RETURNING status`;
+  return row?.status;
+}
+
+/**
+ * What a claim's turn end left behind: the chat's status now and the message the claim wrote, if any.
+ * A worker whose completion committed while its acknowledgement was lost learns from it that it did.
+ */
+export async function getTurnEnd(
+  db: Db,
+  chatId: string,
+  claimId: string,
+): Promise<{
+  status: ChatStatus;
+  statusVersion: number;
+  lastError: string | null;
+  message: ChatMessageRow | null;
+}> {
+  const [chat] = await db<[{ status: ChatStatus; statusVersion: number; lastError: string | null }]>`
+    SELECT status, status_version, last_error FROM chats WHERE id = ${chatId}`;
+  const [message] = await db<[ChatMessageRow?]>`
+    SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages WHERE chat_id = ${chatId} AND claim_id = ${claimId}`;
+  return { ...chat!, message: message ?? null };
 }

@@ -7,6 +7,7 @@ import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
 import * as replicas from './replicas.js';
+import * as schemaVersion from './schema-version.js';
 import * as userChatPrompts from './user-chat-prompts.js';
 import * as users from './users.js';
 
@@ -26,6 +27,7 @@ export const queries = Object.freeze({
   ...chatQueuedMessages,
   ...replicas,
   ...configVersion,
+  ...schemaVersion,
 });
 
 /** The names of every query. */

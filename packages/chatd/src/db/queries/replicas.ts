@@ -12,12 +12,28 @@ export async function upsertReplica(db: Db, input: { id: string; hostname: strin
   return row!;
 }
 
-/** Heartbeat: records that the replica is alive and the highest config version it has applied. */
-export async function heartbeatReplica(db: Db, id: string, appliedConfigVersion: number): Promise<boolean> {
-  const result = await db`
-    UPDATE replicas SET heartbeat_at = now(), applied_config_version = ${appliedConfigVersion}
-    WHERE id = ${id}`;
-  return result.count > 0;
+/**
+ * Heartbeat: records that the replica is alive and the highest config version it has applied, and in the
+ * same statement removes the rows of replicas silent for `expiryMs` (killed without a clean stop: they
+ * never remove their own row). False when this replica's own row is gone.
+ */
+export async function heartbeatReplica(
+  db: Db,
+  id: string,
+  appliedConfigVersion: number,
+  expiryMs: number,
+): Promise<boolean> {
+  const [row] = await db<[{ found: boolean }]>`
+    WITH expired AS (
+      DELETE FROM replicas
+      WHERE id <> ${id} AND heartbeat_at < now() - make_interval(secs => ${expiryMs / 1000})
+    ), beat AS (
+      UPDATE replicas SET heartbeat_at = now(), applied_config_version = ${appliedConfigVersion}
+      WHERE id = ${id}
+      RETURNING id
+    )
+    SELECT EXISTS (SELECT 1 FROM beat) AS found`;
+  return row!.found;
 }
 
 /** Every known replica, oldest first. */

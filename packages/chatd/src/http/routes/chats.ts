@@ -66,6 +66,13 @@ export function registerChatRoutes(app: FastifyInstance, { deps, access }: Route
     return reply.code(202).send();
   });
 
+  app.post('/chats/:id/retry', user, async (request, reply) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    parseRequestPart(noBody, request.body, 'body');
+    await chatService.retry(userOf(request), id);
+    return reply.code(202).send();
+  });
+
   for (const [action, archived] of [
     ['archive', true],
     ['unarchive', false],

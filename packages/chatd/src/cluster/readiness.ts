@@ -1,0 +1,70 @@
+import type { Store } from '../db/store.js';
+
+/** What {@link Readiness} looks at. */
+export interface ReadinessDependencies {
+  readonly store: Pick<Store, 'getSchemaVersion'>;
+  /** The schema version this build migrates to (the number of migrations it ships). */
+  readonly knownSchemaVersion: number;
+  /** Whether the pubsub listener is connected (config invalidation, streams and interrupts depend on it). */
+  readonly listenerConnected: () => boolean;
+  /** Whether the replica is shutting down (it claims no more turns). */
+  readonly stopping: () => boolean;
+  /** How long the database may take to answer; default 2,000 ms. */
+  readonly databaseTimeoutMs?: number;
+}
+
+/**
+ * Whether this replica should receive traffic (`GET /readyz`): the database answers within a bound, its
+ * schema is the one this build knows, the LISTEN connection is up, and the replica is not shutting down.
+ * Each check that fails gives a reason a person can act on. Liveness (`/healthz`) is separate: a replica
+ * that is not ready is still alive, and restarting it would not bring the database back.
+ */
+export class Readiness {
+  readonly #deps: ReadinessDependencies;
+
+  constructor(deps: ReadinessDependencies) {
+    this.#deps = deps;
+  }
+
+  /** The reasons this replica is not ready; empty when it is. One database query per call. */
+  async reasons(): Promise<string[]> {
+    const reasons: string[] = [];
+    if (this.#deps.stopping()) reasons.push('the replica is shutting down');
+    const schema = await this.#schemaVersion();
+    if (typeof schema === 'string') reasons.push(schema);
+    else if (schema > this.#deps.knownSchemaVersion) {
+      reasons.push(
+        `the database schema version ${schema} is newer than this build knows (${this.#deps.knownSchemaVersion}): upgrade chatd`,
+      );
+    } else if (schema < this.#deps.knownSchemaVersion) {
+      reasons.push(
+        `the database schema version ${schema} is older than this build needs (${this.#deps.knownSchemaVersion}): run chatd migrate`,
+      );
+    }
+    if (!this.#deps.listenerConnected()) {
+      reasons.push(
+        'the pubsub listener is not connected: config changes, streams and interrupts are delayed',
+      );
+    }
+    return reasons;
+  }
+
+  /** The schema version, or why it could not be read. */
+  async #schemaVersion(): Promise<number | string> {
+    const timeoutMs = this.#deps.databaseTimeoutMs ?? 2_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`the database did not answer within ${timeoutMs} ms`), timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        this.#deps.store
+          .getSchemaVersion()
+          .catch((error: unknown) => `the database is unreachable: ${(error as Error).message}`),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

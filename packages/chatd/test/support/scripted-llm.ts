@@ -1,0 +1,152 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** How the scripted server answers one request. */
+export type ScriptedReply =
+  /** An HTTP error before any output. */
+  | { readonly status: number; readonly message?: string; readonly delayMs?: number }
+  /**
+   * A streamed answer: `chunks` in order, the first after `firstDelayMs`, the others `delayMs` apart;
+   * then `end`: 'finish' (a normal end), 'hang' (nothing more, the connection left open) or 'cut' (the
+   * socket destroyed mid-answer).
+   */
+  | {
+      readonly chunks: readonly string[];
+      readonly firstDelayMs?: number;
+      readonly delayMs?: number;
+      readonly end?: 'finish' | 'hang' | 'cut';
+      readonly finishReason?: 'stop' | 'length';
+    };
+
+/** One request the server received. */
+export interface ScriptedRequest {
+  /** 1 for the first request. */
+  readonly index: number;
+  /** The content of the last user message of the prompt. */
+  readonly lastUserContent: string;
+  /** The prompt's messages, as sent. */
+  readonly messages: ReadonlyArray<{ role: string; content: unknown }>;
+  /** Set when the client closed the connection before the answer ended. */
+  closedEarlyAt: number | undefined;
+  /** Set when the answer was written to its end. */
+  finishedAt: number | undefined;
+}
+
+/** An OpenAI-compatible server whose every answer a test scripts. */
+export interface ScriptedLlm {
+  /** Base URL for an `openai-compat` provider (`…/v1`). */
+  readonly url: string;
+  readonly requests: readonly ScriptedRequest[];
+  /** Requests whose last user message is `content`. */
+  requestsFor(content: string): ScriptedRequest[];
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an OpenAI-compatible chat completions server on loopback whose answers come from `script`, for
+ * tests that need a provider to misbehave in one precise way (a NUL character, a stream that hangs, an
+ * answer slow enough to act during it). Real HTTP and the real SSE format: chatd talks to it through the
+ * AI SDK exactly as to a real provider.
+ */
+export async function startScriptedLlm(
+  script: (request: ScriptedRequest) => ScriptedReply,
+): Promise<ScriptedLlm> {
+  const requests: ScriptedRequest[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((req, res) => {
+    void handle(req, res).catch(() => res.destroy());
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = JSON.parse(await readBody(req)) as { messages: Array<{ role: string; content: unknown }> };
+    const lastUser = [...body.messages].reverse().find((message) => message.role === 'user');
+    const request: ScriptedRequest = {
+      index: requests.length + 1,
+      lastUserContent: textOf(lastUser?.content),
+      messages: body.messages,
+      closedEarlyAt: undefined,
+      finishedAt: undefined,
+    };
+    requests.push(request);
+    res.on('close', () => {
+      if (request.finishedAt === undefined) request.closedEarlyAt = Date.now();
+    });
+    const reply = script(request);
+    if ('status' in reply) {
+      await sleep(reply.delayMs ?? 0);
+      res.writeHead(reply.status, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          error: { message: reply.message ?? 'scripted failure', type: 'invalid_request_error' },
+        }),
+      );
+      request.finishedAt = Date.now();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    await sleep(reply.firstDelayMs ?? 0);
+    for (const [index, chunk] of reply.chunks.entries()) {
+      if (res.destroyed) return;
+      if (index > 0) await sleep(reply.delayMs ?? 0);
+      res.write(sse({ choices: [{ index: 0, delta: { content: chunk }, finish_reason: null }] }));
+    }
+    const end = reply.end ?? 'finish';
+    if (end === 'hang') return;
+    if (end === 'cut') {
+      res.socket?.destroy();
+      return;
+    }
+    res.write(
+      sse({
+        choices: [{ index: 0, delta: {}, finish_reason: reply.finishReason ?? 'stop' }],
+        usage: {
+          prompt_tokens: 10,
+          completion_tokens: reply.chunks.length,
+          total_tokens: 10 + reply.chunks.length,
+        },
+      }),
+    );
+    res.write('data: [DONE]\n\n');
+    request.finishedAt = Date.now();
+    res.end();
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    requestsFor: (content) => requests.filter((request) => request.lastUserContent === content),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function sse(chunk: object): string {
+  return `data: ${JSON.stringify({ id: 'chatcmpl-scripted', object: 'chat.completion.chunk', created: 0, model: 'scripted', ...chunk })}\n\n`;
+}
+
+function textOf(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content.map((part) => (part as { text?: string }).text ?? '').join('');
+  }
+  return '';
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function sleep(ms: number): Promise<void> {
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
