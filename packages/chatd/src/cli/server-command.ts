@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
 import { type ListenAddress, parseListenAddress } from '../http/server.js';
+import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
 import { createLogger } from '../logging/logger.js';
 import { parseSecretsKey } from '../secrets/secret-box.js';
 import { startChatdServer } from './chatd-server.js';
@@ -49,31 +51,58 @@ export function serverCommand(): Command {
         .default('on'),
     )
     .addOption(
-      new Option(
+      durationOption(
         '--config-cache-ttl <duration>',
         'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
-      )
-        .env('CHATD_CONFIG_CACHE_TTL')
-        .default(
-          DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
-          formatDuration(DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs),
-        )
-        .argParser(durationMs),
+        'CHATD_CONFIG_CACHE_TTL',
+        DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
+      ),
     )
     .addOption(
-      new Option('--user-prompt-cache-ttl <duration>', "the same for users' personal prompts")
-        .env('CHATD_USER_PROMPT_CACHE_TTL')
-        .default(
-          DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
-          formatDuration(DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs),
-        )
-        .argParser(durationMs),
+      durationOption(
+        '--user-prompt-cache-ttl <duration>',
+        "the same for users' personal prompts",
+        'CHATD_USER_PROMPT_CACHE_TTL',
+        DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.userPromptTtlMs,
+      ),
     )
     .addOption(
       new Option('--max-concurrent-turns <n>', 'chat turns this replica runs at once')
         .env('CHATD_MAX_CONCURRENT_TURNS')
         .default(2000)
         .argParser(positiveInteger),
+    )
+    .addOption(
+      durationOption(
+        '--turn-idle-timeout <duration>',
+        'a provider call that sends nothing for this long (no answer, or a stream that goes silent) is cut off and its turn ends in error, without a retry',
+        'CHATD_TURN_IDLE_TIMEOUT',
+        DEFAULT_IDLE_TIMEOUT_MS,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--shutdown-grace <duration>',
+        'on SIGINT or SIGTERM, how long running turns may finish before they are given back to another replica (a second signal exits at once)',
+        'CHATD_SHUTDOWN_GRACE',
+        DEFAULT_CHAT_WORKER_OPTIONS.shutdownGraceMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--turn-heartbeat-interval <duration>',
+        'how often a replica heartbeats its running turns and its registry row (a replica that lost a turn to another learns it within one interval)',
+        'CHATD_TURN_HEARTBEAT_INTERVAL',
+        DEFAULT_CHAT_WORKER_OPTIONS.heartbeatIntervalMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--turn-takeover-after <duration>',
+        'a running turn whose heartbeat is older than this is taken over by another replica (at most 3 times per turn, then the chat ends in error); a replica silent this long leaves the registry. Several heartbeat intervals: a busy replica must not lose its turns',
+        'CHATD_TURN_TAKEOVER_AFTER',
+        DEFAULT_CHAT_WORKER_OPTIONS.staleAfterMs,
+      ),
     )
     .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
@@ -94,7 +123,16 @@ export function serverCommand(): Command {
       userPromptCacheTtl: number;
       maxConcurrentTurns: number;
       databasePoolSize: number;
+      turnIdleTimeout: number;
+      shutdownGrace: number;
+      turnHeartbeatInterval: number;
+      turnTakeoverAfter: number;
     }>();
+    if (flags.turnTakeoverAfter <= flags.turnHeartbeatInterval) {
+      self.error(
+        `error: --turn-takeover-after (${formatDuration(flags.turnTakeoverAfter)}) must be longer than --turn-heartbeat-interval (${formatDuration(flags.turnHeartbeatInterval)}), or live turns would be taken over`,
+      );
+    }
     const logger = createLogger(database.logLevel);
     const chatd = await startChatdServer({
       // A default value does not go through the parser.
@@ -112,7 +150,14 @@ export function serverCommand(): Command {
         systemPromptTtlMs: flags.configCacheTtl,
         userPromptTtlMs: flags.userPromptCacheTtl,
       },
-      worker: { maxConcurrentTurns: flags.maxConcurrentTurns },
+      worker: {
+        maxConcurrentTurns: flags.maxConcurrentTurns,
+        shutdownGraceMs: flags.shutdownGrace,
+        heartbeatIntervalMs: flags.turnHeartbeatInterval,
+        staleAfterMs: flags.turnTakeoverAfter,
+        turn: { idleTimeoutMs: flags.turnIdleTimeout },
+      },
+      replicaHeartbeatMs: flags.turnHeartbeatInterval,
       maxDatabaseConnections: flags.databasePoolSize,
       logger,
     });
@@ -138,6 +183,14 @@ export function serverCommand(): Command {
     logger.flush();
   });
   return command;
+}
+
+/** A duration flag (`500ms`, `10s`, `5m`) with its variable and default, in ms once parsed. */
+function durationOption(flags: string, description: string, variable: string, defaultMs: number): Option {
+  return new Option(flags, description)
+    .env(variable)
+    .default(defaultMs, formatDuration(defaultMs))
+    .argParser(durationMs);
 }
 
 function addressOption(value: string): ListenAddress {
