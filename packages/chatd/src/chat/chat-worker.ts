@@ -431,7 +431,11 @@ export class ChatWorker {
       const refused = 'the answer could not be saved (the database refused it; see the server log)';
       try {
         return await this.#withRetries((retried) =>
-          write(assistant && { ...assistant, content: '', finishReason: 'error' }, refused, retried),
+          write(
+            assistant && { ...assistant, content: '', finishReason: 'error', modelConfigId: null },
+            refused,
+            retried,
+          ),
         );
       } catch (fallbackError) {
         logger.error(
