@@ -236,15 +236,24 @@ export class FaultInjector {
   async #measureRecovery(injectedAt: number): Promise<number | undefined> {
     const deadline = injectedAt + this.#options.recoveryTimeoutMs;
     let readyAt: number | undefined;
+    let notReady = '';
+    let answered: readonly [number, number] | undefined;
     while (performance.now() < deadline && !this.#options.signal?.aborted) {
       if (readyAt === undefined) {
-        const ready = await Promise.all(this.#options.replicas.map((replica) => isReady(replica.url)));
-        if (ready.length > 0 && ready.every(Boolean)) readyAt = performance.now();
+        const probes = await Promise.all(
+          this.#options.replicas.map(async (replica) => ({ replica, answer: await readiness(replica.url) })),
+        );
+        const waiting = probes.filter((probe) => probe.answer !== 'ready');
+        if (probes.length > 0 && waiting.length === 0) readyAt = performance.now();
+        else notReady = waiting.map((probe) => `replica ${probe.replica.index}: ${probe.answer}`).join('; ');
       }
-      const answered = this.#answered.find(([acceptedAt]) => acceptedAt > injectedAt);
+      answered ??= this.#answered.find(([acceptedAt]) => acceptedAt > injectedAt);
       if (readyAt !== undefined && answered) return Math.max(readyAt, answered[1]) - injectedAt;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    this.#options.say(
+      `recovery of the fault at +${(this.elapsedMs(injectedAt) / 1000).toFixed(1)} s: ${readyAt === undefined ? `not every replica ready (last: ${notReady || 'no replica'})` : 'every replica ready'}; ${answered ? 'a turn accepted after it was answered' : 'no turn accepted after it was answered'}`,
+    );
     return undefined;
   }
 }
@@ -262,18 +271,20 @@ async function startWithRetries(start: () => Promise<ReplicaProcess>): Promise<R
 }
 
 /**
- * GET /readyz answers 200 (a server without it, 404, is asked GET /healthz instead); false on anything
- * else, a refused connection or a 2 s timeout.
+ * 'ready' when GET /readyz answers 200 (a server without it, 404, is asked GET /healthz instead);
+ * otherwise what it answered (status and body), or why it did not (a refused connection, the 5 s
+ * timeout: a replica under full load answers slowly).
  */
-export async function isReady(url: string): Promise<boolean> {
+export async function readiness(url: string): Promise<string> {
   try {
-    const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
-    await response.arrayBuffer();
-    if (response.status !== 404) return response.status === 200;
-    const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
-    await health.arrayBuffer();
-    return health.status === 200;
-  } catch {
-    return false;
+    const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) });
+    const body = await response.text();
+    if (response.status === 200) return 'ready';
+    if (response.status !== 404) return `${response.status} ${body.slice(0, 200)}`;
+    const health = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(5_000) });
+    const healthBody = await health.text();
+    return health.status === 200 ? 'ready' : `healthz ${health.status} ${healthBody.slice(0, 200)}`;
+  } catch (error) {
+    return (error as Error).message;
   }
 }
