@@ -55,6 +55,11 @@ export interface FaultInjectorOptions {
   readonly maxGapMs: number;
   /** Progress lines, timestamped by the caller. */
   readonly say: (line: string) => void;
+  /**
+   * Runs one turn of its own and resolves when it was accepted and answered ([acceptedAt, answeredAt]);
+   * rejects when it failed. Used once the load has ended, when it left no later turn to watch.
+   */
+  readonly probeTurn: () => Promise<readonly [number, number]>;
   /** A stopped run measures no more recoveries. */
   readonly signal?: AbortSignal | undefined;
 }
@@ -191,7 +196,8 @@ export class FaultInjector {
     }
     say(`fault ${planned.number}: ${detail}`);
     const recovery = this.#measureRecovery(injectedAt).then((recoveryMs) => {
-      this.#currentRecovered = true;
+      // Only the newest fault's recovery opens the way for the next one.
+      if (this.#currentInjectedAt === injectedAt) this.#currentRecovered = true;
       this.#results.push({ planned, injectedAtMs: this.elapsedMs(injectedAt), detail, recoveryMs });
       say(
         recoveryMs === undefined
@@ -238,7 +244,17 @@ export class FaultInjector {
     let readyAt: number | undefined;
     let notReady = '';
     let answered: readonly [number, number] | undefined;
+    let probe: Promise<void> | undefined;
     while (performance.now() < deadline && !this.#options.signal?.aborted) {
+      // The load ended without a turn after this fault (it came late): a turn of the injector's own.
+      if (this.#stopped && !answered && !probe) {
+        probe = this.#options.probeTurn().then(
+          (turn) => this.noteAnswered(turn[0], turn[1]),
+          () => {
+            probe = undefined;
+          },
+        );
+      }
       if (readyAt === undefined) {
         const probes = await Promise.all(
           this.#options.replicas.map(async (replica) => ({ replica, answer: await readiness(replica.url) })),

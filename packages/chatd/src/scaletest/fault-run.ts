@@ -289,6 +289,25 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
     maxGapMs: Math.min(options.recoveryTimeoutMs, 30_000),
     say: stamp,
     signal: options.signal,
+    probeTurn: async () => {
+      const client = pool.client(token);
+      const chat = await client.request<{ id: string }>('POST', '/api/v1/chats', {
+        content: `Recovery probe [${randomBytes(6).toString('hex')}]`,
+        model_config_id: modelConfig.id,
+      });
+      const acceptedAt = performance.now();
+      const deadline = acceptedAt + options.turnTimeoutMs;
+      while (performance.now() < deadline && !options.signal?.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const detail = await pool
+          .client(token)
+          .request<{ chat: { status: string } }>('GET', `/api/v1/chats/${chat.id}`)
+          .catch(() => undefined);
+        if (detail?.chat.status === 'waiting') return [acceptedAt, performance.now()] as const;
+        if (detail?.chat.status === 'error') throw new Error('the probe turn failed');
+      }
+      throw new Error('the probe turn did not end');
+    },
   });
 
   say(`running ${options.chats} chats x ${options.turns} turns under faults`);
