@@ -41,6 +41,20 @@ CREATE UNIQUE INDEX chat_messages_one_answer ON chat_messages (reply_to)
   WHERE reply_to IS NOT NULL AND finish_reason <> 'error';
 CREATE UNIQUE INDEX chat_messages_one_per_claim ON chat_messages (claim_id) WHERE claim_id IS NOT NULL;
 
+-- Replicas of the previous release, still running during a rolling upgrade, insert answers without a
+-- finish_reason: those are complete answers.
+CREATE FUNCTION chat_messages_default_finish_reason() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.finish_reason := 'stop';
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER chat_messages_finish_reason_default
+  BEFORE INSERT ON chat_messages
+  FOR EACH ROW WHEN (NEW.role = 'assistant' AND NEW.finish_reason IS NULL)
+  EXECUTE FUNCTION chat_messages_default_finish_reason();
+
 ALTER TABLE chats ADD COLUMN turn_takeovers integer NOT NULL DEFAULT 0 CHECK (turn_takeovers >= 0);
 ALTER TABLE chats ADD COLUMN interrupt_requested boolean NOT NULL DEFAULT false;
 -- The heartbeat names the claims it refreshes.

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { SharedV3Warning } from '@ai-sdk/provider';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
-import type { AssistantMessageInsert, ReleasedChat, TurnCompletion } from '../db/queries/chats.js';
-import type { ChatMessageRow, ChatRow, JsonObject } from '../db/rows.js';
+import type { AssistantMessageInsert, ReleasedChat } from '../db/queries/chats.js';
+import type { ChatMessageRow, ChatRow, ChatStatus, JsonObject } from '../db/rows.js';
 import { isTransientDatabaseError } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
 import { ProviderError, runChatTurn, TurnAbortedError, type TurnOptions } from '../llm/index.js';
@@ -122,6 +122,12 @@ export class ChatWorker {
   #acquiring: Promise<void> | undefined;
   #acquireAgain = false;
   #stopped = false;
+  /**
+   * When (performance.now()) this replica last saw the database fail or its listener reconnect. Right
+   * after an outage every claim's heartbeat is stale, the live ones too: takeovers wait until the owners
+   * have had time to heartbeat again, or every running turn of the cluster would be given back.
+   */
+  #databaseTroubleAt = Number.NEGATIVE_INFINITY;
 
   constructor(deps: ChatWorkerDependencies, options: Partial<ChatWorkerOptions> = {}) {
     this.#deps = deps;
@@ -143,7 +149,10 @@ export class ChatWorker {
     const { pubsub } = this.#deps;
     this.#unsubscribe = await pubsub.subscribe(CHAT_WORK_CHANNEL, () => this.wake());
     // Notifications may have been missed while the listener was down: look again.
-    this.#removeResetListener = pubsub.onReset(() => this.wake());
+    this.#removeResetListener = pubsub.onReset(() => {
+      this.#databaseTroubleAt = performance.now();
+      this.wake();
+    });
     this.#every(this.#options.pollIntervalMs, () => this.wake());
     this.#every(Math.max(100, Math.floor(this.#options.staleAfterMs / 2)), () => this.#releaseStale());
     this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#options.heartbeatIntervalMs);
@@ -219,6 +228,7 @@ export class ChatWorker {
         }
       } while (this.#acquireAgain && !this.#stopped);
     } catch (error) {
+      this.#databaseTroubleAt = performance.now();
       this.#deps.logger.warn({ err: error }, 'could not acquire pending chats; retrying on the next wake-up');
     }
   }
@@ -338,13 +348,8 @@ export class ChatWorker {
       const finished: ChatEvent[] = [];
       if (completion.message)
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
-      if (completion.lastError !== null) finished.push({ type: 'error', message: completion.lastError });
-      finished.push({
-        type: 'status',
-        status: completion.status,
-        version: completion.statusVersion,
-        last_error: completion.lastError,
-      });
+      if (completion.error !== null) finished.push({ type: 'error', message: completion.error });
+      finished.push({ type: 'status', ...completion.status });
       await events.publish(chat.id, finished);
     } finally {
       parts.discard();
@@ -388,33 +393,37 @@ export class ChatWorker {
   }
 
   /**
-   * Writes the turn's end, retrying while the database is unreachable. Returns what was written;
-   * `lost` when the chat was taken over; `unwritten` when it could not be written (then the claim is no
-   * longer heartbeated and the chat is taken over when stale: it is never left running).
+   * Writes the turn's end, retrying while the database is unreachable. Returns what to announce; `lost`
+   * when the chat was taken over; `unwritten` when it could not be written (then the claim is no longer
+   * heartbeated and the chat is taken over when stale: it is never left running).
    *
    * A retry after a failed attempt may find the claim gone because the first attempt did commit and only
-   * its acknowledgement was lost: the message written under the claim tells, and the final events are
-   * published from what the database holds.
+   * its acknowledgement was lost. The message written under the claim tells (every end but "nothing to
+   * answer" writes one), and the final events are announced from what the database holds: the current
+   * status is always safe to announce, as streams order statuses by version.
    */
   async #writeEnd(
     chatId: string,
     claimId: string,
     assistant: AssistantMessageInsert | null,
     lastError: string | null,
-  ): Promise<(TurnCompletion & { lastError: string | null }) | 'lost' | 'unwritten'> {
+  ): Promise<TurnEnd | 'lost' | 'unwritten'> {
     const { store, logger } = this.#deps;
-    const write = async (message: AssistantMessageInsert | null, error: string | null, retried: boolean) => {
+    const write = async (
+      message: AssistantMessageInsert | null,
+      error: string | null,
+      retried: boolean,
+    ): Promise<TurnEnd | 'lost'> => {
       const done = await store.completeChatTurn({ chatId, claimId, assistant: message, lastError: error });
-      if (done) return { ...done, lastError: error };
-      if (!retried) return 'lost' as const;
+      if (done) {
+        const status = { status: done.status, version: done.statusVersion, last_error: error };
+        return { message: done.message, error, status };
+      }
+      if (!retried) return 'lost';
       const end = await store.getTurnEnd(chatId, claimId);
-      if (!end.message) return 'lost' as const;
-      return {
-        status: end.status,
-        statusVersion: end.statusVersion,
-        message: end.message,
-        lastError: end.lastError,
-      };
+      if (!end.message && message !== null) return 'lost';
+      const status = { status: end.status, version: end.statusVersion, last_error: end.lastError };
+      return { message: end.message, error: end.message ? error : null, status };
     };
     try {
       return await this.#withRetries((retried) => write(assistant, lastError, retried));
@@ -514,6 +523,7 @@ export class ChatWorker {
       const rows = await this.#deps.store.heartbeatChatClaims(claims);
       held = new Map(rows.map((row) => [row.claimId, row.interruptRequested]));
     } catch (error) {
+      this.#databaseTroubleAt = performance.now();
       this.#deps.logger.warn({ err: error }, 'chat heartbeat failed');
       return;
     }
@@ -532,6 +542,7 @@ export class ChatWorker {
   }
 
   async #releaseStale(): Promise<void> {
+    if (performance.now() - this.#databaseTroubleAt < 2 * this.#options.heartbeatIntervalMs) return;
     try {
       const released = await this.#deps.store.releaseStaleRunningChats(
         this.#options.staleAfterMs,
@@ -545,6 +556,7 @@ export class ChatWorker {
       }
       await this.#publishReleased(released);
     } catch (error) {
+      this.#databaseTroubleAt = performance.now();
       this.#deps.logger.warn({ err: error }, 'could not take over stale chats');
     }
   }
@@ -565,6 +577,14 @@ export class ChatWorker {
     timer.unref();
     this.#timers.push(timer);
   }
+}
+
+/** What a turn's end announces to streams. */
+interface TurnEnd {
+  readonly message: ChatMessageRow | null;
+  /** The turn's own failure, sent as an `error` event. */
+  readonly error: string | null;
+  readonly status: { status: ChatStatus; version: number; last_error: string | null };
 }
 
 /** Messages that are part of the conversation the model sees: all but failed answers. */

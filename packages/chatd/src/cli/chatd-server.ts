@@ -71,9 +71,10 @@ export interface ChatdServer {
   /** What `GET /readyz` reports. */
   readonly readiness: Readiness;
   /**
-   * Stops in dependency order: HTTP first (no new requests), the worker (it drains: running turns may
-   * finish for the shutdown grace period, the rest are given back for another replica), the replica row,
-   * pubsub, the database pool, then the embedded PostgreSQL. Safe to call twice.
+   * Stops in dependency order: the worker first (it drains: no more claims, `/readyz` answers 503,
+   * running turns may finish for the shutdown grace period while HTTP still serves their streams, the
+   * rest are given back for another replica), then HTTP, the replica row, pubsub, the database pool,
+   * and the embedded PostgreSQL. Safe to call twice.
    */
   close(): Promise<void>;
 }
@@ -175,7 +176,6 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     );
     await worker.start();
     const startedWorker = worker;
-    cleanups.push(['chat worker', () => startedWorker.stop()]);
 
     const readiness = new Readiness({
       store,
@@ -187,6 +187,9 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     registerReadinessRoute(app, () => readiness.reasons());
     registerApi(app, { store, configCache, chatService, events, secretBox, logger });
     cleanups.push(['http', () => app.close()]);
+    // Stopped before HTTP closes (cleanups run last in, first out): while the worker drains, `/readyz`
+    // says so and the streams of its turns stay open.
+    cleanups.push(['chat worker', () => startedWorker.stop()]);
     // A deep accept queue: thousands of clients may connect at once (the kernel caps it at somaxconn).
     await app.listen({ host: options.httpAddress.host, port: options.httpAddress.port, backlog: 8192 });
     const url = httpUrl(options.httpAddress.host, listeningPort(app) ?? options.httpAddress.port);

@@ -99,7 +99,7 @@ export function serverCommand(): Command {
     .addOption(
       durationOption(
         '--turn-takeover-after <duration>',
-        'a running turn whose heartbeat is older than this is taken over by another replica (at most 3 times per turn, then the chat ends in error); a replica silent this long leaves the registry. Several heartbeat intervals: a busy replica must not lose its turns',
+        'a running turn whose heartbeat is older than this is taken over by another replica (at most 3 times per turn, then the chat ends in error); a replica silent this long leaves the registry. At least 3 heartbeat intervals: a busy replica must not lose its turns',
         'CHATD_TURN_TAKEOVER_AFTER',
         DEFAULT_CHAT_WORKER_OPTIONS.staleAfterMs,
       ),
@@ -128,9 +128,9 @@ export function serverCommand(): Command {
       turnHeartbeatInterval: number;
       turnTakeoverAfter: number;
     }>();
-    if (flags.turnTakeoverAfter <= flags.turnHeartbeatInterval) {
+    if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
-        `error: --turn-takeover-after (${formatDuration(flags.turnTakeoverAfter)}) must be longer than --turn-heartbeat-interval (${formatDuration(flags.turnHeartbeatInterval)}), or live turns would be taken over`,
+        `error: --turn-takeover-after (${formatDuration(flags.turnTakeoverAfter)}) must be at least 3 x --turn-heartbeat-interval (${formatDuration(flags.turnHeartbeatInterval)}), or a replica that is merely busy would lose its turns`,
       );
     }
     const logger = createLogger(database.logLevel);

@@ -180,37 +180,43 @@ async function streamAttempt(
   turnSignal.addEventListener('abort', forwardAbort, { once: true });
   let reader: ReadableStreamDefaultReader<unknown> | undefined;
   let completed = false;
-  // The idle timer runs from the request to the response head, and between any two parts after it: a
-  // provider that is merely slow keeps sending, one that hangs is cut off.
+  let usage: LanguageModelV3Usage | undefined;
+  let finishReason: 'stop' | 'length' = 'stop';
+  // Every wait below also ends as soon as the attempt is aborted (an interrupt, a lost claim, the idle
+  // timer), even when a provider does not pass the abort on to its request or stream: the attempt is then
+  // abandoned, and the `finally` cancels what it can.
+  const abandoned = new Promise<never>((_, reject) => {
+    attempt.signal.addEventListener('abort', () => reject(attempt.signal.reason), { once: true });
+  });
+  abandoned.catch(() => {});
+  const unlessAbandoned = <T>(work: PromiseLike<T>): Promise<T> => Promise.race([work, abandoned]);
+  // The idle timer runs from the request to the response head, and between any two parts after it
+  // (refreshed per part): a provider that is merely slow keeps sending, one that hangs is cut off.
   let idle = false;
-  let idleTimer: NodeJS.Timeout | undefined;
-  const armIdleTimer = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      idle = true;
-      attempt.abort(new Error('idle timeout'));
-      reader?.cancel().catch(() => {});
-    }, idleTimeoutMs);
-  };
-  armIdleTimer();
+  const idleTimer = setTimeout(() => {
+    idle = true;
+    attempt.abort(new Error('idle timeout'));
+  }, idleTimeoutMs);
+  // Silence after the `finish` part (a connection kept open) does not fail a complete answer.
+  const idleOutcome = (): AttemptOutcome =>
+    usage ? { kind: 'finished', usage, finishReason } : { kind: 'idle' };
   try {
     const { stopSequences, ...numericSettings } = call.settings;
     // An HTTP error (429, 5xx, 401...) rejects here, before any part; a failure mid-answer arrives as an
     // `error` part or rejects a read.
-    const { stream } = await call.model.doStream({
-      prompt: call.prompt,
-      ...numericSettings,
-      stopSequences: stopSequences ? [...stopSequences] : undefined,
-      abortSignal: attempt.signal,
-    });
+    const { stream } = await unlessAbandoned(
+      call.model.doStream({
+        prompt: call.prompt,
+        ...numericSettings,
+        stopSequences: stopSequences ? [...stopSequences] : undefined,
+        abortSignal: attempt.signal,
+      }),
+    );
     const partReader = stream.getReader();
     reader = partReader;
-    let usage: LanguageModelV3Usage | undefined;
-    let finishReason: 'stop' | 'length' = 'stop';
     for (;;) {
-      armIdleTimer();
-      const { done, value: part } = await partReader.read();
-      if (idle) return { kind: 'idle' };
+      idleTimer.refresh();
+      const { done, value: part } = await unlessAbandoned(partReader.read());
       if (done) break;
       if (part.type === 'text-delta') {
         if (part.delta !== '' && !output.forward(part.delta)) {
@@ -235,7 +241,11 @@ async function streamAttempt(
     completed = true;
     return { kind: 'finished', usage, finishReason };
   } catch (error) {
-    if (idle) return { kind: 'idle' };
+    if (idle) {
+      const outcome = idleOutcome();
+      completed = outcome.kind === 'finished';
+      return outcome;
+    }
     // The request failed (HTTP error, connection refused, aborted), or a read did mid-answer.
     return { kind: 'failed', error };
   } finally {

@@ -266,7 +266,7 @@ describe('2. a turn whose end cannot be written', () => {
   it('is not heartbeated once its turn gave up: the chat is taken over, never left running', async () => {
     const proxy = cluster.proxies[0]!;
     const chat = await cluster.member.createChat('steady q', cluster.modelConfigId);
-    await cluster.running(chat.id);
+    await eventually(() => llm.requestsFor('steady q').length === 1, 'the provider is called');
     // The database goes away while the answer streams (1 s), and stays away past the end's retries.
     proxy.setMode('refuse');
     await sleep(4_000);
@@ -303,6 +303,18 @@ describe('3. an interrupt before the first token, with messages queued', () => {
       ['assistant', 'answer to ok q2', 'stop'],
     ]);
     expect(llm.requestsFor('late q1')).toHaveLength(1);
+  });
+
+  it('sticks when only the database knows of it (the notification was missed): the heartbeat reads it', async () => {
+    const { member, modelConfigId } = cluster;
+    const chat = await member.createChat('steady q2', modelConfigId);
+    await cluster.running(chat.id);
+    // What the interrupt route records, without the pubsub request that usually comes with it.
+    await cluster.sql`UPDATE chats SET interrupt_requested = true WHERE id = ${chat.id}`;
+    const messages = await cluster.settled(chat.id, 2);
+    expect(messages[1]).toMatchObject({ role: 'assistant', finishReason: 'interrupted' });
+    expect(messages[1]!.content.length).toBeLessThan('w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 '.length);
+    expect(llm.requestsFor('steady q2')[0]!.closedEarlyAt).toBeDefined();
   });
 
   it('interrupting a pending chat ends its turn as interrupted too', async () => {
@@ -382,7 +394,14 @@ describe('5. a clean stop', () => {
     await cluster.servers[0]!.close();
     const chat = await cluster.memberOn(server).createChat('steady q5', cluster.modelConfigId);
     await cluster.running(chat.id, server.replicaId);
-    await server.close();
+    const closing = server.close();
+    // While it drains, the replica says it is not ready, and still serves.
+    const readiness = await fetch(`${server.url}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(((await readiness.json()) as { reasons: string[] }).reasons).toContain(
+      'the replica is shutting down',
+    );
+    await closing;
     expect(shape(await cluster.messages(chat.id))).toEqual([
       ['user', 'steady q5', null],
       ['assistant', 'w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 ', 'stop'],
@@ -533,7 +552,7 @@ describe('the takeover bound', () => {
     await cluster.settled(chat.id, 1, 30_000);
     const row = await cluster.chat(chat.id);
     expect(row.status).toBe('error');
-    expect(row.lastError).toMatch(/taken over 2 times/);
+    expect(row.lastError).toMatch(/cut off 3 times by its replica stopping or failing/);
     const calls = llm.requestsFor('poison q').length;
     expect(calls).toBe(3);
     await sleep(3_000);

@@ -80,11 +80,17 @@ describe('chatd command line', () => {
     expect(result.stderr).toContain('expected a duration such as 500ms, 10s or 5m');
   });
 
-  it('rejects a takeover bound that is not longer than the heartbeat interval', async () => {
-    const result = await runCli(['server', '--turn-heartbeat-interval', '5s', '--turn-takeover-after', '5s']);
+  it('rejects a takeover bound shorter than three heartbeat intervals', async () => {
+    const result = await runCli([
+      'server',
+      '--turn-heartbeat-interval',
+      '5s',
+      '--turn-takeover-after',
+      '14s',
+    ]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain(
-      '--turn-takeover-after (5s) must be longer than --turn-heartbeat-interval (5s)',
+      '--turn-takeover-after (14s) must be at least 3 x --turn-heartbeat-interval (5s)',
     );
   });
 

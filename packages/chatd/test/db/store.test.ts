@@ -549,7 +549,7 @@ describe('the chat lifecycle queries', () => {
     await store.acquirePendingChats(workerB, 100);
     await db.sql`UPDATE chats SET heartbeat_at = now() - interval '2 minutes' WHERE worker_id = ${workerB}`;
     const ended = (await store.releaseStaleRunningChats(60_000, 2)).find((c) => c.id === second.chat.id);
-    expect(ended).toMatchObject({ status: 'error', lastError: expect.stringMatching(/taken over 2 times/) });
+    expect(ended).toMatchObject({ status: 'error', lastError: expect.stringMatching(/cut off 3 times/) });
     expect(await store.getChatById(second.chat.id)).toMatchObject({ status: 'error', turnTakeovers: 0 });
   });
 });

@@ -167,7 +167,7 @@ function giveBack(db: Db, maxTakeovers: number) {
   return db`
     status = CASE WHEN turn_takeovers >= ${maxTakeovers} THEN 'error' ELSE 'pending' END,
     last_error = CASE WHEN turn_takeovers >= ${maxTakeovers}
-      THEN 'the turn was taken over ' || turn_takeovers || ' times (its replica stopped or failed each time); retry to run it again'
+      THEN 'the turn was cut off ' || (turn_takeovers + 1) || ' times by its replica stopping or failing; retry to run it again'
       ELSE last_error END,
     interrupt_requested = interrupt_requested AND turn_takeovers < ${maxTakeovers},
     turn_takeovers = CASE WHEN turn_takeovers >= ${maxTakeovers} THEN 0 ELSE turn_takeovers + 1 END,
@@ -333,9 +333,10 @@ export async function retryChat(
 
 /**
  * Records an interrupt of one turn: the turn whose `running` status has `runningVersion`, whether it runs
- * now or is still `pending` one version before (claiming bumps the version by one). A turn of another
- * version (an older one, or a later one) is never marked. Returns the chat's status when the mark was
- * made, else undefined.
+ * now, is still `pending` one version before (claiming bumps the version by one), or was given back for
+ * another claim one version after (a takeover: `turn_takeovers` > 0, which only a give-back leaves on a
+ * pending chat). A turn of another version (an older one, or a later one) is never marked. Returns the
+ * chat's status when the mark was made, else undefined.
  */
 export async function requestChatInterrupt(
   db: Db,
@@ -346,7 +347,8 @@ export async function requestChatInterrupt(
     UPDATE chats SET interrupt_requested = true
     WHERE id = ${chatId} AND (
       (status = 'running' AND status_version = ${runningVersion}) OR
-      (status = 'pending' AND status_version = ${runningVersion - 1}))
+      (status = 'pending' AND status_version = ${runningVersion - 1}) OR
+      (status = 'pending' AND status_version = ${runningVersion + 1} AND turn_takeovers > 0))
     RETURNING status`;
   return row?.status;
 }
