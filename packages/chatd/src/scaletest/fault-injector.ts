@@ -65,16 +65,17 @@ export interface FaultInjectorOptions {
 }
 
 /**
- * The fault schedule: `rounds` rounds of {@link FAULT_KINDS}, spread evenly over the load's turns
- * (fault k of n once k/(n+1) of them are finished), so that every fault lands while the load runs
- * whatever the machine's speed.
+ * The fault schedule: `rounds` rounds of {@link FAULT_KINDS}, spread evenly over the first three
+ * quarters of the load's turns (fault k of n once 3k/4n of them are finished), so that every fault
+ * lands while the load runs whatever the machine's speed, with a quarter of the turns left for the last
+ * one to wait for the recovery before it and to recover itself.
  */
 export function planFaults(rounds: number, totalTurns: number): PlannedFault[] {
   const count = rounds * FAULT_KINDS.length;
   return Array.from({ length: count }, (_, index) => ({
     number: index + 1,
     kind: FAULT_KINDS[index % FAULT_KINDS.length]!,
-    atTurns: Math.max(1, Math.floor(((index + 1) * totalTurns) / (count + 1))),
+    atTurns: Math.max(1, Math.floor((3 * (index + 1) * totalTurns) / (4 * count))),
   }));
 }
 

@@ -209,8 +209,12 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   say(`starting ${options.replicas} chatd replicas (${flags.join(' ')})`);
   const secretsKey = randomBytes(32).toString('hex');
   let replicaCount = 0;
-  const start = () =>
-    startReplica(
+  /** Replicas that exited on their own (not killed by the injector, not stopped at the end). */
+  const unexpectedExits: string[] = [];
+  /** Set once the audit is done: the replicas' exits from then on are the run's own stop. */
+  let stopping = false;
+  const start = async () => {
+    const replica = await startReplica(
       {
         index: replicaCount++,
         databaseUrl: database.url,
@@ -220,6 +224,14 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
       },
       cleanups,
     );
+    replica.process.child.once('exit', (code, signal) => {
+      if (stopping || signal === 'SIGKILL') return;
+      const line = `replica ${replica.index} exited on its own (${signal ?? `code ${code}`})`;
+      unexpectedExits.push(line);
+      say(`${line}; log tail:\n${replica.process.stderr().slice(-3000)}`);
+    });
+    return replica;
+  };
   const replicas: ReplicaProcess[] = [];
   for (let index = 0; index < options.replicas; index++) {
     checkStopped();
@@ -358,6 +370,9 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   stamp(settleMs === undefined ? 'chats still pending or running after the bound' : 'every chat settled');
   checkStopped();
 
+  // Read (and then stopped watching) before the audit: the stop after it exits every replica.
+  const diedOnTheirOwn = unexpectedExits.slice();
+  stopping = true;
   const stats = (await (await fetch(llmUrl.replace(/\/v1$/, '/_mock/stats'))).json()) as LlmMockStats;
   const audit = auditFaultRun({
     database: await withConnection(database.url, readAuditDatabase),
@@ -373,6 +388,12 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   const { accepted: _, chatIds: __, ...loadFigures } = load;
   const { onProgress: ___, postgresUrl: ____, signal: _____, ...reported } = options;
   const rows = auditRows(audit, faults, stats.outcomes, load, settleMs, options);
+  rows.push({
+    check: 'replicas that died on their own',
+    value: diedOnTheirOwn.length === 0 ? '0' : diedOnTheirOwn.join('; '),
+    expected: '0',
+    passed: diedOnTheirOwn.length === 0,
+  });
   return {
     options: reported,
     embeddedPostgres: database.restart !== undefined,
