@@ -79,11 +79,20 @@ export interface ChatWorkerDependencies {
 /** A turn running on this replica, by its claim. */
 interface LiveTurn {
   readonly chatId: string;
-  /** Aborted when a heartbeat finds the claim gone (the chat was taken over): the turn writes nothing. */
-  readonly lost: AbortController;
-  /** Aborted when the database says an interrupt was requested (the durable path of an interrupt). */
-  readonly interrupted: AbortController;
+  /** Aborts the turn's provider call: an interrupt read from the database, a lost claim, a give-up. */
+  readonly controller: AbortController;
+  /** A heartbeat found the claim gone (the chat was taken over): the turn publishes and writes nothing. */
+  lost: boolean;
+  /** The shutdown grace period ran out: the chat is given back, the turn writes nothing. */
+  givenUp: boolean;
   done?: Promise<void>;
+}
+
+/** Stops a live turn's provider call; `why` decides what the turn then writes (see {@link LiveTurn}). */
+function stopTurn(turn: LiveTurn, why: 'interrupted' | 'lost' | 'given up'): void {
+  if (why === 'lost') turn.lost = true;
+  if (why === 'given up') turn.givenUp = true;
+  turn.controller.abort(new Error(why));
 }
 
 /**
@@ -111,8 +120,6 @@ export class ChatWorker {
   readonly #options: ChatWorkerOptions;
   /** Live turns by claim id. */
   readonly #turns = new Map<string, LiveTurn>();
-  /** Aborts the turns still running when the shutdown grace period is over. */
-  readonly #giveUp = new AbortController();
   /** Timers that find work (acquire, poll, takeovers): stopped first on stop. */
   readonly #timers: NodeJS.Timeout[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
@@ -183,7 +190,7 @@ export class ChatWorker {
       await Promise.race([running(), abortableSleep(this.#options.shutdownGraceMs, grace.signal)]);
       grace.abort();
     }
-    this.#giveUp.abort(new Error('replica shutting down'));
+    for (const turn of this.#turns.values()) stopTurn(turn, 'given up');
     await running();
     clearInterval(this.#heartbeatTimer);
     try {
@@ -238,11 +245,12 @@ export class ChatWorker {
     const claimId = chat.claimId!;
     const turn: LiveTurn = {
       chatId: chat.id,
-      lost: new AbortController(),
-      interrupted: new AbortController(),
+      controller: new AbortController(),
+      lost: false,
+      givenUp: false,
     };
     // Interrupted before it was claimed (the interrupt was recorded on the pending chat).
-    if (chat.interruptRequested) turn.interrupted.abort(new Error('interrupted'));
+    if (chat.interruptRequested) stopTurn(turn, 'interrupted');
     this.#turns.set(claimId, turn);
     turn.done = this.#runTurn(chat, claimId, turn)
       .catch((error: unknown) =>
@@ -261,16 +269,11 @@ export class ChatWorker {
     const startedAt = performance.now();
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
     const interrupt = interrupts.register(chat.id, chat.statusVersion);
-    const signal = AbortSignal.any([
-      interrupt.signal,
-      turn.interrupted.signal,
-      turn.lost.signal,
-      this.#giveUp.signal,
-    ]);
+    const signal = AbortSignal.any([interrupt.signal, turn.controller.signal]);
     const parts = new PartBatcher(
       (text) => {
         // A claim that was lost publishes nothing more (streams would drop it anyway: see ChatStream).
-        if (!turn.lost.signal.aborted) {
+        if (!turn.lost) {
           void events.publish(chat.id, [{ type: 'message_part', text, version: chat.statusVersion }]);
         }
       },
@@ -298,7 +301,7 @@ export class ChatWorker {
             ...result.usage,
           });
         } catch (error) {
-          if (turn.lost.signal.aborted || this.#giveUp.signal.aborted) throw error;
+          if (turn.lost || turn.givenUp) throw error;
           const partial =
             error instanceof TurnAbortedError || error instanceof ProviderError ? error.partialText : '';
           const interrupted = error instanceof TurnAbortedError;
@@ -318,7 +321,7 @@ export class ChatWorker {
           });
         }
       } catch (error) {
-        if (turn.lost.signal.aborted) {
+        if (turn.lost) {
           outcome = 'lost';
           logger.warn(
             { chatId: chat.id },
@@ -326,7 +329,7 @@ export class ChatWorker {
           );
           return;
         }
-        if (this.#giveUp.signal.aborted) {
+        if (turn.givenUp) {
           // Stopping past the grace period: stop() gives the chat back for another replica.
           outcome = 'released';
           return;
@@ -534,9 +537,9 @@ export class ChatWorker {
       if (interruptRequested === undefined) {
         // Not held: taken over, or its end was written since the heartbeat was sent (aborting a turn that
         // has ended is harmless: nothing reads the signal any more).
-        turn.lost.abort(new Error('the claim was lost'));
+        stopTurn(turn, 'lost');
       } else if (interruptRequested) {
-        turn.interrupted.abort(new Error('interrupted'));
+        stopTurn(turn, 'interrupted');
       }
     }
   }

@@ -183,13 +183,19 @@ async function streamAttempt(
   let usage: LanguageModelV3Usage | undefined;
   let finishReason: 'stop' | 'length' = 'stop';
   // Every wait below also ends as soon as the attempt is aborted (an interrupt, a lost claim, the idle
-  // timer), even when a provider does not pass the abort on to its request or stream: the attempt is then
-  // abandoned, and the `finally` cancels what it can.
+  // timer), even when a provider does not pass the abort on to its request or stream: the request is
+  // raced against the abort, and cancelling the reader ends a pending read (it resolves as done).
   const abandoned = new Promise<never>((_, reject) => {
-    attempt.signal.addEventListener('abort', () => reject(attempt.signal.reason), { once: true });
+    attempt.signal.addEventListener(
+      'abort',
+      () => {
+        reject(attempt.signal.reason);
+        reader?.cancel().catch(() => {});
+      },
+      { once: true },
+    );
   });
   abandoned.catch(() => {});
-  const unlessAbandoned = <T>(work: PromiseLike<T>): Promise<T> => Promise.race([work, abandoned]);
   // The idle timer runs from the request to the response head, and between any two parts after it
   // (refreshed per part): a provider that is merely slow keeps sending, one that hangs is cut off.
   let idle = false;
@@ -204,19 +210,22 @@ async function streamAttempt(
     const { stopSequences, ...numericSettings } = call.settings;
     // An HTTP error (429, 5xx, 401...) rejects here, before any part; a failure mid-answer arrives as an
     // `error` part or rejects a read.
-    const { stream } = await unlessAbandoned(
+    const { stream } = await Promise.race([
       call.model.doStream({
         prompt: call.prompt,
         ...numericSettings,
         stopSequences: stopSequences ? [...stopSequences] : undefined,
         abortSignal: attempt.signal,
       }),
-    );
+      abandoned,
+    ]);
     const partReader = stream.getReader();
     reader = partReader;
+    // Aborted while the response head was on its way: the listener above found no reader to cancel.
+    if (attempt.signal.aborted) throw attempt.signal.reason;
     for (;;) {
       idleTimer.refresh();
-      const { done, value: part } = await unlessAbandoned(partReader.read());
+      const { done, value: part } = await partReader.read();
       if (done) break;
       if (part.type === 'text-delta') {
         if (part.delta !== '' && !output.forward(part.delta)) {
@@ -237,6 +246,7 @@ async function streamAttempt(
         return { kind: 'failed', error: part.error };
       }
     }
+    if (attempt.signal.aborted) throw attempt.signal.reason;
     if (!usage) return { kind: 'failed', error: new Error('the response stream ended without finishing') };
     completed = true;
     return { kind: 'finished', usage, finishReason };
