@@ -8,7 +8,7 @@ import { createPostgresStore } from '../db/store.js';
 import { LISTENER_APPLICATION_NAME } from '../pubsub/postgres-pubsub-options.js';
 import { ChatdClient } from './chatd-client.js';
 import { CHATD_BIN, startChatdChild } from './child-process.js';
-import { Cleanups } from './cleanups.js';
+import type { Cleanups } from './cleanups.js';
 import { auditFaultRun, type FaultAudit, readAuditDatabase } from './fault-audit.js';
 import {
   describeFault,
@@ -21,8 +21,8 @@ import { type FaultLoadReport, runFaultLoad } from './fault-load.js';
 import { LLM_FAULT_MODES, type LlmMockStats, type LlmRequestOutcome } from './llm-mock-server.js';
 import { ReplicaPool } from './replica-pool.js';
 import { type ReplicaProcess, startReplica } from './replica-process.js';
-import { ScaleTestStoppedError } from './scaletest-run.js';
 import { openScratchDatabase } from './scratch-database.js';
+import { runUntilStopped, ScaleTestStoppedError } from './stoppable-run.js';
 
 /** Options of {@link runFaultScaleTest}; durations in ms. */
 export interface FaultScaleTestOptions {
@@ -118,33 +118,7 @@ export interface FaultScaleTestReport {
  * audit (`auditFaultRun`). Everything it started is stopped before it settles, as in `runScaleTest`.
  */
 export async function runFaultScaleTest(options: FaultScaleTestOptions): Promise<FaultScaleTestReport> {
-  const cleanups = new Cleanups();
-  const { signal } = options;
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new ScaleTestStoppedError());
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const measurement = measure(options, cleanups);
-  measurement.catch(() => {});
-  try {
-    return await Promise.race([measurement, stopped]);
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-    await cleanups.run();
-    if (signal?.aborted) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        measurement.catch(() => {}),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, 90_000);
-        }),
-      ]);
-      clearTimeout(timer);
-      await cleanups.run();
-    }
-  }
+  return runUntilStopped(options.signal, (cleanups) => measure(options, cleanups));
 }
 
 async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Promise<FaultScaleTestReport> {

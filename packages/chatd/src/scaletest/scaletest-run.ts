@@ -11,11 +11,12 @@ import { createPostgresStore } from '../db/store.js';
 import { type ChatLoadReport, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
 import { queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
-import { Cleanups } from './cleanups.js';
+import type { Cleanups } from './cleanups.js';
 import { formatMs } from './percentiles.js';
 import { processTreeCpuSeconds, readProcessTable } from './process-cpu.js';
 import { type ReplicaProcess, startReplica } from './replica-process.js';
 import { openScratchDatabase } from './scratch-database.js';
+import { runUntilStopped, ScaleTestStoppedError } from './stoppable-run.js';
 
 /** The config queries the config cache serves, by the cache that serves them. */
 const CONFIG_QUERIES: ReadonlySet<string> = new Set(Object.values(CONFIG_CACHE_QUERIES));
@@ -101,16 +102,7 @@ export interface CpuSeconds {
   readonly loadClient: number;
 }
 
-/** {@link runScaleTest} was stopped through its signal. */
-export class ScaleTestStoppedError extends Error {
-  constructor() {
-    super('the scale test was stopped');
-    this.name = 'ScaleTestStoppedError';
-  }
-}
-
-/** How long a stopped run waits for starts still in flight (each has a time-out of its own). */
-const STOP_GRACE_MS = 90_000;
+export { ScaleTestStoppedError } from './stoppable-run.js';
 
 /**
  * The whole measurement on one machine: a scratch PostgreSQL, a mock LLM and `replicas` chatd servers as
@@ -118,37 +110,7 @@ const STOP_GRACE_MS = 90_000;
  * counts. Whatever happens (a failure, or `signal`), everything it started is stopped before it settles.
  */
 export async function runScaleTest(options: ScaleTestOptions): Promise<ScaleTestReport> {
-  const cleanups = new Cleanups();
-  const { signal } = options;
-  let onAbort: (() => void) | undefined;
-  const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new ScaleTestStoppedError());
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  const measurement = measure(options, cleanups);
-  // When stopped, the measurement is abandoned mid-way: its later failure (its servers are gone) is moot.
-  measurement.catch(() => {});
-  try {
-    return await Promise.race([measurement, stopped]);
-  } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-    await cleanups.run();
-    if (signal?.aborted) {
-      // A start in flight when the run stopped (PostgreSQL, a replica) registers its clean-up when it is
-      // up, which then runs at once; the measurement stops at its next check. Wait for both, so that
-      // nothing this run started outlives it.
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        measurement.catch(() => {}),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, STOP_GRACE_MS);
-        }),
-      ]);
-      clearTimeout(timer);
-      await cleanups.run();
-    }
-  }
+  return runUntilStopped(options.signal, (cleanups) => measure(options, cleanups));
 }
 
 async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<ScaleTestReport> {
