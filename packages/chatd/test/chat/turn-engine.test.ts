@@ -308,7 +308,7 @@ describe('3. an interrupt before the first token, with messages queued', () => {
   it('sticks when only the database knows of it (the notification was missed): the heartbeat reads it', async () => {
     const { member, modelConfigId } = cluster;
     const chat = await member.createChat('steady q2', modelConfigId);
-    await cluster.running(chat.id);
+    await eventually(() => llm.requestsFor('steady q2').length === 1, 'the provider is called');
     // What the interrupt route records, without the pubsub request that usually comes with it.
     await cluster.sql`UPDATE chats SET interrupt_requested = true WHERE id = ${chat.id}`;
     const messages = await cluster.settled(chat.id, 2);
@@ -347,6 +347,7 @@ describe('4. a turn taken over from a slow but live replica', () => {
     const proxy = cluster.proxies[0]!;
     const chat = await cluster.member.createChat('slow q', cluster.modelConfigId);
     await cluster.running(chat.id, slow.replicaId);
+    await eventually(() => llm.requestsFor('slow q').length === 1, 'the provider is called');
     const first = llm.requestsFor('slow q')[0]!;
     // The slow replica loses the database (a partition) while it streams; another replica takes over.
     proxy.setMode('blackhole');
