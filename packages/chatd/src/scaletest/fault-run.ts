@@ -7,7 +7,7 @@ import { connectDatabase, type Sql } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
 import { LISTENER_APPLICATION_NAME } from '../pubsub/postgres-pubsub-options.js';
 import { ChatdClient } from './chatd-client.js';
-import { CHATD_BIN, startChatdChild } from './child-process.js';
+import { CHATD_BIN } from './child-process.js';
 import type { Cleanups } from './cleanups.js';
 import { auditFaultRun, type FaultAudit, readAuditDatabase } from './fault-audit.js';
 import {
@@ -18,6 +18,7 @@ import {
   planFaults,
 } from './fault-injector.js';
 import { type FaultLoadReport, runFaultLoad } from './fault-load.js';
+import { startLlmMockChild } from './llm-mock-child.js';
 import { LLM_FAULT_MODES, type LlmMockStats, type LlmRequestOutcome } from './llm-mock-server.js';
 import { ReplicaPool } from './replica-pool.js';
 import { type ReplicaProcess, startReplica } from './replica-process.js';
@@ -139,29 +140,14 @@ async function measure(options: FaultScaleTestOptions, cleanups: Cleanups): Prom
   say(
     `starting the mock LLM (fails ${formatShare(options.llmFaultRate)} of requests: ${LLM_FAULT_MODES.join(', ')})`,
   );
-  const mock = await startChatdChild(
-    [
-      'scaletest',
-      'llm-mock',
-      '--port',
-      '0',
-      '--latency-ms',
-      String(options.llmLatencyMs),
-      '--chunk-delay-ms',
-      String(options.llmChunkDelayMs),
-      '--response-tokens',
-      String(options.llmResponseTokens),
-      '--fault-rate',
-      String(options.llmFaultRate),
-      '--fault-seed',
-      String(options.llmFaultSeed),
-      '--record-last-user-messages',
-    ],
-    [/llm-mock listening at (\S+)/],
-  );
-  cleanups.push(() => mock.process.stop());
+  const { url: llmUrl } = await startLlmMockChild(options, cleanups, [
+    '--fault-rate',
+    String(options.llmFaultRate),
+    '--fault-seed',
+    String(options.llmFaultSeed),
+    '--record-last-user-messages',
+  ]);
   checkStopped();
-  const llmUrl = mock.matches[0]![1]!;
 
   // For seeding only: later statements (the injector's, the audit's) open connections of their own.
   const sql = await connectDatabase(database.url, { maxConnections: 2 });

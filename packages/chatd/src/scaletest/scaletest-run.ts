@@ -10,8 +10,9 @@ import { connectDatabase } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
 import { type ChatLoadReport, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
-import { queryCounts, scrapeMetrics, startChatdChild } from './child-process.js';
+import { queryCounts, scrapeMetrics } from './child-process.js';
 import type { Cleanups } from './cleanups.js';
+import { startLlmMockChild } from './llm-mock-child.js';
 import { formatMs } from './percentiles.js';
 import { processTreeCpuSeconds, readProcessTable } from './process-cpu.js';
 import { type ReplicaProcess, startReplica } from './replica-process.js';
@@ -128,24 +129,8 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   checkStopped();
 
   say('starting the mock LLM');
-  const mock = await startChatdChild(
-    [
-      'scaletest',
-      'llm-mock',
-      '--port',
-      '0',
-      '--latency-ms',
-      String(options.llmLatencyMs),
-      '--chunk-delay-ms',
-      String(options.llmChunkDelayMs),
-      '--response-tokens',
-      String(options.llmResponseTokens),
-    ],
-    [/llm-mock listening at (\S+)/],
-  );
-  cleanups.push(() => mock.process.stop());
+  const { url: llmUrl, pid: llmMockPid } = await startLlmMockChild(options, cleanups);
   checkStopped();
-  const llmUrl = mock.matches[0]![1]!;
 
   // Seed through the store: an admin token for the load, a provider, a default model config.
   const sql = await connectDatabase(database.url, { maxConnections: 2 });
@@ -262,7 +247,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     return {
       replicas: replicas.map((replica) => cpuOf(replica.process.child.pid)),
       postgres: cpuOf(database.serverPid),
-      llmMock: cpuOf(mock.process.child.pid),
+      llmMock: cpuOf(llmMockPid),
       loadClient: process.cpuUsage(),
     };
   };
