@@ -78,3 +78,24 @@ export class TooLargeError extends ChatdError {
     super('E_TOO_LARGE', message, options);
   }
 }
+
+/** Too many requests of one kind from one caller; `retryAfterSeconds` says when to try again. */
+export class RateLimitedError extends ChatdError {
+  /** Whole seconds until a retry can succeed (the `Retry-After` header). */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, retryAfterMs: number, options?: ErrorOptions) {
+    super('E_RATE_LIMITED', message, options);
+    this.retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  }
+}
+
+/** A cookie-authenticated unsafe request without the session's `X-CSRF-Token`. */
+export class CsrfError extends ChatdError {
+  constructor(
+    message = 'requests authenticated by the session cookie must send the X-CSRF-Token header that login returned',
+    options?: ErrorOptions,
+  ) {
+    super('E_CSRF', message, options);
+  }
+}

@@ -1,83 +1,111 @@
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
-import type { UserRole } from '../db/rows.js';
+import type { ApiTokenSummaryRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
+import { ConflictError, InvalidInputError } from '../errors.js';
+import type { AuthenticatedUser } from './authenticated-user.js';
+import { generateCredential, isStale, parseCredential, secretMatches } from './secret-credentials.js';
 
-/**
- * API tokens look like `chatd_<public id>_<secret>`: the public id (12 characters of [a-z0-9]) finds
- * the row; the secret (32 random bytes, base64url) is only ever stored as its SHA-256. A high-entropy
- * secret needs no slow hash: nobody can brute-force 256 bits.
- */
-const TOKEN_PATTERN = /^chatd_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
-const PUBLIC_ID_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
-const SECRET_BYTES = 32;
+export type { AuthenticatedUser } from './authenticated-user.js';
+
+/** API tokens look like `chatd_<public id>_<secret>` (see `secret-credentials.ts`). */
+const TOKEN_PREFIX = 'chatd';
 
 /** Refresh `last_used_at` at most this often per token, so that reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-/** A freshly generated token: `token` is shown to its owner once; only `secretHash` is stored. */
-export interface GeneratedApiToken {
-  readonly token: string;
-  readonly publicId: string;
-  readonly secretHash: Buffer;
-}
-
-/** Generates a token with a 256-bit secret. */
-export function generateApiToken(): GeneratedApiToken {
-  let publicId = '';
-  for (let i = 0; i < 12; i++) publicId += PUBLIC_ID_ALPHABET[randomInt(PUBLIC_ID_ALPHABET.length)];
-  const secret = randomBytes(SECRET_BYTES).toString('base64url');
-  return { token: `chatd_${publicId}_${secret}`, publicId, secretHash: hashSecret(secret) };
-}
-
-function hashSecret(secret: string): Buffer {
-  return createHash('sha256').update(secret).digest();
-}
-
-/** Compares in constant time; unequal lengths cannot happen (both are SHA-256 digests). */
-function secretMatches(secret: string, storedHash: Buffer): boolean {
-  const candidate = hashSecret(secret);
-  return candidate.length === storedHash.length && timingSafeEqual(candidate, storedHash);
-}
-
-/** Who a valid token belongs to. */
-export interface AuthenticatedUser {
-  readonly id: string;
-  readonly username: string;
-  readonly role: UserRole;
-  readonly tokenId: string;
-}
-
-/** A hash that matches no secret, compared when the public id is unknown so both paths cost the same. */
-const DECOY_HASH = hashSecret(randomBytes(SECRET_BYTES).toString('base64url'));
+/** The longest `expires_in` a token may be given: 10 years. */
+export const MAX_TOKEN_LIFETIME_MS = 10 * 366 * 24 * 3_600_000;
+/** The shortest: a minute (anything shorter is a mistake). */
+export const MIN_TOKEN_LIFETIME_MS = 60_000;
+/** Live (unexpired) tokens one user may hold: enough for any person, a bound for a runaway script. */
+export const MAX_LIVE_TOKENS_PER_USER = 100;
 
 /**
- * The user a bearer token belongs to, or undefined for any malformed, unknown or wrong token (callers
- * answer all three alike, so a caller learns nothing about which public ids exist).
+ * The user a bearer token belongs to, or undefined for any malformed, unknown, wrong or expired token, or
+ * a disabled user's (callers answer all alike, so a caller learns nothing about which public ids exist).
  */
 export async function authenticateApiToken(
   store: Store,
   token: string,
 ): Promise<AuthenticatedUser | undefined> {
-  const match = TOKEN_PATTERN.exec(token);
-  if (!match) return undefined;
-  const [, publicId, secret] = match as unknown as [string, string, string];
-  const row = await store.getApiTokenWithUserByPublicId(publicId);
-  const matches = secretMatches(secret, row?.secretHash ?? DECOY_HASH);
-  if (!row || !matches) return undefined;
-  if (row.lastUsedAt === null || Date.now() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-    await store.touchApiTokenLastUsed(row.id);
-  }
-  return { id: row.userId, username: row.username, role: row.role, tokenId: row.id };
+  const parsed = parseCredential(TOKEN_PREFIX, token);
+  if (!parsed) return undefined;
+  const row = await store.getApiTokenWithUserByPublicId(parsed.publicId);
+  if (!secretMatches(parsed.secret, row?.secretHash) || !row) return undefined;
+  if (row.disabledAt !== null) return undefined;
+  if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) return undefined;
+  if (isStale(row.lastUsedAt, LAST_USED_RESOLUTION_MS)) await store.touchApiTokenLastUsed(row.id);
+  return {
+    id: row.userId,
+    username: row.username,
+    role: row.role,
+    credential: { kind: 'token', id: row.id, expiresAt: row.expiresAt },
+  };
 }
 
-/** Issues a new token for a user and stores its hash; returns the token in clear (show it once). */
-export async function issueApiToken(store: Store, userId: string, name: string): Promise<string> {
-  const generated = generateApiToken();
-  await store.insertApiToken({
-    userId,
-    publicId: generated.publicId,
-    name,
-    secretHash: generated.secretHash,
+/** A token just issued: `token` is in clear (show it once). */
+export interface IssuedApiToken {
+  readonly id: string;
+  readonly name: string;
+  readonly token: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+}
+
+/**
+ * Issues a new token for a user and stores its hash. `lifetimeMs` (when given) sets its expiry.
+ * @throws {InvalidInputError} for a blank or over-long name or a lifetime out of range.
+ * @throws {ConflictError} when the user already holds {@link MAX_LIVE_TOKENS_PER_USER} live tokens.
+ */
+export async function issueApiToken(
+  store: Store,
+  userId: string,
+  name: string,
+  lifetimeMs?: number,
+): Promise<IssuedApiToken> {
+  const trimmed = name.trim();
+  if (trimmed.length === 0 || trimmed.length > 200) {
+    throw new InvalidInputError('name: must be 1-200 characters');
+  }
+  if (
+    lifetimeMs !== undefined &&
+    !(lifetimeMs >= MIN_TOKEN_LIFETIME_MS && lifetimeMs <= MAX_TOKEN_LIFETIME_MS)
+  ) {
+    throw new InvalidInputError('expires_in: must be between 1 minute and 10 years');
+  }
+  const generated = generateCredential(TOKEN_PREFIX);
+  return store.transaction(async (tx) => {
+    if ((await tx.countLiveApiTokensOfUser(userId)) >= MAX_LIVE_TOKENS_PER_USER) {
+      throw new ConflictError(
+        `a user may hold at most ${MAX_LIVE_TOKENS_PER_USER} live tokens; revoke some first`,
+      );
+    }
+    const row = await tx.insertApiToken({
+      userId,
+      publicId: generated.publicId,
+      name: trimmed,
+      secretHash: generated.secretHash,
+      expiresAt: lifetimeMs === undefined ? null : new Date(Date.now() + lifetimeMs),
+    });
+    return {
+      id: row.id,
+      name: row.name,
+      token: generated.value,
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+    };
   });
-  return generated.token;
+}
+
+/** A user's tokens, without secrets or hashes. */
+export function listApiTokens(store: Store, userId: string): Promise<ApiTokenSummaryRow[]> {
+  return store.listApiTokensByUser(userId);
+}
+
+/**
+ * Revokes one of a user's tokens: refused at once by every replica (the next request reads the table),
+ * and the database trigger tells every replica to close the streams it opened.
+ * @returns false when that user has no such token.
+ */
+export function revokeApiToken(store: Store, userId: string, tokenId: string): Promise<boolean> {
+  return store.deleteApiTokenOfUser(userId, tokenId);
 }

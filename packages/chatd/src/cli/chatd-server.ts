@@ -3,7 +3,9 @@ import { hostname as osHostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { type CreatedUser, createFirstAdminIfNoUsers } from '../auth/users.js';
+import { startAuthHousekeeping } from '../auth/auth-housekeeping.js';
+import { type AuthServicesOptions, createAuthServices } from '../auth/auth-services.js';
+import { type CreatedFirstAdmin, createFirstAdminIfNoUsers } from '../auth/users.js';
 import { ChatEventHub } from '../chat/chat-events.js';
 import { ChatMetrics } from '../chat/chat-metrics.js';
 import { ChatService } from '../chat/chat-service.js';
@@ -20,7 +22,7 @@ import { createMeteredStore } from '../db/metered-store.js';
 import { migrate } from '../db/migrate.js';
 import { QueryStats } from '../db/query-stats.js';
 import { createPostgresStore, type Store } from '../db/store.js';
-import { registerApi } from '../http/api.js';
+import { type ApiOptions, registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, httpUrl, type ListenAddress } from '../http/server.js';
@@ -51,6 +53,10 @@ export interface ChatdServerOptions {
    * commit, a write that keeps failing); the identity when unset.
    */
   readonly decorateStore?: (store: Store) => Store;
+  /** Passwords, sessions and login throttling. */
+  readonly auth?: AuthServicesOptions;
+  /** Per-user limits, stream settings and cookie flags of the HTTP API. */
+  readonly api?: ApiOptions;
 }
 
 /** A running chat server. */
@@ -66,8 +72,8 @@ export interface ChatdServer {
   readonly configCache: ChatConfigCache;
   readonly worker: ChatWorker;
   readonly chatMetrics: ChatMetrics;
-  /** Set when this start created the first admin: print its token once. */
-  readonly firstAdmin: CreatedUser | undefined;
+  /** Set when this start created the first admin: print its token and password once. */
+  readonly firstAdmin: CreatedFirstAdmin | undefined;
   /** What `GET /readyz` reports. */
   readonly readiness: Readiness;
   /**
@@ -116,7 +122,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const queryStats = new QueryStats(registry);
     const metered = createMeteredStore(createPostgresStore(sql), queryStats);
     const store = options.decorateStore ? options.decorateStore(metered) : metered;
-    const firstAdmin = await createFirstAdminIfNoUsers(store);
+    const auth = createAuthServices(store, options.auth);
+    const firstAdmin = await createFirstAdminIfNoUsers(store, auth.passwords);
     const secretBox = new SecretBox(options.secretsKey ?? (await loadOrCreateSecretsKey(options.cacheDir)));
     if (!options.secretsKey && location.kind === 'external') {
       logger.warn(
@@ -157,6 +164,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     });
     await replica.start(options.replicaHeartbeatMs ?? 5_000);
     cleanups.push(['replica registry', () => replica.stop()]);
+    const stopHousekeeping = startAuthHousekeeping(auth, logger);
+    cleanups.push(['auth housekeeping', async () => stopHousekeeping()]);
 
     let worker: ChatWorker | undefined;
     const chatMetrics = new ChatMetrics(registry, () => worker?.runningTurns ?? 0);
@@ -185,7 +194,22 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     });
     const app: FastifyInstance = createHttpServer({ logger });
     registerReadinessRoute(app, () => readiness.reasons());
-    registerApi(app, { store, configCache, chatService, events, secretBox, logger });
+    registerApi(
+      app,
+      {
+        store,
+        configCache,
+        chatService,
+        events,
+        secretBox,
+        logger,
+        passwords: auth.passwords,
+        sessions: auth.sessions,
+        login: auth.login,
+        pubsub,
+      },
+      options.api,
+    );
     cleanups.push(['http', () => app.close()]);
     // Stopped before HTTP closes (cleanups run last in, first out): while the worker drains, `/readyz`
     // says so and the streams of its turns stay open.

@@ -10,11 +10,31 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObj
 export const USER_ROLES = ['admin', 'member'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
+/** A user as everything but login sees it: the password hash is never part of it. */
 export interface UserRow {
   id: string;
   username: string;
   role: UserRole;
   createdAt: Date;
+  /** Set while the user is disabled. */
+  disabledAt: Date | null;
+  hasPassword: boolean;
+}
+
+/** What a password login needs: the user and the stored hash (read only by the login path). */
+export interface UserLoginRow {
+  id: string;
+  username: string;
+  role: UserRole;
+  disabledAt: Date | null;
+  passwordHash: string | null;
+}
+
+/** The user half of a credential lookup (a token or session joined with its user). */
+export interface CredentialUserColumns {
+  username: string;
+  role: UserRole;
+  disabledAt: Date | null;
 }
 
 export interface ApiTokenRow {
@@ -25,13 +45,27 @@ export interface ApiTokenRow {
   secretHash: Buffer;
   createdAt: Date;
   lastUsedAt: Date | null;
+  expiresAt: Date | null;
 }
 
+/** A token as its owner sees it in a list: no hash. */
+export type ApiTokenSummaryRow = Omit<ApiTokenRow, 'secretHash' | 'publicId'>;
+
 /** A token together with the user it belongs to (one query on every authenticated request). */
-export interface ApiTokenWithUserRow extends ApiTokenRow {
-  username: string;
-  role: UserRole;
+export interface ApiTokenWithUserRow extends ApiTokenRow, CredentialUserColumns {}
+
+export interface UserSessionRow {
+  id: string;
+  publicId: string;
+  userId: string;
+  secretHash: Buffer;
+  createdAt: Date;
+  lastSeenAt: Date;
+  expiresAt: Date;
 }
+
+/** A session together with its user (one query on every cookie-authenticated request). */
+export interface UserSessionWithUserRow extends UserSessionRow, CredentialUserColumns {}
 
 export const PROVIDER_KINDS = ['openai', 'openai-compat', 'anthropic', 'builtin'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];

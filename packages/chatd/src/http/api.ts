@@ -1,20 +1,29 @@
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
+import { subscribeToRevocations } from '../auth/credential-revocations.js';
+import type { PasswordLogin } from '../auth/password-login.js';
+import type { PasswordHasher } from '../auth/passwords.js';
+import type { SessionManager } from '../auth/sessions.js';
 import type { ChatEventHub } from '../chat/chat-events.js';
 import type { ChatService } from '../chat/chat-service.js';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import { ConfigAdmin } from '../config/config-admin.js';
 import type { Store } from '../db/store.js';
+import type { Pubsub } from '../pubsub/pubsub.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type AccessHook, createAccessHooks } from './auth.js';
+import { OpenStreams } from './open-streams.js';
+import { registerAuthRoutes } from './routes/auth.js';
 import { registerChatStreamRoute } from './routes/chat-stream.js';
 import { registerChatRoutes } from './routes/chats.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerModelConfigRoutes } from './routes/model-configs.js';
 import { registerProviderRoutes } from './routes/providers.js';
 import type { RouteContext } from './routes/route-context.js';
+import { registerTokenRoutes } from './routes/tokens.js';
 import { registerUserRoutes } from './routes/users.js';
-import type { SseResponse } from './sse.js';
+import { createUserRateLimits } from './user-rate-limits.js';
 
 /** The prefix of every API route. */
 export const API_PREFIX = '/api/v1';
@@ -30,6 +39,12 @@ export interface ApiDependencies {
   /** Encrypts provider API keys; the API never returns or logs them. */
   readonly secretBox: SecretBox;
   readonly logger: Logger;
+  /** Hashes passwords (user creation, password changes). */
+  readonly passwords: PasswordHasher;
+  readonly sessions: SessionManager;
+  readonly login: PasswordLogin;
+  /** Carries the database's `auth:revoked` notifications, which close the streams of ended credentials. */
+  readonly pubsub: Pubsub;
 }
 
 /** Options of {@link registerApi}; durations in ms. */
@@ -38,6 +53,14 @@ export interface ApiOptions {
   readonly streamHeartbeatMs?: number;
   /** Unsent bytes after which a stream to a slow client is ended (it resumes on reconnect); default 1 MiB. */
   readonly streamMaxBufferedBytes?: number;
+  /** Streams one user may hold open on this replica; default 20. */
+  readonly maxStreamsPerUser?: number;
+  /** Chats one user may create per minute on this replica; default 30; 0 disables the limit. */
+  readonly newChatsPerMinute?: number;
+  /** Messages (and retries) one user may send per minute on this replica; default 60; 0 disables. */
+  readonly messagesPerMinute?: number;
+  /** Mark the session cookie `Secure` even over plain HTTP (behind a TLS proxy); default false (HTTPS sets it). */
+  readonly secureCookies?: boolean;
 }
 
 /** {@link ApiOptions} with defaults filled in. */
@@ -46,6 +69,10 @@ export type ResolvedApiOptions = Readonly<Required<ApiOptions>>;
 export const DEFAULT_API_OPTIONS: ResolvedApiOptions = Object.freeze({
   streamHeartbeatMs: 15_000,
   streamMaxBufferedBytes: 1024 * 1024,
+  maxStreamsPerUser: 20,
+  newChatsPerMinute: 30,
+  messagesPerMinute: 60,
+  secureCookies: false,
 });
 
 /**
@@ -58,23 +85,42 @@ export const DEFAULT_API_OPTIONS: ResolvedApiOptions = Object.freeze({
  */
 export function registerApi(app: FastifyInstance, deps: ApiDependencies, options: ApiOptions = {}): void {
   const resolved = resolveApiOptions(options);
-  const access = createAccessHooks(deps.store);
-  const context: RouteContext = {
-    deps,
-    options: resolved,
-    access,
-    configAdmin: new ConfigAdmin({ store: deps.store, secretBox: deps.secretBox }),
-    openStreams: new Set<SseResponse>(),
-  };
+  const access = createAccessHooks(deps.store, deps.sessions);
+  const openStreams = new OpenStreams(
+    { store: deps.store, logger: deps.logger },
+    { maxPerUser: resolved.maxStreamsPerUser, sessionIdleTimeoutMs: deps.sessions.options.idleTimeoutMs },
+  );
   app.register(
     async (api) => {
+      await api.register(rateLimit, { global: false });
+      const context: RouteContext = {
+        deps,
+        options: resolved,
+        access,
+        configAdmin: new ConfigAdmin({ store: deps.store, secretBox: deps.secretBox }),
+        openStreams,
+        limits: createUserRateLimits(api, resolved),
+      };
       api.decorateRequest('user', null);
-      api.addHook('onRoute', (route) => requireAccessHook(route, [access.requireUser, access.requireAdmin]));
+      api.addHook('onRoute', (route) =>
+        requireAccessHook(route, [access.allowAnyone, access.requireUser, access.requireAdmin]),
+      );
+      let stopRevocations: (() => Promise<void>) | undefined;
+      api.addHook('onReady', async () => {
+        stopRevocations = await subscribeToRevocations(deps.pubsub, (revocation) =>
+          openStreams.revoke(revocation),
+        );
+      });
       // Streams never end by themselves: without this, close() would wait for every client to leave.
       api.addHook('preClose', async () => {
-        for (const stream of context.openStreams) stream.close();
+        openStreams.closeAll();
       });
+      api.addHook('onClose', async () => {
+        await stopRevocations?.();
+      });
+      registerAuthRoutes(api, context);
       registerUserRoutes(api, context);
+      registerTokenRoutes(api, context);
       registerProviderRoutes(api, context);
       registerModelConfigRoutes(api, context);
       registerConfigRoutes(api, context);
@@ -94,10 +140,7 @@ function requireAccessHook(route: RouteOptions, hooks: readonly AccessHook[]): v
 }
 
 function resolveApiOptions(options: ApiOptions): ResolvedApiOptions {
-  const resolved = {
-    streamHeartbeatMs: options.streamHeartbeatMs ?? DEFAULT_API_OPTIONS.streamHeartbeatMs,
-    streamMaxBufferedBytes: options.streamMaxBufferedBytes ?? DEFAULT_API_OPTIONS.streamMaxBufferedBytes,
-  };
+  const resolved = { ...DEFAULT_API_OPTIONS, ...withoutUndefined(options) };
   if (!(Number.isFinite(resolved.streamHeartbeatMs) && resolved.streamHeartbeatMs >= 0)) {
     throw new RangeError(
       `streamHeartbeatMs must be a duration in ms >= 0, got ${resolved.streamHeartbeatMs}`,
@@ -108,5 +151,16 @@ function resolveApiOptions(options: ApiOptions): ResolvedApiOptions {
       `streamMaxBufferedBytes must be a positive integer, got ${resolved.streamMaxBufferedBytes}`,
     );
   }
+  for (const name of ['maxStreamsPerUser', 'newChatsPerMinute', 'messagesPerMinute'] as const) {
+    const value = resolved[name];
+    const least = name === 'maxStreamsPerUser' ? 1 : 0;
+    if (!(Number.isInteger(value) && value >= least)) {
+      throw new RangeError(`${name} must be an integer >= ${least}, got ${value}`);
+    }
+  }
   return Object.freeze(resolved);
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,40 +1,66 @@
+import { parse as parseCookies } from 'cookie';
 import type { FastifyRequest } from 'fastify';
-import { type AuthenticatedUser, authenticateApiToken } from '../auth/api-tokens.js';
+import { authenticateApiToken } from '../auth/api-tokens.js';
+import type { AuthenticatedUser } from '../auth/authenticated-user.js';
+import { csrfTokenMatches, type SessionManager } from '../auth/sessions.js';
 import type { Store } from '../db/store.js';
-import { ForbiddenError, UnauthorizedError } from '../errors.js';
+import { CsrfError, ForbiddenError, UnauthorizedError } from '../errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The caller, set by an access hook of {@link createAccessHooks}; null on routes without one. */
+    /** The caller, set by an access hook of {@link createAccessHooks}; null on public routes. */
     user: AuthenticatedUser | null;
   }
 }
+
+/** The name of the session cookie that password login sets. */
+export const SESSION_COOKIE = 'chatd_session';
+/** The header cookie-authenticated unsafe requests carry the CSRF token in. */
+export const CSRF_HEADER = 'x-csrf-token';
 
 /** An `onRequest` hook that authenticates the caller and checks what it may do. */
 export type AccessHook = (request: FastifyRequest) => Promise<void>;
 
 /** The access hooks every API route declares exactly one of. */
 export interface AccessHooks {
-  /** Any user with a valid token; 401 otherwise. */
+  /** Anyone, authenticated or not (login, the OpenAPI document): declared so no route is public by omission. */
+  readonly allowAnyone: AccessHook;
+  /** Any user with a valid token or session; 401 otherwise. */
   readonly requireUser: AccessHook;
-  /** Admins only: 401 without a valid token, 403 for members. */
+  /** Admins only: 401 without a valid credential, 403 for members. */
   readonly requireAdmin: AccessHook;
 }
 
+/** Methods that change nothing: they need no CSRF token. */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
  * Creates the access hooks, which run `onRequest`: before the body is read, so a caller without a valid
- * token learns nothing (not even whether its body would have been valid) and costs no body parsing.
- * Missing, malformed, unknown and wrong tokens are all answered alike: 401 with `WWW-Authenticate: Bearer`.
+ * credential learns nothing (not even whether its body would have been valid) and costs no body parsing.
+ *
+ * A request with an `Authorization` header is judged by it alone (a bearer token needs no CSRF token:
+ * browsers never add one by themselves). Without one, the session cookie counts, and an unsafe method
+ * must then carry `X-CSRF-Token` (403 `E_CSRF` otherwise). Missing, malformed, unknown, wrong, expired and
+ * disabled credentials are all answered alike: 401 with `WWW-Authenticate: Bearer`.
  */
-export function createAccessHooks(store: Store): AccessHooks {
+export function createAccessHooks(store: Store, sessions: SessionManager): AccessHooks {
   const authenticate = async (request: FastifyRequest): Promise<AuthenticatedUser> => {
-    const token = bearerToken(request.headers.authorization);
-    const user = token === undefined ? undefined : await authenticateApiToken(store, token);
-    if (!user) throw new UnauthorizedError();
+    const user = await authenticateRequest(request, store, sessions);
+    if (!user)
+      throw new UnauthorizedError(
+        'a valid API token (Authorization: Bearer <token>) or a login session is required',
+      );
+    if (user.credential.kind === 'session' && !SAFE_METHODS.has(request.method)) {
+      const sent = request.headers[CSRF_HEADER];
+      if (!csrfTokenMatches(typeof sent === 'string' ? sent : undefined, user.credential.csrfToken)) {
+        throw new CsrfError();
+      }
+    }
     request.user = user;
     return user;
   };
   return Object.freeze({
+    allowAnyone: async () => {},
     requireUser: async (request: FastifyRequest) => {
       await authenticate(request);
     },
@@ -43,6 +69,27 @@ export function createAccessHooks(store: Store): AccessHooks {
       if (user.role !== 'admin') throw new ForbiddenError();
     },
   });
+}
+
+async function authenticateRequest(
+  request: FastifyRequest,
+  store: Store,
+  sessions: SessionManager,
+): Promise<AuthenticatedUser | undefined> {
+  const header = request.headers.authorization;
+  if (header !== undefined) {
+    const token = bearerToken(header);
+    return token === undefined ? undefined : authenticateApiToken(store, token);
+  }
+  const cookie = sessionCookieOf(request);
+  return cookie === undefined ? undefined : sessions.authenticate(cookie);
+}
+
+/** The session cookie's value, or undefined. */
+export function sessionCookieOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  if (header === undefined) return undefined;
+  return parseCookies(header)[SESSION_COOKIE];
 }
 
 /** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or undefined. */

@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
-import { ChatdError } from '../errors.js';
+import { ChatdError, RateLimitedError } from '../errors.js';
 import { describeIssues } from './validation.js';
 
 /** The JSON body of every error response: `{"error": {"code": "E_…", "message": "…"}}`. */
@@ -23,11 +23,13 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = Object.freeze({
   E_MALFORMED_JSON: 400,
   E_UNAUTHORIZED: 401,
   E_FORBIDDEN: 403,
+  E_CSRF: 403,
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
   E_TOO_LARGE: 413,
   E_UNSUPPORTED_MEDIA_TYPE: 415,
   E_QUEUE_FULL: 429,
+  E_RATE_LIMITED: 429,
   E_DATABASE_UNAVAILABLE: 503,
   E_UNAVAILABLE: 503,
 });
@@ -181,6 +183,7 @@ export function handleHttpError(error: unknown, request: FastifyRequest, reply: 
     request.log.debug({ code: described.code, status: described.status }, described.message);
   }
   if (described.status === 401) reply.header('www-authenticate', BEARER_CHALLENGE);
+  if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
   const body: ErrorBody = { error: { code: described.code, message: described.message } };
   return reply.code(described.status).type('application/json; charset=utf-8').send(body);
 }

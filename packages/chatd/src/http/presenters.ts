@@ -2,10 +2,11 @@
  * Rows as the API shows them: snake_case fields, ISO-8601 timestamps, and nothing internal (no API key or
  * its ciphertext, no token hash, no worker bookkeeping).
  */
-import type { AuthenticatedUser } from '../auth/api-tokens.js';
+import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { type StreamedMessage, toStreamedMessage } from '../chat/chat-events.js';
 import type { ConfigStatus } from '../config/config-admin.js';
 import type {
+  ApiTokenSummaryRow,
   ChatMessageRow,
   ChatModelConfigRow,
   ChatProviderRow,
@@ -23,16 +24,48 @@ export interface UserJson {
   role: UserRole;
 }
 
-export interface CreatedUserJson extends UserJson {
+/** A user as admins (and the user creation answer) see it. */
+export interface UserAccountJson extends UserJson {
   created_at: string;
+  disabled: boolean;
+  disabled_at: string | null;
+  /** Whether the user can log in with a password (the hash itself is never shown). */
+  has_password: boolean;
 }
 
 export function presentUser(user: AuthenticatedUser): UserJson {
   return { id: user.id, username: user.username, role: user.role };
 }
 
-export function presentCreatedUser(row: UserRow): CreatedUserJson {
-  return { id: row.id, username: row.username, role: row.role, created_at: row.createdAt.toISOString() };
+export function presentUserAccount(row: UserRow): UserAccountJson {
+  return {
+    id: row.id,
+    username: row.username,
+    role: row.role,
+    created_at: row.createdAt.toISOString(),
+    disabled: row.disabledAt !== null,
+    disabled_at: row.disabledAt?.toISOString() ?? null,
+    has_password: row.hasPassword,
+  };
+}
+
+/** A token as lists show it: never the token or its hash. */
+export interface TokenJson {
+  id: string;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+  expires_at: string | null;
+}
+
+export function presentToken(row: ApiTokenSummaryRow): TokenJson {
+  return {
+    id: row.id,
+    name: row.name,
+    created_at: row.createdAt.toISOString(),
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    expires_at: row.expiresAt?.toISOString() ?? null,
+  };
 }
 
 export interface ProviderJson {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { authenticateApiToken, generateApiToken } from '../../src/auth/api-tokens.js';
+import { authenticateApiToken } from '../../src/auth/api-tokens.js';
+import { generateCredential } from '../../src/auth/secret-credentials.js';
 import { createFirstAdminIfNoUsers, createUserWithToken } from '../../src/auth/users.js';
 import { ConflictError, InvalidInputError } from '../../src/errors.js';
 import { useTestDatabase } from '../support/test-database.js';
@@ -15,7 +16,7 @@ function parts(token: string): { publicId: string; secret: string } {
 
 describe('API tokens', () => {
   it('carries at least 32 random bytes and never repeats', () => {
-    const tokens = new Set(Array.from({ length: 200 }, () => generateApiToken().token));
+    const tokens = new Set(Array.from({ length: 200 }, () => generateCredential('chatd').value));
     expect(tokens.size).toBe(200);
     for (const token of tokens)
       expect(Buffer.from(parts(token).secret, 'base64url').length).toBeGreaterThanOrEqual(32);

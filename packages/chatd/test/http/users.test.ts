@@ -25,7 +25,15 @@ describe('users', () => {
     });
     expect(created.status).toBe(201);
     expect(created.json).toEqual({
-      user: { id: expect.any(String), username: 'new.user', role: 'member', created_at: expect.any(String) },
+      user: {
+        id: expect.any(String),
+        username: 'new.user',
+        role: 'member',
+        created_at: expect.any(String),
+        disabled: false,
+        disabled_at: null,
+        has_password: false,
+      },
       token: expect.stringMatching(/^chatd_/),
     });
     const me = await api.request('GET', '/api/v1/users/me', { token: created.json.token });

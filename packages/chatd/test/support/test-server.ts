@@ -24,6 +24,8 @@ export async function startTestServer(
     logger: pino({ level: process.env.CHATD_TEST_LOG ?? 'silent' }, pino.destination(2)),
     secretsKey: TEST_SECRETS_KEY,
     replicaHeartbeatMs: 200,
+    // A low scrypt cost keeps the first admin's password (and any login) fast; the code path is the same.
+    auth: { passwords: { logN: 10 } },
     ...overrides,
     worker: {
       heartbeatIntervalMs: 200,

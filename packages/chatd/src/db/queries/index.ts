@@ -6,9 +6,11 @@ import * as chatQueuedMessages from './chat-queued-messages.js';
 import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
+import * as loginFailures from './login-failures.js';
 import * as replicas from './replicas.js';
 import * as schemaVersion from './schema-version.js';
 import * as userChatPrompts from './user-chat-prompts.js';
+import * as userSessions from './user-sessions.js';
 import * as users from './users.js';
 
 /**
@@ -18,6 +20,8 @@ import * as users from './users.js';
 export const queries = Object.freeze({
   ...users,
   ...apiTokens,
+  ...userSessions,
+  ...loginFailures,
   ...chatProviders,
   ...chatModelConfigs,
   ...userChatPrompts,

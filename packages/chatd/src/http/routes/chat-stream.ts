@@ -37,8 +37,8 @@ export function registerChatStreamRoute(app: FastifyInstance, context: RouteCont
         heartbeatMs: options.streamHeartbeatMs,
         maxBufferedBytes: options.streamMaxBufferedBytes,
       });
-      openStreams.add(sse);
-      sse.onClose(() => openStreams.delete(sse));
+      // Refused (429) before anything is written when the user holds too many streams.
+      openStreams.add(sse, userOf(request));
       try {
         await ChatStream.open(
           { store: deps.store, chatService: deps.chatService, events: deps.events, logger: request.log },
@@ -48,7 +48,7 @@ export function registerChatStreamRoute(app: FastifyInstance, context: RouteCont
         );
       } catch (error) {
         // Nothing was written: the error handler answers as usual; the SSE wrapper is dropped.
-        openStreams.delete(sse);
+        sse.close();
         throw error;
       }
       // Closed before it began: the client left (nothing reaches it), or the server is closing.

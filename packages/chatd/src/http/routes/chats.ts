@@ -15,11 +15,11 @@ const noBody = z.strictObject({}).optional();
  * The caller's chats under `/chats`. Another user's chat is answered 404, like one that does not exist
  * (`ChatService` enforces ownership), so chat ids cannot be probed.
  */
-export function registerChatRoutes(app: FastifyInstance, { deps, access }: RouteContext): void {
+export function registerChatRoutes(app: FastifyInstance, { deps, access, limits }: RouteContext): void {
   const { chatService } = deps;
   const user = { onRequest: access.requireUser };
 
-  app.post('/chats', user, async (request, reply) => {
+  app.post('/chats', { ...user, preHandler: limits.newChats }, async (request, reply) => {
     const body = parseRequestPart(createChatBody, request.body, 'body');
     const { chat } = await chatService.createChat(userOf(request), {
       content: body.content,
@@ -46,7 +46,7 @@ export function registerChatRoutes(app: FastifyInstance, { deps, access }: Route
     };
   });
 
-  app.post('/chats/:id/messages', user, async (request, reply) => {
+  app.post('/chats/:id/messages', { ...user, preHandler: limits.messages }, async (request, reply) => {
     const { id } = parseRequestPart(idParams, request.params, 'path');
     const body = parseRequestPart(sendMessageBody, request.body, 'body');
     const result = await chatService.sendMessage(userOf(request), id, body.content);
@@ -66,7 +66,7 @@ export function registerChatRoutes(app: FastifyInstance, { deps, access }: Route
     return reply.code(202).send();
   });
 
-  app.post('/chats/:id/retry', user, async (request, reply) => {
+  app.post('/chats/:id/retry', { ...user, preHandler: limits.messages }, async (request, reply) => {
     const { id } = parseRequestPart(idParams, request.params, 'path');
     parseRequestPart(noBody, request.body, 'body');
     await chatService.retry(userOf(request), id);

@@ -1,7 +1,8 @@
 import type { ConfigAdmin } from '../../config/config-admin.js';
 import type { ApiDependencies, ResolvedApiOptions } from '../api.js';
 import type { AccessHooks } from '../auth.js';
-import type { SseResponse } from '../sse.js';
+import type { OpenStreams } from '../open-streams.js';
+import type { UserRateLimits } from '../user-rate-limits.js';
 
 /** What every route module receives from `registerApi`. */
 export interface RouteContext {
@@ -10,6 +11,8 @@ export interface RouteContext {
   /** Every route declares exactly one of these as its `onRequest` hook (checked at registration). */
   readonly access: AccessHooks;
   readonly configAdmin: ConfigAdmin;
-  /** Open event streams, ended when the server closes (they would otherwise hold it open). */
-  readonly openStreams: Set<SseResponse>;
+  /** Open event streams with their credentials: closed when the credential ends or the server closes. */
+  readonly openStreams: OpenStreams;
+  /** Per-user rate limits, as `preHandler` hooks (they run after the access hook, so the user is known). */
+  readonly limits: UserRateLimits;
 }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { type AuthServicesOptions, createAuthServices } from '../../../src/auth/auth-services.js';
 import { createUserWithToken } from '../../../src/auth/users.js';
 import { ChatEventHub } from '../../../src/chat/chat-events.js';
 import { ChatService } from '../../../src/chat/chat-service.js';
@@ -51,7 +52,12 @@ export interface TestApiOptions extends ApiOptions {
   readonly secretBox?: SecretBox;
   /** Lets a test add routes before the app listens. */
   readonly beforeListen?: (app: FastifyInstance) => void;
+  /** Password, session and login settings; passwords are hashed at a test cost (fast) unless given. */
+  readonly auth?: AuthServicesOptions;
 }
+
+/** A scrypt cost that keeps tests fast (the format and code path are the production ones). */
+export const TEST_PASSWORD_COST = { logN: 10 } as const;
 
 /** Starts the API on an ephemeral loopback port. */
 export async function startTestApi(store: Store, options: TestApiOptions = {}): Promise<TestApi> {
@@ -73,6 +79,7 @@ export async function startTestApi(store: Store, options: TestApiOptions = {}): 
   const interrupts = new TurnInterrupts(pubsub);
   await interrupts.start();
   const chatService = new ChatService({ store, configCache, events, interrupts });
+  const auth = createAuthServices(store, { passwords: TEST_PASSWORD_COST, ...options.auth });
   const deps: ApiDependencies = {
     store,
     configCache,
@@ -80,6 +87,10 @@ export async function startTestApi(store: Store, options: TestApiOptions = {}): 
     events,
     secretBox: options.secretBox ?? new SecretBox(randomBytes(32)),
     logger,
+    passwords: auth.passwords,
+    sessions: auth.sessions,
+    login: auth.login,
+    pubsub,
   };
   const app = createHttpServer({ logger, ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}) });
   registerApi(app, deps, options);
