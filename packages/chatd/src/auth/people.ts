@@ -52,16 +52,17 @@ export interface AccessChange {
 /**
  * Changes a user's role or disabled state. Disabling ends every session and token of the user in the
  * same transaction (the triggers tell every replica, which close the user's streams). The last enabled
- * admin can be neither demoted nor disabled, and nobody can disable themselves.
+ * admin can be neither demoted nor disabled, and nobody can disable themselves (`operator`: the CLI,
+ * run by whoever runs the server).
  * @throws {NotFoundError} for an unknown user; {@link ConflictError} for the rules above.
  */
 export async function changeUserAccess(
   store: Store,
-  actor: AuthenticatedUser,
+  actor: AuthenticatedUser | 'operator',
   userId: string,
   change: AccessChange,
 ): Promise<UserRow> {
-  if (change.disabled === true && userId === actor.id) {
+  if (change.disabled === true && actor !== 'operator' && userId === actor.id) {
     throw new ConflictError('you cannot disable yourself; ask another admin');
   }
   return store.transaction(async (tx) => {

@@ -96,23 +96,52 @@ export function positiveInteger(value: string): number {
   return parsed;
 }
 
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 /** 24 days: within the range of Node's timers (2^31 - 1 ms). */
 const MAX_DURATION_MS = 24 * 24 * 3_600_000;
+/** Ten years: for lifetimes stored in the database, which no timer waits for. */
+const MAX_LONG_DURATION_MS = 3650 * 86_400_000;
+
+function parseDuration(value: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(value.trim());
+  return match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!) : Number.NaN;
+}
 
 /** Parses a duration flag such as `500ms`, `10s`, `1.5m` or `1h` into whole milliseconds (at least 1). */
 export function durationMs(value: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
-  const ms = match ? Math.round(Number(match[1]) * DURATION_UNITS_MS[match[2]!]!) : Number.NaN;
+  const ms = parseDuration(value);
   if (!(ms >= 1 && ms <= MAX_DURATION_MS)) {
     throw new InvalidArgumentError('expected a duration such as 500ms, 10s or 5m (from 1ms to 24 days)');
   }
   return ms;
 }
 
+/** Parses a long duration flag (`12h`, `7d`, `30d`) into whole milliseconds: from 1 minute to 10 years. */
+export function longDurationMs(value: string): number {
+  const ms = parseDuration(value);
+  if (!(ms >= 60_000 && ms <= MAX_LONG_DURATION_MS)) {
+    throw new InvalidArgumentError('expected a duration such as 12h, 7d or 30d (from 1 minute to 10 years)');
+  }
+  return ms;
+}
+
+/** Parses a non-negative integer flag (0 usually means "off"). */
+export function nonNegativeInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected an integer >= 0');
+  return parsed;
+}
+
 /** Formats whole milliseconds the way {@link durationMs} reads them (for defaults shown in --help). */
 export function formatDuration(ms: number): string {
   for (const [unit, size] of [
+    ['d', 86_400_000],
     ['h', 3_600_000],
     ['m', 60_000],
     ['s', 1_000],

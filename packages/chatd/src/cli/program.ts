@@ -1,9 +1,10 @@
 import { Command } from 'commander';
-import { createUserWithToken } from '../auth/users.js';
 import { migrate } from '../db/migrate.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
 import { scaletestCommand } from './scaletest-command.js';
 import { serverCommand } from './server-command.js';
+import { tokensCommand } from './tokens-command.js';
+import { usersCommand } from './users-command.js';
 import { withDatabase } from './with-database.js';
 
 /** Builds the `chatd` command line (`main.ts` runs it; tests inspect help and parse errors). */
@@ -30,24 +31,8 @@ export function buildProgram(): Command {
     );
   });
 
-  const users = program.command('users').description('manage users');
-  const create = users
-    .command('create')
-    .description('create a user and print its API token (shown once)')
-    .argument('<name>', 'username: letters, digits, ".", "_" or "-", at most 64 characters')
-    .option('--admin', 'give the user the admin role (default: member)', false);
-  for (const option of databaseOptions()) create.addOption(option);
-  create.action(async (name: string, _options: unknown, command: Command) => {
-    const options = await resolveDatabaseOptions(command);
-    const { admin } = command.opts<{ admin: boolean }>();
-    const created = await withDatabase(options, (_sql, store) =>
-      createUserWithToken(store, { username: name, role: admin ? 'admin' : 'member' }),
-    );
-    process.stdout.write(
-      `Created ${created.user.role} '${created.user.username}' (${created.user.id}). Its API token is:\n\n` +
-        `    ${created.token}\n\nStore it now: it will not be shown again.\n`,
-    );
-  });
+  program.addCommand(usersCommand());
+  program.addCommand(tokensCommand());
 
   // Commands built on their own (addCommand) do not inherit settings: apply them everywhere.
   const applyEverywhere = (command: Command) => {

@@ -1,6 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_LOGIN_THROTTLE_OPTIONS } from '../auth/login-throttle.js';
+import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import { DEFAULT_API_OPTIONS } from '../http/api.js';
 import { type ListenAddress, parseListenAddress } from '../http/server.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
 import { createLogger } from '../logging/logger.js';
@@ -10,6 +13,8 @@ import {
   databaseOptions,
   durationMs,
   formatDuration,
+  longDurationMs,
+  nonNegativeInteger,
   positiveInteger,
   resolveDatabaseOptions,
 } from './options.js';
@@ -105,6 +110,78 @@ export function serverCommand(): Command {
       ),
     )
     .addOption(
+      new Option('--session-idle-timeout <duration>', 'a login session unused this long ends (12h, 7d...)')
+        .env('CHATD_SESSION_IDLE_TIMEOUT')
+        .default(DEFAULT_SESSION_OPTIONS.idleTimeoutMs, formatDuration(DEFAULT_SESSION_OPTIONS.idleTimeoutMs))
+        .argParser(longDurationMs),
+    )
+    .addOption(
+      new Option(
+        '--session-lifetime <duration>',
+        'a login session ends this long after login, however active',
+      )
+        .env('CHATD_SESSION_LIFETIME')
+        .default(DEFAULT_SESSION_OPTIONS.lifetimeMs, formatDuration(DEFAULT_SESSION_OPTIONS.lifetimeMs))
+        .argParser(longDurationMs),
+    )
+    .addOption(
+      new Option(
+        '--secure-cookies',
+        'mark the session cookie Secure even when requests arrive over plain HTTP (set it when a TLS proxy is in front; requests over HTTPS always get it)',
+      ).env('CHATD_SECURE_COOKIES'),
+    )
+    .addOption(
+      new Option(
+        '--login-max-failures-per-user <n>',
+        'failed logins per username within --login-failure-window before that username is refused (429) until the window ends; counted across all replicas',
+      )
+        .env('CHATD_LOGIN_MAX_FAILURES_PER_USER')
+        .default(DEFAULT_LOGIN_THROTTLE_OPTIONS.maxFailuresPerUser)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--login-max-failures-per-address <n>',
+        'the same per client address (behind a proxy, see --trust-proxy)',
+      )
+        .env('CHATD_LOGIN_MAX_FAILURES_PER_ADDRESS')
+        .default(DEFAULT_LOGIN_THROTTLE_OPTIONS.maxFailuresPerAddress)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--login-failure-window <duration>', 'the window failed logins are counted in')
+        .env('CHATD_LOGIN_FAILURE_WINDOW')
+        .default(
+          DEFAULT_LOGIN_THROTTLE_OPTIONS.windowMs,
+          formatDuration(DEFAULT_LOGIN_THROTTLE_OPTIONS.windowMs),
+        )
+        .argParser(longDurationMs),
+    )
+    .addOption(
+      new Option(
+        '--max-new-chats-per-minute <n>',
+        'chats one user may create per minute on each replica; more are answered 429 with Retry-After (0: no limit)',
+      )
+        .env('CHATD_MAX_NEW_CHATS_PER_MINUTE')
+        .default(DEFAULT_API_OPTIONS.newChatsPerMinute)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option(
+        '--max-messages-per-minute <n>',
+        'messages (and retries) one user may send per minute on each replica (0: no limit)',
+      )
+        .env('CHATD_MAX_MESSAGES_PER_MINUTE')
+        .default(DEFAULT_API_OPTIONS.messagesPerMinute)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--max-streams-per-user <n>', 'event streams one user may hold open at once on each replica')
+        .env('CHATD_MAX_STREAMS_PER_USER')
+        .default(DEFAULT_API_OPTIONS.maxStreamsPerUser)
+        .argParser(positiveInteger),
+    )
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -127,6 +204,15 @@ export function serverCommand(): Command {
       shutdownGrace: number;
       turnHeartbeatInterval: number;
       turnTakeoverAfter: number;
+      sessionIdleTimeout: number;
+      sessionLifetime: number;
+      secureCookies?: boolean;
+      loginMaxFailuresPerUser: number;
+      loginMaxFailuresPerAddress: number;
+      loginFailureWindow: number;
+      maxNewChatsPerMinute: number;
+      maxMessagesPerMinute: number;
+      maxStreamsPerUser: number;
     }>();
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
@@ -158,6 +244,20 @@ export function serverCommand(): Command {
         turn: { idleTimeoutMs: flags.turnIdleTimeout },
       },
       replicaHeartbeatMs: flags.turnHeartbeatInterval,
+      auth: {
+        sessions: { idleTimeoutMs: flags.sessionIdleTimeout, lifetimeMs: flags.sessionLifetime },
+        loginThrottle: {
+          maxFailuresPerUser: flags.loginMaxFailuresPerUser,
+          maxFailuresPerAddress: flags.loginMaxFailuresPerAddress,
+          windowMs: flags.loginFailureWindow,
+        },
+      },
+      api: {
+        secureCookies: flags.secureCookies === true,
+        newChatsPerMinute: flags.maxNewChatsPerMinute,
+        messagesPerMinute: flags.maxMessagesPerMinute,
+        maxStreamsPerUser: flags.maxStreamsPerUser,
+      },
       maxDatabaseConnections: flags.databasePoolSize,
       logger,
     });
@@ -170,7 +270,11 @@ export function serverCommand(): Command {
         '',
         `    ${chatd.firstAdmin.token}`,
         '',
-        'Store it now: it will not be shown again. Use it as "Authorization: Bearer <token>".',
+        'Use it as "Authorization: Bearer <token>". To log in with a browser, the password is:',
+        '',
+        `    ${chatd.firstAdmin.password}`,
+        '',
+        'Store both now: they will not be shown again (change the password after logging in).',
       );
     }
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -17,7 +17,12 @@ describe('chatd command line', () => {
     const program = buildProgram();
     const checked: string[] = [];
     // Per-invocation switches of one-shot commands are not configuration.
-    const exempt = new Set(['create --admin']);
+    const exempt = new Set([
+      'create --admin',
+      'create --with-password',
+      'create --name',
+      'create --expires-in',
+    ]);
     for (const command of allCommands(program)) {
       const help = command.helpInformation().replace(/\s+/g, ' ');
       for (const option of command.options) {
@@ -115,7 +120,7 @@ describe('chatd server on embedded PostgreSQL', () => {
     const first = startCli(args);
     const [, url] = await first.waitForStdout(/chatd is ready at (http:\/\/\S+)/);
     const [, token] = await first.waitForStdout(/^ {4}(chatd_\S+)$/m);
-    expect(first.stdout()).toContain('it will not be shown again');
+    expect(first.stdout()).toContain('will not be shown again');
     expect(token).toMatch(/^chatd_[a-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
     const health = await fetch(`${url}/healthz`);
     expect(health.status).toBe(200);

@@ -20,13 +20,17 @@ export interface CliProcess {
   waitForStderr(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-/** Starts the built CLI with `args`; `env` is added to a copy of this process's environment. */
-export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
+/**
+ * Starts the built CLI with `args`; `env` is added to a copy of this process's environment; `stdin`, when
+ * given, is written to its standard input (which is then closed).
+ */
+export function startCli(args: string[], env: Record<string, string> = {}, stdin?: string): CliProcess {
   if (!existsSync(BUILT_ENTRY)) throw new Error(`${BUILT_ENTRY} is missing: run 'npm run build' first`);
   const child = spawn(process.execPath, [CLI_PATH, ...args], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
+  if (stdin !== undefined) child.stdin!.end(stdin);
   let out = '';
   let err = '';
   child.stdout!.on('data', (chunk) => {
@@ -83,8 +87,9 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
 export async function runCli(
   args: string[],
   env: Record<string, string> = {},
+  stdin?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cli = startCli(args, env);
+  const cli = startCli(args, env, stdin);
   const code = await cli.exited;
   return { code, stdout: cli.stdout(), stderr: cli.stderr() };
 }
