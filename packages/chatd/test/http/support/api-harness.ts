@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { type AuthServicesOptions, createAuthServices } from '../../../src/auth/auth-services.js';
+import { PasswordHasher } from '../../../src/auth/passwords.js';
 import { createUserWithToken } from '../../../src/auth/users.js';
 import { ChatEventHub } from '../../../src/chat/chat-events.js';
 import { ChatService } from '../../../src/chat/chat-service.js';
@@ -151,12 +152,51 @@ export interface TestUser {
 
 let userSequence = 0;
 
-/** Creates a user with a unique name and its token. */
-export async function createTestUser(store: Store, role: UserRole, prefix: string = role): Promise<TestUser> {
+/** The password every test user made with {@link createTestUser} (`withPassword`) has. */
+export const TEST_PASSWORD = 'correct horse battery staple';
+
+/** Creates a user with a unique name and its token, and the password {@link TEST_PASSWORD} when asked. */
+export async function createTestUser(
+  store: Store,
+  role: UserRole,
+  prefix: string = role,
+  options: { withPassword?: boolean } = {},
+): Promise<TestUser> {
   userSequence += 1;
   const username = `${prefix}-${userSequence}-${randomBytes(3).toString('hex')}`;
-  const { user, token } = await createUserWithToken(store, { username, role });
+  const password = options.withPassword ? TEST_PASSWORD : undefined;
+  const { user, token } = await createUserWithToken(
+    store,
+    { username, role, password },
+    new PasswordHasher(TEST_PASSWORD_COST),
+  );
   return { id: user.id, username, role, token };
+}
+
+/** A logged-in browser: the session cookie (as a `Cookie` header value) and the CSRF token. */
+export interface TestSession {
+  readonly cookie: string;
+  readonly csrfToken: string;
+  /** Headers for an unsafe request on this session: the cookie and the CSRF token. */
+  readonly headers: Record<string, string>;
+}
+
+/** Logs in through `POST /auth/login` and returns the session. Fails the test unless it is a 200. */
+export async function logIn(
+  baseUrl: string,
+  username: string,
+  password = TEST_PASSWORD,
+): Promise<TestSession> {
+  const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { csrf_token: string };
+  const setCookie = response.headers.get('set-cookie') ?? '';
+  const cookie = setCookie.split(';', 1)[0]!;
+  return { cookie, csrfToken: body.csrf_token, headers: { cookie, 'x-csrf-token': body.csrf_token } };
 }
 
 /** The admin, a member and another member every API test needs. */

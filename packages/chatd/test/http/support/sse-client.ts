@@ -22,11 +22,20 @@ export class SseClient {
     this.#done = this.#read();
   }
 
-  /** Opens a stream; resolves once the response headers arrived (check `response.status`). */
-  static async connect(url: string, token: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  /**
+   * Opens a stream; resolves once the response headers arrived (check `response.status`). Without a
+   * token, `headers` carry the credential (a session cookie).
+   */
+  static async connect(
+    url: string,
+    token: string | undefined,
+    headers: Record<string, string> = {},
+  ): Promise<SseClient> {
     const abort = new AbortController();
+    const authorization: Record<string, string> =
+      token === undefined ? {} : { authorization: `Bearer ${token}` };
     const response = await fetch(url, {
-      headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', ...headers },
+      headers: { ...authorization, accept: 'text/event-stream', ...headers },
       signal: abort.signal,
     });
     return new SseClient(response, abort);
