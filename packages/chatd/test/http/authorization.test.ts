@@ -1,9 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiToken } from '../../src/auth/api-tokens.js';
+import { PasswordHasher } from '../../src/auth/passwords.js';
 import { useTestDatabase } from '../support/test-database.js';
 import {
+  createTestUser,
   createTestUsers,
+  logIn,
   seedModelConfig,
   startTestApi,
+  TEST_PASSWORD,
+  TEST_PASSWORD_COST,
   type TestApi,
   type TestUser,
 } from './support/api-harness.js';
@@ -27,10 +33,31 @@ beforeAll(async () => {
       }),
   });
   users = await createTestUsers(db.store);
+  // The member can log in too: the `session` caller is the member with a fresh login session.
+  await db.store.setUserPasswordHash(
+    users.member.id,
+    await new PasswordHasher(TEST_PASSWORD_COST).hash(TEST_PASSWORD),
+  );
+  const doomed = await issueApiToken(db.store, users.member.id, 'to be revoked');
+  await db.store.deleteApiTokenOfUser(users.member.id, doomed.id);
+  revokedToken = doomed.token;
+  const old = await logIn(api.url, users.member.username);
+  await db.sql`
+    UPDATE user_sessions SET created_at = now() - interval '40 days', expires_at = now() - interval '10 days'
+    WHERE public_id = ${old.cookie.split('_')[2]!}`;
+  expiredSessionCookie = old.cookie;
 });
 afterAll(() => api?.close());
 
-const CALLERS = ['none', 'invalid', 'member', 'other', 'admin'] as const;
+let revokedToken: string;
+let expiredSessionCookie: string;
+
+/**
+ * Who calls: nobody, a malformed token, the member (owner of the chats under test), another member, an
+ * admin, the member's revoked token, the member's expired session, and the member on a fresh login
+ * session (cookie and CSRF token).
+ */
+const CALLERS = ['none', 'invalid', 'member', 'other', 'admin', 'revoked', 'expired', 'session'] as const;
 type Caller = (typeof CALLERS)[number];
 
 interface Row {
@@ -42,11 +69,22 @@ interface Row {
   readonly expected: Readonly<Record<Caller, number>>;
 }
 
-const anyone = (ok: number) => ({ none: ok, invalid: ok, member: ok, other: ok, admin: ok });
-const anyUser = (ok: number) => ({ none: 401, invalid: 401, member: ok, other: ok, admin: ok });
-const adminOnly = (ok: number) => ({ none: 401, invalid: 401, member: 403, other: 403, admin: ok });
-/** The chat belongs to `member`: everyone else, admins included, is told it does not exist. */
-const ownerOnly = (ok: number) => ({ none: 401, invalid: 401, member: ok, other: 404, admin: 404 });
+/** Credentials that do not authenticate, answered 401 by every route that needs one. */
+const refused = { none: 401, invalid: 401, revoked: 401, expired: 401 } as const;
+const anyone = (ok: number) => ({
+  none: ok,
+  invalid: ok,
+  member: ok,
+  other: ok,
+  admin: ok,
+  revoked: ok,
+  expired: ok,
+  session: ok,
+});
+const anyUser = (ok: number) => ({ ...refused, member: ok, other: ok, admin: ok, session: ok });
+const adminOnly = (ok: number) => ({ ...refused, member: 403, other: 403, admin: ok, session: 403 });
+/** The thing belongs to `member`: everyone else, admins included, is told it does not exist. */
+const ownerOnly = (ok: number) => ({ ...refused, member: ok, other: 404, admin: 404, session: ok });
 
 async function newProviderId(): Promise<string> {
   return (await seedModelConfig(db.store)).providerId;
@@ -64,9 +102,99 @@ async function newChatOfMember(): Promise<string> {
   return chat.id;
 }
 let usernameSequence = 0;
+async function newTokenOfMember(): Promise<string> {
+  return (await issueApiToken(db.store, users.member.id, 'matrix')).id;
+}
+async function newUserId(): Promise<string> {
+  return (await createTestUser(db.store, 'member', 'target')).id;
+}
 
 const ROWS: readonly Row[] = [
   { method: 'GET', route: '/healthz', setup: async () => ({ path: '/healthz' }), expected: anyone(200) },
+  {
+    method: 'POST',
+    route: '/api/v1/auth/login',
+    setup: async () => ({
+      path: '/api/v1/auth/login',
+      body: { username: users.member.username, password: TEST_PASSWORD },
+    }),
+    expected: anyone(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/auth/logout',
+    setup: async () => ({ path: '/api/v1/auth/logout' }),
+    // Only a session can log out; a token is revoked instead.
+    expected: { ...refused, member: 400, other: 400, admin: 400, session: 204 },
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/auth/session',
+    setup: async () => ({ path: '/api/v1/auth/session' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'PUT',
+    route: '/api/v1/users/me/password',
+    // The same password again: the member keeps the one the other cells log in with.
+    setup: async () => ({
+      path: '/api/v1/users/me/password',
+      body: { password: TEST_PASSWORD, current_password: TEST_PASSWORD },
+    }),
+    // The other member and the admin have no password yet: current_password is not checked, and they get one.
+    expected: anyUser(204),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/users/me/tokens',
+    setup: async () => ({ path: '/api/v1/users/me/tokens' }),
+    expected: anyUser(200),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/users/me/tokens',
+    setup: async () => ({ path: '/api/v1/users/me/tokens', body: { name: 'matrix', expires_in: '1d' } }),
+    expected: anyUser(201),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/v1/users/me/tokens/:id',
+    setup: async () => ({ path: `/api/v1/users/me/tokens/${await newTokenOfMember()}` }),
+    expected: ownerOnly(204),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/users',
+    setup: async () => ({ path: '/api/v1/users?limit=5' }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'PATCH',
+    route: '/api/v1/users/:id',
+    setup: async () => ({ path: `/api/v1/users/${await newUserId()}`, body: { role: 'member' } }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'PUT',
+    route: '/api/v1/users/:id/password',
+    setup: async () => ({
+      path: `/api/v1/users/${await newUserId()}/password`,
+      body: { password: TEST_PASSWORD },
+    }),
+    expected: adminOnly(204),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/users/:id/tokens',
+    setup: async () => ({ path: `/api/v1/users/${users.member.id}/tokens` }),
+    expected: adminOnly(200),
+  },
+  {
+    method: 'DELETE',
+    route: '/api/v1/users/:id/tokens/:token_id',
+    setup: async () => ({ path: `/api/v1/users/${users.member.id}/tokens/${await newTokenOfMember()}` }),
+    expected: adminOnly(204),
+  },
   {
     method: 'GET',
     route: '/api/v1/users/me',
@@ -232,18 +360,36 @@ const ROWS: readonly Row[] = [
   },
 ];
 
-const ERROR_CODES: Record<number, string> = { 401: 'E_UNAUTHORIZED', 403: 'E_FORBIDDEN', 404: 'E_NOT_FOUND' };
+const ERROR_CODES: Record<number, string> = {
+  400: 'E_INVALID_INPUT',
+  401: 'E_UNAUTHORIZED',
+  403: 'E_FORBIDDEN',
+  404: 'E_NOT_FOUND',
+};
 
-function tokenOf(caller: Caller): string | undefined {
-  if (caller === 'none') return undefined;
-  if (caller === 'invalid') return 'chatd_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
-  return users[caller].token;
+/** The headers that make a request come from `caller`. */
+async function credentialsOf(caller: Caller): Promise<Record<string, string>> {
+  const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+  switch (caller) {
+    case 'none':
+      return {};
+    case 'invalid':
+      return bearer('chatd_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
+    case 'revoked':
+      return bearer(revokedToken);
+    case 'expired':
+      // With the expired session's CSRF token unknown, a guess: refused before CSRF is even checked.
+      return { cookie: expiredSessionCookie, 'x-csrf-token': 'unknown' };
+    case 'session':
+      return (await logIn(api.url, users.member.username)).headers;
+    default:
+      return bearer(users[caller].token);
+  }
 }
 
 /** Sends the request; a stream is disconnected as soon as its status and headers are in. */
-async function call(method: string, path: string, token: string | undefined, body: unknown) {
-  const headers: Record<string, string> = {};
-  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+async function call(method: string, path: string, credentials: Record<string, string>, body: unknown) {
+  const headers: Record<string, string> = { ...credentials };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const abort = new AbortController();
   const response = await fetch(`${api.url}${path}`, {
@@ -277,7 +423,7 @@ describe('authorization matrix', () => {
   describe.each(ROWS)('$method $route', (row) => {
     it.each(CALLERS)('as %s', async (caller) => {
       const { path, body } = await row.setup();
-      const response = await call(row.method, path, tokenOf(caller), body);
+      const response = await call(row.method, path, await credentialsOf(caller), body);
       const expected = row.expected[caller];
       expect(response.status, `${row.method} ${path} as ${caller}`).toBe(expected);
       if (expected >= 400) {
