@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { link, readFile, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ChatdError, InvalidInputError } from '../errors.js';
 
@@ -82,8 +82,10 @@ export function parseSecretsKey(value: string): Buffer {
 export const SECRETS_KEY_FILE = 'secrets-key';
 
 /**
- * The key in `<cacheDir>/secrets-key`, generated (0600) on first use. Replicas that share a database
- * must share the key: pass the same `--secrets-key` to each instead.
+ * The key in `<cacheDir>/secrets-key`, generated (0600) on first use; the cache dir and its missing
+ * parents are created private (0700), as on a fresh machine with `--postgres-url` (nothing else has
+ * created them yet). Replicas that share a database must share the key: pass the same `--secrets-key`
+ * to each instead.
  */
 export async function loadOrCreateSecretsKey(cacheDir: string): Promise<Buffer> {
   const file = path.join(cacheDir, SECRETS_KEY_FILE);
@@ -92,6 +94,7 @@ export async function loadOrCreateSecretsKey(cacheDir: string): Promise<Buffer> 
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
+  await mkdir(cacheDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(KEY_BYTES);
   // Written whole under a private name, then linked into place: link() is atomic and fails if the file
   // exists, so a concurrent reader never sees a half-written key and the first writer wins.

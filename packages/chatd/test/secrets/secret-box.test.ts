@@ -54,4 +54,13 @@ describe('SecretBox', () => {
     expect((await stat(path.join(dir, 'secrets-key'))).mode & 0o777).toBe(0o600);
     expect((await readFile(path.join(dir, 'secrets-key'), 'utf8')).trim()).toBe(first.toString('hex'));
   });
+
+  it('creates a missing cache dir and its parents private (0700) before generating the key', async () => {
+    const root = await scratchDir('chatd-secrets-');
+    const dir = path.join(root, 'home', '.cache', 'chatd');
+    const key = await loadOrCreateSecretsKey(dir);
+    expect((await stat(dir)).mode & 0o777).toBe(0o700);
+    expect((await stat(path.dirname(dir))).mode & 0o777).toBe(0o700);
+    expect((await loadOrCreateSecretsKey(dir)).equals(key)).toBe(true);
+  });
 });
