@@ -1,7 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import { type CliProcess, startCli } from '../support/cli-process.js';
+import { buildProgram } from '../../src/cli/program.js';
+import { type CliProcess, runCli, startCli } from '../support/cli-process.js';
 import { scratchDir } from '../support/scratch-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -15,6 +17,26 @@ async function freshDatabase(): Promise<TestDatabase> {
   const database = await createTestDatabase();
   databases.push(database);
   return database;
+}
+
+/** Starts a server and expects it ready; it is stopped when the test finishes. */
+async function expectReady(
+  url: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<CliProcess> {
+  const server = startServer(url, args, env);
+  expect(await outcome(server), server.stderr()).toBe('ready');
+  return server;
+}
+
+/**
+ * Stops a server. Its exit code is not checked: `chatd server` prints "ready" a moment before it listens
+ * for SIGTERM, and a signal in that window ends it with the default action (not what is tested here).
+ */
+async function stop(server: CliProcess): Promise<void> {
+  server.child.kill('SIGTERM');
+  await server.exited;
 }
 
 /** `chatd server` on `url`, quiet, on a free port; stopped (SIGTERM) when the test finishes. */
@@ -44,6 +66,25 @@ async function outcome(cli: CliProcess): Promise<'ready' | { code: number }> {
   ]);
 }
 
+const hex = () => randomBytes(32).toString('hex');
+
+describe('secrets key flags in --help', () => {
+  it('explains the key list and the key file', () => {
+    const program = buildProgram();
+    const server = program.commands.find((command) => command.name() === 'server')!;
+    for (const command of [server]) {
+      const help = command.helpInformation().replace(/\s+/g, ' ');
+      expect(help).toContain('--secrets-key <keys>');
+      expect(help).toContain('env: CHATD_SECRETS_KEY)');
+      expect(help).toContain('--secrets-key-file <path>');
+      expect(help).toContain('env: CHATD_SECRETS_KEY_FILE');
+      expect(help).toContain('NEW,OLD');
+      expect(help).toContain('not with --secrets-key');
+    }
+    expect(server.helpInformation().replace(/\s+/g, ' ')).toContain('one with another key refuses to start');
+  });
+});
+
 describe('chatd server secrets on an external database', () => {
   it('starts on a fresh machine: the missing --cache-dir is created, private (0700)', async () => {
     const database = await freshDatabase();
@@ -53,5 +94,57 @@ describe('chatd server secrets on an external database', () => {
     expect((await stat(cacheDir)).mode & 0o777).toBe(0o700);
     expect((await stat(path.dirname(cacheDir))).mode & 0o777).toBe(0o700);
     expect((await stat(path.join(cacheDir, 'secrets-key'))).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses to start a replica whose secrets key differs from the others, naming the key', async () => {
+    const database = await freshDatabase();
+    const [first, other] = [hex(), hex()];
+    const replica = startServer(database.url, ['--secrets-key', first]);
+    expect(await outcome(replica), replica.stderr()).toBe('ready');
+
+    const stranger = startServer(database.url, ['--secrets-key', other]);
+    const result = await outcome(stranger);
+    expect(result, stranger.stdout()).toEqual({ code: 1 });
+    expect(stranger.stderr()).toMatch(/^chatd: .*secrets key/);
+    expect(stranger.stderr()).toContain('--secrets-key');
+    expect(stranger.stderr()).not.toContain(other);
+    expect(stranger.stderr()).not.toContain(first);
+    expect(stranger.stderr()).not.toMatch(/^\s+at /m);
+  });
+});
+
+describe('secrets key list, file and rotation', () => {
+  it('reads the key from --secrets-key-file or CHATD_SECRETS_KEY_FILE, and refuses it next to --secrets-key', async () => {
+    const database = await freshDatabase();
+    const dir = await scratchDir('chatd-keyfile-');
+    const key = hex();
+    const file = path.join(dir, 'secrets-key');
+    await writeFile(file, `# chatd secrets key\n${key}\n`, { mode: 0o600 });
+
+    const first = await expectReady(database.url, ['--secrets-key-file', file]);
+    await stop(first);
+    expect(first.stderr()).not.toContain(key);
+    // The same key, so the database's check passes; the file went nowhere else.
+    const second = await expectReady(database.url, [], { CHATD_SECRETS_KEY_FILE: file });
+    await stop(second);
+    await expectReady(database.url, ['--secrets-key', key]);
+
+    const both = await runCli(['server', '--secrets-key', key, '--secrets-key-file', file]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain(
+      "option '--secrets-key <keys>' cannot be used with option '--secrets-key-file <path>'",
+    );
+    const fromEnv = await runCli(['server', '--secrets-key-file', file], { CHATD_SECRETS_KEY: key });
+    expect(fromEnv.code).toBe(1);
+    expect(fromEnv.stderr).toContain("environment variable 'CHATD_SECRETS_KEY' cannot be used with option");
+    expect(`${both.stderr}${fromEnv.stderr}`).not.toContain(key);
+
+    const missing = await runCli(['server', '--secrets-key-file', path.join(dir, 'nope')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`cannot read the secrets key file ${path.join(dir, 'nope')} (ENOENT)`);
+    const malformed = await runCli(['server', '--secrets-key', `${key},${key.slice(2)}`]);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toContain('error: --secrets-key: key 2 of 2: the secrets key must be 32 bytes');
+    expect(malformed.stderr).not.toContain(key.slice(2));
   });
 });
