@@ -3,6 +3,7 @@ import { createUserWithToken } from '../auth/users.js';
 import { migrate } from '../db/migrate.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
 import { scaletestCommand } from './scaletest-command.js';
+import { secretsCommand } from './secrets-command.js';
 import { serverCommand } from './server-command.js';
 import { withDatabase } from './with-database.js';
 
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
 
   program.addCommand(serverCommand());
   program.addCommand(scaletestCommand());
+  program.addCommand(secretsCommand());
 
   const migrateCommand = program.command('migrate').description('apply database migrations and exit');
   for (const option of databaseOptions()) migrateCommand.addOption(option);
