@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname as osHostname } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -27,7 +28,8 @@ import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, httpUrl, type ListenAddress } from '../http/server.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
-import { loadOrCreateSecretsKey, SecretBox } from '../secrets/secret-box.js';
+import { loadOrCreateSecretsKey, SECRETS_KEY_FILE, SecretBox } from '../secrets/secret-box.js';
+import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
 
 /** Resolved, validated options of a chatd server (see `chatd server --help`). */
 export interface ChatdServerOptions {
@@ -37,8 +39,12 @@ export interface ChatdServerOptions {
   readonly logger: Logger;
   /** `/metrics` listens here when set. */
   readonly prometheusAddress?: ListenAddress | undefined;
-  /** 32 bytes; default: generated once into `<cacheDir>/secrets-key`. */
-  readonly secretsKey?: Buffer | undefined;
+  /**
+   * The secrets key (32 bytes), or a list for rotation (the first encrypts, any decrypts); default:
+   * generated once into `<cacheDir>/secrets-key`. The start refuses (`E_SECRETS_KEY_MISMATCH`) when no
+   * key of it is the one the database records.
+   */
+  readonly secretsKey?: Buffer | readonly Buffer[] | undefined;
   /** Config cache settings; `enabled: false` is `--config-cache=off`. */
   readonly configCache?: ChatConfigCacheOptions;
   readonly worker?: Partial<ChatWorkerOptions>;
@@ -122,14 +128,10 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const queryStats = new QueryStats(registry);
     const metered = createMeteredStore(createPostgresStore(sql), queryStats);
     const store = options.decorateStore ? options.decorateStore(metered) : metered;
+    // Before anything is created or served: a replica with another key must not store a single secret.
+    const secretBox = await checkedSecretBox(options, store, logger, location.kind);
     const auth = createAuthServices(store, options.auth);
     const firstAdmin = await createFirstAdminIfNoUsers(store, auth.passwords);
-    const secretBox = new SecretBox(options.secretsKey ?? (await loadOrCreateSecretsKey(options.cacheDir)));
-    if (!options.secretsKey && location.kind === 'external') {
-      logger.warn(
-        'no --secrets-key: provider API keys are encrypted with a key generated in --cache-dir; replicas sharing this database must share the key',
-      );
-    }
 
     const replicaId = options.replicaId ?? randomUUID();
     const pubsub = await PostgresPubsub.connect(location.url, {
@@ -248,6 +250,42 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     await closeAll();
     throw error;
   }
+}
+
+/**
+ * The secret box of this replica, once the start check passed (see {@link verifySecretsKeys}): its
+ * key, or one key of its list, is the one the database records.
+ */
+async function checkedSecretBox(
+  options: ChatdServerOptions,
+  store: Store,
+  logger: Logger,
+  database: DatabaseLocation['kind'],
+): Promise<SecretBox> {
+  const given = options.secretsKey === undefined ? undefined : [options.secretsKey].flat();
+  const keys = given ?? [await loadOrCreateSecretsKey(options.cacheDir)];
+  const generatedKeyFile = given ? undefined : path.join(options.cacheDir, SECRETS_KEY_FILE);
+  const secretBox = new SecretBox(keys);
+  const check = await verifySecretsKeys(store, keys, { generatedKeyFile });
+  if (check.recordedNow) {
+    logger.info(
+      { verifiedSecrets: check.verifiedSecrets },
+      'recorded the check value of the secrets key in the database: replicas with another key will refuse to start',
+    );
+  }
+  if (check.recordedKeyIndex > 0) {
+    logger.warn(
+      { recordedKeyIndex: check.recordedKeyIndex },
+      'the first --secrets-key is not the one the database records: new provider API keys are encrypted with it, the stored ones still with an older key; once every replica has the new key first, run chatd secrets rotate',
+    );
+  }
+  if (generatedKeyFile && database === 'external') {
+    logger.warn(
+      { generatedKeyFile },
+      'no --secrets-key: provider API keys are encrypted with a key generated in --cache-dir; replicas sharing this database must share the key (pass it to each with --secrets-key-file)',
+    );
+  }
+  return secretBox;
 }
 
 function listeningPort(app: FastifyInstance): number | undefined {

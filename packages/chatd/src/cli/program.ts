@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { migrate } from '../db/migrate.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
 import { scaletestCommand } from './scaletest-command.js';
+import { secretsCommand } from './secrets-command.js';
 import { serverCommand } from './server-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { usersCommand } from './users-command.js';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
 
   program.addCommand(serverCommand());
   program.addCommand(scaletestCommand());
+  program.addCommand(secretsCommand());
 
   const migrateCommand = program.command('migrate').description('apply database migrations and exit');
   for (const option of databaseOptions()) migrateCommand.addOption(option);

@@ -7,7 +7,6 @@ import { DEFAULT_API_OPTIONS } from '../http/api.js';
 import { type ListenAddress, parseListenAddress } from '../http/server.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
 import { createLogger } from '../logging/logger.js';
-import { parseSecretsKey } from '../secrets/secret-box.js';
 import { startChatdServer } from './chatd-server.js';
 import {
   databaseOptions,
@@ -18,6 +17,7 @@ import {
   positiveInteger,
   resolveDatabaseOptions,
 } from './options.js';
+import { resolveSecretsKeys, secretsKeyOptions } from './secrets-options.js';
 import { onShutdownSignal } from './shutdown-signals.js';
 
 /** `chatd server`: every flag with its CHATD_* variable. */
@@ -37,14 +37,6 @@ export function serverCommand(): Command {
       )
         .env('CHATD_PROMETHEUS_ADDRESS')
         .argParser(addressOption),
-    )
-    .addOption(
-      new Option(
-        '--secrets-key <key>',
-        'key that encrypts provider API keys at rest: 32 bytes as 64 hex characters or base64 (default: generated once into --cache-dir); replicas sharing a database must share it',
-      )
-        .env('CHATD_SECRETS_KEY')
-        .argParser(secretsKeyOption),
     )
     .addOption(
       new Option(
@@ -187,14 +179,20 @@ export function serverCommand(): Command {
         .default(20)
         .argParser(positiveInteger),
     );
+  for (const option of secretsKeyOptions({
+    key: 'key that encrypts provider API keys at rest: 32 bytes as 64 hex characters or base64 (generate one with: openssl rand -hex 32; default: generated once into --cache-dir). Every replica sharing a database must have it: one with another key refuses to start. A list NEW,OLD (comma-separated) encrypts with the first key and decrypts with any, for rotation (see chatd secrets rotate --help)',
+    file: 'read the secrets key, or the list (one key per line, or comma-separated), from this file instead, so that it does not show in ps; not with --secrets-key',
+  })) {
+    command.addOption(option);
+  }
   for (const option of databaseOptions()) command.addOption(option);
 
   command.action(async (_options: unknown, self: Command) => {
     const database = await resolveDatabaseOptions(self);
+    const secretsKeys = await resolveSecretsKeys(self);
     const flags = self.opts<{
       httpAddress: string | ListenAddress;
       prometheusAddress?: ListenAddress;
-      secretsKey?: Buffer;
       configCache: 'on' | 'off';
       configCacheTtl: number;
       userPromptCacheTtl: number;
@@ -225,7 +223,7 @@ export function serverCommand(): Command {
       httpAddress:
         typeof flags.httpAddress === 'string' ? parseListenAddress(flags.httpAddress) : flags.httpAddress,
       prometheusAddress: flags.prometheusAddress,
-      secretsKey: flags.secretsKey,
+      secretsKey: secretsKeys,
       postgresUrl: database.postgresUrl,
       cacheDir: database.cacheDir,
       configCache: {
@@ -300,14 +298,6 @@ function durationOption(flags: string, description: string, variable: string, de
 function addressOption(value: string): ListenAddress {
   try {
     return parseListenAddress(value);
-  } catch (error) {
-    throw new InvalidArgumentError((error as Error).message);
-  }
-}
-
-function secretsKeyOption(value: string): Buffer {
-  try {
-    return parseSecretsKey(value);
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }

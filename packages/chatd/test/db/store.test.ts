@@ -586,6 +586,52 @@ describe('replicas', () => {
   });
 });
 
+describe('secrets key', () => {
+  it('records, replaces and reads the check value, 32 bytes only', async () => {
+    expect(await store.getSecretsKeyCheck()).toBeUndefined();
+    const [first, second] = [randomBytes(32), randomBytes(32)];
+    await store.recordSecretsKeyCheck(first);
+    expect((await store.getSecretsKeyCheck())?.equals(first)).toBe(true);
+    await store.recordSecretsKeyCheck(second);
+    expect((await store.getSecretsKeyCheck())?.equals(second)).toBe(true);
+    const [{ rows }] = await db.sql<[{ rows: number }]>`SELECT count(*)::int AS rows FROM secrets_key_check`;
+    expect(rows).toBe(1);
+    await expectSqlState(store.recordSecretsKeyCheck(randomBytes(16)), SqlState.checkViolation);
+  });
+
+  it('locks the stored provider API keys and replaces one without touching updated_at', async () => {
+    const box = randomBytes(48);
+    const keyed = await store.insertChatProvider({
+      provider: 'openai',
+      displayName: 'Keyed',
+      apiKeyEncrypted: box,
+      baseUrl: null,
+      enabled: true,
+    });
+    const keyless = await store.insertChatProvider({
+      provider: 'builtin',
+      displayName: 'Keyless',
+      apiKeyEncrypted: null,
+      baseUrl: null,
+      enabled: true,
+    });
+    const replacement = randomBytes(48);
+    await store.transaction(async (tx) => {
+      await tx.lockSecretsKeyCheck();
+      const locked = await tx.lockEncryptedChatProviderApiKeys();
+      expect(locked).toContainEqual({ id: keyed.id, displayName: 'Keyed', apiKeyEncrypted: box });
+      expect(locked.map((row) => row.id)).not.toContain(keyless.id);
+      expect(await tx.setChatProviderApiKeyEncrypted(keyed.id, replacement)).toBe(true);
+    });
+    const after = await store.getChatProviderById(keyed.id);
+    expect(after?.apiKeyEncrypted?.equals(replacement)).toBe(true);
+    expect(after?.updatedAt).toEqual(keyed.updatedAt);
+    expect(
+      await store.setChatProviderApiKeyEncrypted('00000000-0000-0000-0000-000000000000', replacement),
+    ).toBe(false);
+  });
+});
+
 describe('transactions', () => {
   it('lockUserBootstrap makes a second transaction wait until the first ends', async () => {
     const order: string[] = [];

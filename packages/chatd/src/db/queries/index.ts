@@ -1,6 +1,7 @@
 import * as apiTokens from './api-tokens.js';
 import * as chatMessages from './chat-messages.js';
 import * as chatModelConfigs from './chat-model-configs.js';
+import * as chatProviderApiKeys from './chat-provider-api-keys.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
 import * as chats from './chats.js';
@@ -9,6 +10,7 @@ import * as deploymentSettings from './deployment-settings.js';
 import * as loginFailures from './login-failures.js';
 import * as replicas from './replicas.js';
 import * as schemaVersion from './schema-version.js';
+import * as secretsKeyCheck from './secrets-key-check.js';
 import * as userChatPrompts from './user-chat-prompts.js';
 import * as userSessions from './user-sessions.js';
 import * as users from './users.js';
@@ -32,6 +34,8 @@ export const queries = Object.freeze({
   ...replicas,
   ...configVersion,
   ...schemaVersion,
+  ...chatProviderApiKeys,
+  ...secretsKeyCheck,
 });
 
 /** The names of every query. */
