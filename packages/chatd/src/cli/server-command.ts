@@ -275,11 +275,13 @@ export function serverCommand(): Command {
         'Store both now: they will not be shown again (change the password after logging in).',
       );
     }
-    process.stdout.write(`${lines.join('\n')}\n`);
-    // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once.
-    await new Promise((resolve) =>
+    // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once. Listened for before
+    // "ready" is printed: a supervisor that signals as soon as it reads it must get a clean stop.
+    const stopRequested = new Promise((resolve) =>
       onShutdownSignal({ command: 'chatd', skipped: 'a clean shutdown' }, resolve),
     );
+    process.stdout.write(`${lines.join('\n')}\n`);
+    await stopRequested;
     logger.info('shutting down');
     await chatd.close();
     logger.flush();

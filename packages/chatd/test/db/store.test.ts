@@ -96,6 +96,146 @@ describe('users and tokens', () => {
   });
 });
 
+describe('people: passwords, access, sessions, login failures', () => {
+  it('round-trips password hashes and access changes, pages users by username, counts enabled admins', async () => {
+    const user = await store.insertUser({
+      username: 'Pat',
+      role: 'member',
+      passwordHash: '$scrypt$ln=10,r=8,p=1$c2FsdA==$aGFzaA==',
+    });
+    expect(user).toMatchObject({ hasPassword: true, disabledAt: null });
+    expect(await store.getUserLoginByUsername('PAT')).toMatchObject({
+      id: user.id,
+      passwordHash: '$scrypt$ln=10,r=8,p=1$c2FsdA==$aGFzaA==',
+    });
+    expect(await store.getUserLoginByUsername('nobody')).toBeUndefined();
+    await expectSqlState(store.setUserPasswordHash(user.id, 'plain text'), SqlState.checkViolation);
+    expect(await store.setUserPasswordHash(user.id, null)).toBe(true);
+    expect(await store.getUserPasswordHash(user.id)).toEqual({ passwordHash: null });
+    expect(await store.getUserPasswordHash(randomUuid())).toBeUndefined();
+    expect(await store.setUserPasswordHash(randomUuid(), null)).toBe(false);
+
+    const admins = await store.countEnabledAdmins();
+    const promoted = await store.updateUserAccess(user.id, { role: 'admin' });
+    expect(promoted).toMatchObject({ role: 'admin', disabledAt: null, hasPassword: false });
+    expect(await store.countEnabledAdmins()).toBe(admins + 1);
+    const disabled = await store.updateUserAccess(user.id, { disabled: true });
+    expect(disabled!.disabledAt).toBeInstanceOf(Date);
+    // Disabling again keeps the first time; the role is untouched when not given.
+    const again = await store.updateUserAccess(user.id, { disabled: true });
+    expect(again!.disabledAt!.getTime()).toBe(disabled!.disabledAt!.getTime());
+    expect(again!.role).toBe('admin');
+    expect(await store.countEnabledAdmins()).toBe(admins);
+    expect((await store.updateUserAccess(user.id, { disabled: false }))!.disabledAt).toBeNull();
+    expect(await store.updateUserAccess(randomUuid(), { role: 'member' })).toBeUndefined();
+
+    for (const name of ['page-c', 'Page-A', 'page-b'])
+      await store.insertUser({ username: name, role: 'member' });
+    const names: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.listUsersPage({ limit: 2, afterUsername: after });
+      if (page.length === 0) break;
+      names.push(...page.map((u) => u.username));
+      after = page.at(-1)!.username;
+    }
+    const pageNames = names.filter((n) => n.toLowerCase().startsWith('page-'));
+    expect(pageNames).toEqual(['Page-A', 'page-b', 'page-c']);
+    await store.transaction(async (tx) => tx.lockAdminChanges());
+  });
+
+  it('round-trips token expiry, counts live tokens, deletes them by owner, by id and all, filters live ones', async () => {
+    const user = await store.insertUser({ username: 'token-life', role: 'member' });
+    const other = await store.insertUser({ username: 'token-other', role: 'member' });
+    const insert = (publicId: string, expiresAt: Date | null, owner = user.id) =>
+      store.insertApiToken({
+        userId: owner,
+        publicId,
+        name: publicId,
+        secretHash: randomBytes(32),
+        expiresAt,
+      });
+    const forever = await insert('life00000001', null);
+    const soon = await insert('life00000002', new Date(Date.now() + 60_000));
+    const theirs = await insert('life00000003', null, other.id);
+    expect(soon.expiresAt).toBeInstanceOf(Date);
+    await db.sql`UPDATE api_tokens SET created_at = now() - interval '2 minutes', expires_at = now() - interval '1 minute' WHERE id = ${soon.id}`;
+    expect(await store.countLiveApiTokensOfUser(user.id)).toBe(1);
+    expect((await store.listApiTokensByUser(user.id)).map((t) => t.id)).toEqual([soon.id, forever.id]);
+    expect((await store.listApiTokensByUser(user.id))[0]).not.toHaveProperty('secretHash');
+    expect((await store.filterLiveApiTokens([forever.id, soon.id, theirs.id])).sort()).toEqual(
+      [forever.id, theirs.id].sort(),
+    );
+    expect(await store.filterLiveApiTokens([])).toEqual([]);
+    await store.updateUserAccess(other.id, { disabled: true });
+    expect(await store.filterLiveApiTokens([theirs.id])).toEqual([]);
+
+    expect(await store.deleteApiTokenOfUser(other.id, forever.id)).toBe(false);
+    expect(await store.deleteApiTokenOfUser(user.id, forever.id)).toBe(true);
+    expect(await store.deleteApiTokenById(theirs.id)).toEqual({ userId: other.id });
+    expect(await store.deleteApiTokenById(theirs.id)).toBeUndefined();
+    expect(await store.deleteApiTokensOfUser(user.id)).toBe(1);
+    await expectSqlState(insert('life00000004', new Date(Date.now() - 1000)), SqlState.checkViolation);
+  });
+
+  it('round-trips sessions: insert, find with user, touch, filter live, delete one, all but one, expired', async () => {
+    const user = await store.insertUser({ username: 'session-owner', role: 'member' });
+    const insert = (publicId: string) =>
+      store.insertUserSession({
+        userId: user.id,
+        publicId,
+        secretHash: randomBytes(32),
+        expiresAt: new Date(Date.now() + 86_400_000),
+        userAgent: 'test',
+      });
+    const one = await insert('sess00000001');
+    const two = await insert('sess00000002');
+    const three = await insert('sess00000003');
+    const found = await store.getUserSessionWithUserByPublicId('sess00000001');
+    expect(found).toMatchObject({ id: one.id, userId: user.id, username: 'session-owner', disabledAt: null });
+    expect(await store.getUserSessionWithUserByPublicId('zzzzzzzzzzzz')).toBeUndefined();
+    await db.sql`UPDATE user_sessions SET last_seen_at = now() - interval '1 hour' WHERE id = ${one.id}`;
+    await store.touchUserSession(one.id);
+    const touched = await store.getUserSessionWithUserByPublicId('sess00000001');
+    expect(Date.now() - touched!.lastSeenAt.getTime()).toBeLessThan(60_000);
+    await db.sql`UPDATE user_sessions SET last_seen_at = now() - interval '2 hours' WHERE id = ${three.id}`;
+    expect((await store.filterLiveUserSessions([one.id, two.id, three.id], 3_600_000)).sort()).toEqual(
+      [one.id, two.id].sort(),
+    );
+    expect(await store.filterLiveUserSessions([], 1000)).toEqual([]);
+    expect(await store.deleteExpiredUserSessions(3_600_000)).toBeGreaterThanOrEqual(1);
+    expect(await store.deleteUserSessionsOfUser(user.id, one.id)).toBe(1);
+    expect(await store.deleteUserSession(one.id)).toBe(true);
+    expect(await store.deleteUserSession(one.id)).toBe(false);
+    expect(await store.deleteUserSessionsOfUser(user.id)).toBe(0);
+  });
+
+  it('counts login failures per key in a window that restarts once closed', async () => {
+    const keys = ['user:counted', 'addr:192.0.2.1'];
+    expect(await store.getLoginFailures(keys, 60_000)).toEqual([]);
+    await store.recordLoginFailures(keys, 60_000);
+    await store.recordLoginFailures(keys, 60_000);
+    const counted = await store.getLoginFailures(keys, 60_000);
+    expect(counted.map((row) => [row.key, row.failures]).sort()).toEqual([
+      ['addr:192.0.2.1', 2],
+      ['user:counted', 2],
+    ]);
+    // A closed window is not reported, and the next failure starts it again at 1.
+    await db.sql`UPDATE login_failures SET window_start = now() - interval '2 minutes' WHERE key = 'user:counted'`;
+    expect((await store.getLoginFailures(keys, 60_000)).map((row) => row.key)).toEqual(['addr:192.0.2.1']);
+    await store.recordLoginFailures(['user:counted'], 60_000);
+    expect((await store.getLoginFailures(['user:counted'], 60_000))[0]!.failures).toBe(1);
+    await store.clearLoginFailures('user:counted');
+    expect(await store.getLoginFailures(['user:counted'], 60_000)).toEqual([]);
+    await db.sql`UPDATE login_failures SET window_start = now() - interval '2 minutes'`;
+    expect(await store.deleteStaleLoginFailures(60_000)).toBeGreaterThanOrEqual(1);
+  });
+});
+
+function randomUuid(): string {
+  return crypto.randomUUID();
+}
+
 describe('providers and model configs', () => {
   it('round-trips providers and filters the enabled ones', async () => {
     const key = randomBytes(40);
