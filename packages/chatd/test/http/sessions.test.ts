@@ -287,6 +287,12 @@ describe('sessions', () => {
     const [users] = await db.sql<[{ text: string }]>`SELECT string_agg(u::text, ' ') AS text FROM users u`;
     expect(users.text).not.toContain(TEST_PASSWORD);
     expect(users.text).toContain('$scrypt$ln=10,r=8,p=1$');
+    // Nor in the logs (written at level trace: everything), after a request that carries both.
+    await api.request('POST', '/api/v1/chats', { headers: session.headers, body: { content: 'logged?' } });
+    const logs = api.logs.join('');
+    expect(logs).not.toContain(secret);
+    expect(logs).not.toContain(session.csrfToken);
+    expect(logs).not.toContain(TEST_PASSWORD);
   });
 });
 

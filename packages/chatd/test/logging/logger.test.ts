@@ -26,8 +26,26 @@ describe('logger', () => {
       { user: { password: 'hunter2', name: 'alice' }, postgresUrl: 'postgres://u:pw@h/db' },
       'three',
     );
+    logger.info(
+      {
+        req: { headers: { cookie: 'chatd_session=chatds_x_y', 'x-csrf-token': 'csrf-value' } },
+        body: { current_password: 'old-secret', csrf_token: 'csrf-2' },
+      },
+      'four',
+    );
     const output = lines.join('');
-    for (const secret of ['chatd_secret_token', 'sk-live-1', 'sk-live-2', 'chatd_abc', 'hunter2', 'pw@h']) {
+    for (const secret of [
+      'chatd_secret_token',
+      'sk-live-1',
+      'sk-live-2',
+      'chatd_abc',
+      'hunter2',
+      'pw@h',
+      'chatds_x_y',
+      'csrf-value',
+      'old-secret',
+      'csrf-2',
+    ]) {
       expect(output).not.toContain(secret);
     }
     expect(output).toContain('[redacted]');
