@@ -59,6 +59,14 @@ export async function startReplica(options: ReplicaOptions, cleanups: Cleanups):
         : ['--user-prompt-cache-ttl', `${options.userPromptCacheTtlMs}ms`]),
       '--database-pool-size',
       '30',
+      // The load generator is a few synthetic users driving thousands of chats: per-user limits, which
+      // are made for people, would measure the limiter instead of chatd.
+      '--max-new-chats-per-minute',
+      '0',
+      '--max-messages-per-minute',
+      '0',
+      '--max-streams-per-user',
+      '1000000',
       '--cache-dir',
       cacheDir,
       ...(options.extraArgs ?? []),

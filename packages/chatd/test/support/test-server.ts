@@ -26,6 +26,8 @@ export async function startTestServer(
     replicaHeartbeatMs: 200,
     // A low scrypt cost keeps the first admin's password (and any login) fast; the code path is the same.
     auth: { passwords: { logN: 10 } },
+    // Tests drive many chats as one user: per-user limits are tested on their own (test/http/limits.test.ts).
+    api: { newChatsPerMinute: 0, messagesPerMinute: 0, maxStreamsPerUser: 10_000 },
     ...overrides,
     worker: {
       heartbeatIntervalMs: 200,
