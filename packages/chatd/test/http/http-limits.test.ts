@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toStreamedMessage } from '../../src/chat/chat-events.js';
 import { useTestDatabase } from '../support/test-database.js';
+import { startTestServer } from '../support/test-server.js';
 import { createTestUsers, startTestApi, type TestApi, type TestUser } from './support/api-harness.js';
 import { SseClient } from './support/sse-client.js';
 
@@ -264,6 +265,28 @@ describe('timeouts', () => {
     expect(raw.received()).toMatch(/^HTTP\/1\.1 200 /);
     expect(raw.received().toLowerCase()).toContain('keep-alive: timeout=');
     expect(closedAfter).toBeGreaterThanOrEqual(KEEP_ALIVE_TIMEOUT_MS);
+  });
+
+  it('are passed through startChatdServer (what `chatd server --http-*-timeout` sets)', async () => {
+    const server = await startTestServer(db.database.url, {
+      http: { headersTimeoutMs: HEADERS_TIMEOUT_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+    });
+    try {
+      const url = new URL(server.url);
+      const socket = connect(Number(url.port), url.hostname);
+      let received = '';
+      socket.setEncoding('utf8').on('data', (chunk: string) => {
+        received += chunk;
+      });
+      socket.on('error', () => {});
+      socket.write('GET /healthz HTTP/1.1\r\nHost: chatd\r\n');
+      const startedAt = Date.now();
+      await new Promise((resolve) => socket.once('close', resolve));
+      expect(Date.now() - startedAt).toBeLessThan(HEADERS_TIMEOUT_MS + 2_000);
+      expectRequestTimeout(received);
+    } finally {
+      await server.close();
+    }
   });
 
   it('never cuts off a chat stream: it stays open and live well past the request timeout', async () => {
