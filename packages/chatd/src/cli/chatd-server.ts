@@ -26,7 +26,7 @@ import { createPostgresStore, type Store } from '../db/store.js';
 import { type ApiOptions, registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
-import { createHttpServer, httpUrl, type ListenAddress } from '../http/server.js';
+import { createHttpServer, type HttpServerOptions, httpUrl, type ListenAddress } from '../http/server.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 import { loadOrCreateSecretsKey, SECRETS_KEY_FILE, SecretBox } from '../secrets/secret-box.js';
 import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
@@ -54,6 +54,8 @@ export interface ChatdServerOptions {
   readonly replicaHeartbeatMs?: number;
   /** Database pool size; default 20. */
   readonly maxDatabaseConnections?: number;
+  /** Limits and timeouts of the HTTP API server (see `createHttpServer`); its defaults when unset. */
+  readonly http?: Omit<HttpServerOptions, 'logger'>;
   /**
    * Wraps the store every component uses, for fault injection in tests (an acknowledgement lost after a
    * commit, a write that keeps failing); the identity when unset.
@@ -194,7 +196,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       listenerConnected: () => pubsub.connected,
       stopping: () => startedWorker.stopping,
     });
-    const app: FastifyInstance = createHttpServer({ logger });
+    const app: FastifyInstance = createHttpServer({ ...options.http, logger });
     registerReadinessRoute(app, () => readiness.reasons());
     registerApi(
       app,

@@ -4,7 +4,7 @@ import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
 import { DEFAULT_API_OPTIONS } from '../http/api.js';
-import { type ListenAddress, parseListenAddress } from '../http/server.js';
+import { DEFAULT_HTTP_TIMEOUTS, type ListenAddress, parseListenAddress } from '../http/server.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
 import { createLogger } from '../logging/logger.js';
 import { startChatdServer } from './chatd-server.js';
@@ -29,6 +29,30 @@ export function serverCommand(): Command {
         .env('CHATD_HTTP_ADDRESS')
         .default('127.0.0.1:3000')
         .argParser(addressOption),
+    )
+    .addOption(
+      durationOption(
+        '--http-headers-timeout <duration>',
+        "a request's headers must arrive within this long of its first byte, or it is answered 408 and its connection closed (clients that trickle headers: slowloris)",
+        'CHATD_HTTP_HEADERS_TIMEOUT',
+        DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--http-request-timeout <duration>',
+        'a whole request, headers and body, must arrive within this long, or it is answered 408 and its connection closed; at least --http-headers-timeout. It bounds receiving only: chat streams stay open as long as they are read',
+        'CHATD_HTTP_REQUEST_TIMEOUT',
+        DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+      ),
+    )
+    .addOption(
+      durationOption(
+        '--http-keep-alive-timeout <duration>',
+        'how long an idle keep-alive connection is kept open between requests (keep it longer than the idle timeout of a proxy in front)',
+        'CHATD_HTTP_KEEP_ALIVE_TIMEOUT',
+        DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs,
+      ),
     )
     .addOption(
       new Option(
@@ -192,6 +216,9 @@ export function serverCommand(): Command {
     const secretsKeys = await resolveSecretsKeys(self);
     const flags = self.opts<{
       httpAddress: string | ListenAddress;
+      httpHeadersTimeout: number;
+      httpRequestTimeout: number;
+      httpKeepAliveTimeout: number;
       prometheusAddress?: ListenAddress;
       configCache: 'on' | 'off';
       configCacheTtl: number;
@@ -217,11 +244,21 @@ export function serverCommand(): Command {
         `error: --turn-takeover-after (${formatDuration(flags.turnTakeoverAfter)}) must be at least 3 x --turn-heartbeat-interval (${formatDuration(flags.turnHeartbeatInterval)}), or a replica that is merely busy would lose its turns`,
       );
     }
+    if (flags.httpHeadersTimeout > flags.httpRequestTimeout) {
+      self.error(
+        `error: --http-headers-timeout (${formatDuration(flags.httpHeadersTimeout)}) must not be longer than --http-request-timeout (${formatDuration(flags.httpRequestTimeout)}): the headers are part of the request`,
+      );
+    }
     const logger = createLogger(database.logLevel);
     const chatd = await startChatdServer({
       // A default value does not go through the parser.
       httpAddress:
         typeof flags.httpAddress === 'string' ? parseListenAddress(flags.httpAddress) : flags.httpAddress,
+      http: {
+        headersTimeoutMs: flags.httpHeadersTimeout,
+        requestTimeoutMs: flags.httpRequestTimeout,
+        keepAliveTimeoutMs: flags.httpKeepAliveTimeout,
+      },
       prometheusAddress: flags.prometheusAddress,
       secretsKey: secretsKeys,
       postgresUrl: database.postgresUrl,

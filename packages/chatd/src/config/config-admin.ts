@@ -9,6 +9,7 @@ import type {
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
 import { InvalidInputError, NotFoundError, TooLargeError } from '../errors.js';
+import { refusedHostReason } from '../llm/provider-address-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 
 /** The largest user or system prompt, in UTF-8 bytes (the schema's CHECK constraints agree). */
@@ -23,8 +24,13 @@ export interface NewProvider {
   enabled?: boolean | undefined;
 }
 
-/** Changes to a provider; absent fields stay, `apiKey: null` removes the key, `baseUrl: null` clears it. */
+/**
+ * Changes to a provider; absent fields stay, `apiKey: null` removes the key, `baseUrl: null` clears it.
+ * A change of `provider` (the kind) or `baseUrl` without `apiKey` also removes the key: see
+ * {@link ConfigAdmin.updateProvider}.
+ */
 export interface ProviderChanges {
+  provider?: ProviderKind | undefined;
   displayName?: string | undefined;
   apiKey?: string | null | undefined;
   baseUrl?: string | null | undefined;
@@ -84,7 +90,10 @@ export class ConfigAdmin {
     return this.#store.listChatProviders();
   }
 
-  /** Creates a provider; `openai-compat` needs a base URL. */
+  /**
+   * Creates a provider; `openai-compat` needs a base URL, and no base URL may point at a link-local or
+   * cloud metadata address (see `provider-address-policy.ts`).
+   */
   async createProvider(input: NewProvider): Promise<ChatProviderRow> {
     const baseUrl = input.baseUrl ?? null;
     requireBaseUrlRules(input.provider, baseUrl);
@@ -97,17 +106,34 @@ export class ConfigAdmin {
     });
   }
 
-  /** Applies changes to a provider. @throws {NotFoundError} when there is no such provider. */
+  /**
+   * Applies changes to a provider, under the rules of its kind as it will be.
+   *
+   * A provider's key goes where the provider points: a PATCH that changes `provider` or `base_url` (to a
+   * different value; the stored one again is no change) without `api_key` drops the stored key, so that
+   * an edit, or a typo, can never send the key to another host or another kind of API. To move a
+   * provider with its key, send the key again in the same request.
+   *
+   * @throws {NotFoundError} when there is no such provider.
+   * @throws {InvalidInputError} when the result breaks the kind's base URL rules or the address rule.
+   */
   async updateProvider(id: string, changes: ProviderChanges): Promise<ChatProviderRow> {
     return this.#store.transaction(async (tx) => {
-      const current = await tx.getChatProviderById(id);
+      // Locked: whether this request moves the provider is decided on the row it then writes. Unlocked,
+      // a concurrent move could commit in between, and this request would keep a key that only the
+      // other one's destination had been checked against.
+      const current = await tx.lockChatProviderById(id);
       if (!current) throw providerNotFound(id);
-      // The kind's rules hold for the row as it will be; the CHECK constraint is the backstop for a
-      // concurrent change between this read and the update.
-      if (changes.baseUrl !== undefined) requireBaseUrlRules(current.provider, changes.baseUrl);
+      const kind = changes.provider ?? current.provider;
+      const baseUrl = changes.baseUrl === undefined ? current.baseUrl : changes.baseUrl;
+      if (changes.provider !== undefined || changes.baseUrl !== undefined) requireBaseUrlRules(kind, baseUrl);
+      const moved = kind !== current.provider || baseUrl !== current.baseUrl;
+      const apiKeyEncrypted =
+        changes.apiKey !== undefined ? this.#encryptApiKey(changes.apiKey) : moved ? null : undefined;
       const updated = await tx.updateChatProvider(id, {
+        provider: changes.provider,
         displayName: changes.displayName,
-        apiKeyEncrypted: changes.apiKey === undefined ? undefined : this.#encryptApiKey(changes.apiKey),
+        apiKeyEncrypted,
         baseUrl: changes.baseUrl,
         enabled: changes.enabled,
       });
@@ -228,7 +254,12 @@ function modelConfigNotFound(id: string): NotFoundError {
   return new NotFoundError(`model config ${id} not found`);
 }
 
-/** `openai-compat` needs a base URL; a base URL is http(s) and carries no credentials (it is shown). */
+/**
+ * `openai-compat` needs a base URL; a base URL is http(s), carries no credentials (it is shown) and does
+ * not point at a link-local or cloud metadata address (its host as URL parsing normalises it, so that
+ * `http://2852039166/` is 169.254.169.254; names are checked again at connect time, see
+ * `provider-fetch.ts`).
+ */
 function requireBaseUrlRules(provider: ProviderKind, baseUrl: string | null): void {
   if (baseUrl === null) {
     if (provider === 'openai-compat') {
@@ -250,6 +281,12 @@ function requireBaseUrlRules(provider: ProviderKind, baseUrl: string | null): vo
     throw new InvalidInputError('base_url must start with http:// or https://');
   if (url.username !== '' || url.password !== '') {
     throw new InvalidInputError('base_url must not contain credentials (use api_key)');
+  }
+  const refused = refusedHostReason(url.hostname);
+  if (refused !== undefined) {
+    throw new InvalidInputError(
+      `base_url must not point at a link-local or cloud metadata address (${refused}); loopback and private addresses are allowed`,
+    );
   }
 }
 

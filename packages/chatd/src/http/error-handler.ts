@@ -1,4 +1,7 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ChatdError, RateLimitedError } from '../errors.js';
@@ -186,6 +189,47 @@ export function handleHttpError(error: unknown, request: FastifyRequest, reply: 
   if (error instanceof RateLimitedError) reply.header('retry-after', String(error.retryAfterSeconds));
   const body: ErrorBody = { error: { code: described.code, message: described.message } };
   return reply.code(described.status).type('application/json; charset=utf-8').send(body);
+}
+
+/**
+ * How Node's errors for a request it could not even read (no Fastify request exists) are answered: a
+ * request not received within the headers or request timeout is 408, headers over Node's size limit
+ * 431, anything else that is not HTTP 400.
+ */
+export function describeClientError(error: unknown): HttpErrorDescription {
+  switch (codeOf(error)) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return client(408, 'E_REQUEST_TIMEOUT', 'the request was not received in time');
+    case 'HPE_HEADER_OVERFLOW':
+      return client(431, 'E_HEADERS_TOO_LARGE', 'the request headers are too large');
+    default:
+      return client(400, 'E_INVALID_INPUT', 'the request is not valid HTTP');
+  }
+}
+
+/**
+ * Fastify `clientErrorHandler`: answers {@link describeClientError} on the raw socket in the usual JSON
+ * shape, then closes the connection. Nothing is written when the connection is gone or an answer has
+ * already begun on it (a second status line would corrupt it); the socket is closed all the same.
+ */
+export function handleClientError(error: unknown, socket: Socket, logger: Logger): void {
+  const inFlight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (codeOf(error) === 'ECONNRESET' || socket.destroyed || !socket.writable || inFlight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const described = describeClientError(error);
+  logger.debug({ code: described.code, status: described.status, err: error }, described.message);
+  const body = JSON.stringify({
+    error: { code: described.code, message: described.message },
+  } satisfies ErrorBody);
+  // Ended, not destroyed: the answer is flushed and followed by a FIN; the socket is destroyed once it
+  // is written (a destroy right after the write could drop it).
+  socket.end(
+    `HTTP/1.1 ${described.status} ${STATUS_CODES[described.status]}\r\nConnection: close\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
 
 /** Fastify not-found handler: unknown routes answer like every other error. */

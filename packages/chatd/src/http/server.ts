@@ -1,42 +1,151 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Socket } from 'node:net';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from 'pino';
-import { handleHttpError, handleUnknownRoute } from './error-handler.js';
+import { handleClientError, handleHttpError, handleUnknownRoute } from './error-handler.js';
+import { DEFAULT_MAX_DISCARDED_BODY_BYTES, discardRequestBody } from './request-drain.js';
 
 /** The default largest request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+/** The default timeouts of {@link HttpServerOptions}, in ms. */
+export const DEFAULT_HTTP_TIMEOUTS = Object.freeze({
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  /**
+   * Longer than the idle timeout of the usual reverse proxies and load balancers (60 s): the proxy closes
+   * an idle connection first, so it never sends a request on one this server is closing (a 502).
+   */
+  keepAliveTimeoutMs: 72_000,
+});
 
 /** Options for {@link createHttpServer}. */
 export interface HttpServerOptions {
   readonly logger: Logger;
   /** Largest accepted request body, in bytes; default 1 MiB. Larger bodies are answered 413. */
   readonly bodyLimit?: number;
+  /**
+   * How long a request's headers may take to arrive, from its first byte; default 10 s. Past it the
+   * client is answered 408 and the connection closed (a client that trickles its headers: slowloris).
+   */
+  readonly headersTimeoutMs?: number;
+  /**
+   * How long a whole request, headers and body, may take to arrive; default 30 s; at least the headers
+   * timeout. Past it: 408 and the connection closed. It bounds receiving only, never the answer: a chat
+   * stream stays open as long as its client reads it.
+   */
+  readonly requestTimeoutMs?: number;
+  /** How long a keep-alive connection may stay idle between requests; default 72 s. */
+  readonly keepAliveTimeoutMs?: number;
+  /**
+   * The most of an unread request body read and discarded so that an early error answer (413, 401)
+   * reaches a client still sending; default 16 MiB. See `request-drain.ts`.
+   */
+  readonly maxDiscardedBodyBytes?: number;
+}
+
+/** {@link HttpServerOptions} with defaults applied and checked; frozen. */
+export type ResolvedHttpServerOptions = Readonly<Required<HttpServerOptions>>;
+
+/**
+ * Applies defaults and checks every limit. @throws {RangeError} naming the option: not a positive
+ * integer, or a headers timeout longer than the request timeout (Node refuses that).
+ */
+export function resolveHttpServerOptions(options: HttpServerOptions): ResolvedHttpServerOptions {
+  const resolved: ResolvedHttpServerOptions = Object.freeze({
+    logger: options.logger,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT_BYTES,
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.headersTimeoutMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs,
+    maxDiscardedBodyBytes: options.maxDiscardedBodyBytes ?? DEFAULT_MAX_DISCARDED_BODY_BYTES,
+  });
+  for (const name of [
+    'bodyLimit',
+    'headersTimeoutMs',
+    'requestTimeoutMs',
+    'keepAliveTimeoutMs',
+    'maxDiscardedBodyBytes',
+  ] as const) {
+    const value = resolved[name];
+    if (!(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`${name} must be a positive integer, got ${String(options[name])}`);
+    }
+  }
+  if (resolved.headersTimeoutMs > resolved.requestTimeoutMs) {
+    throw new RangeError(
+      `the headers timeout (${resolved.headersTimeoutMs} ms) must not be longer than the request timeout (${resolved.requestTimeoutMs} ms)`,
+    );
+  }
+  return resolved;
 }
 
 /**
  * The Fastify instance with chatd's conventions: request logging through the redacting logger, the body
  * limit, JSON as the only request body type (anything else is 415), every error answered as
- * `{"error": {"code", "message"}}` by one handler (see `error-handler.ts`), and `GET /healthz`. The API is
- * added with `registerApi` (see `api.ts`).
+ * `{"error": {"code", "message"}}` by one handler (see `error-handler.ts`), the timeouts for slow
+ * clients, and `GET /healthz`. The API is added with `registerApi` (see `api.ts`).
+ *
+ * @throws {RangeError} for options that {@link resolveHttpServerOptions} refuses.
  */
 export function createHttpServer(options: HttpServerOptions): FastifyInstance {
-  const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT_BYTES;
-  if (!(Number.isInteger(bodyLimit) && bodyLimit > 0)) {
-    throw new RangeError(`bodyLimit must be a positive integer (bytes), got ${String(options.bodyLimit)}`);
-  }
+  const resolved = resolveHttpServerOptions(options);
+  // Node checks the headers and request timeouts on a timer (every 30 s by default), so a timeout fires
+  // up to one interval late: check often enough that a timeout means what it says, within a quarter.
+  const checkingIntervalMs = Math.max(10, Math.min(1_000, Math.floor(resolved.headersTimeoutMs / 4)));
   const app = Fastify({
     loggerInstance: options.logger,
-    bodyLimit,
+    bodyLimit: resolved.bodyLimit,
     return503OnClosing: true,
+    requestTimeout: resolved.requestTimeoutMs,
+    keepAliveTimeout: resolved.keepAliveTimeoutMs,
+    http: {
+      headersTimeout: resolved.headersTimeoutMs,
+      requestTimeout: resolved.requestTimeoutMs,
+      connectionsCheckingInterval: checkingIntervalMs,
+    },
+    // A request timeout, a malformed request line, headers too large: answered before Fastify has a
+    // request, in the same JSON shape.
+    clientErrorHandler: (error: Error, socket: Socket) => handleClientError(error, socket, options.logger),
     // Errors raised before routing (a malformed URL, an over-long parameter) get the same answer shape.
     frameworkErrors: (error, request, reply) => {
-      handleHttpError(error, request, reply);
+      answerError(error, request, reply, resolved.maxDiscardedBodyBytes);
     },
   });
   acceptOnlyJsonBodies(app as unknown as FastifyInstance);
-  app.setErrorHandler(handleHttpError);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    answerError(error, request, reply, resolved.maxDiscardedBodyBytes);
+  });
   app.setNotFoundHandler(handleUnknownRoute);
   app.get('/healthz', async () => ({ status: 'ok' }));
   return app as unknown as FastifyInstance;
+}
+
+/**
+ * Answers an error with {@link handleHttpError}, after reading what is left of the request body when
+ * the error came before the body was read (a body over the limit, a 401 or 415 before the body): the
+ * answer then reaches a client that is still sending instead of a reset (see `request-drain.ts`). A body
+ * too long to discard is answered at once, on a connection that is then closed.
+ */
+function answerError(
+  error: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  maxDiscardBytes: number,
+): void {
+  if (request.raw.complete) {
+    handleHttpError(error, request, reply);
+    return;
+  }
+  void discardRequestBody(request.raw, maxDiscardBytes).then((drained) => {
+    // A connection that carries the rest of an unread body cannot take another request.
+    if (!drained) reply.header('connection', 'close');
+    handleHttpError(error, request, reply);
+  });
 }
 
 /**

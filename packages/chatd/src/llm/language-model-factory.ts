@@ -5,6 +5,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
 import { createBuiltinModel } from './builtin-model.js';
 import { ProviderError } from './llm-errors.js';
+import { providerFetch } from './provider-fetch.js';
 
 /** How to reach a provider: its kind, the decrypted API key and the base URL, as configured. */
 export interface ProviderConnection {
@@ -27,24 +28,31 @@ export interface ProviderConnection {
  * - `builtin`: the offline models `echo` and `inspect`.
  *
  * A key is never read from the environment (OPENAI_API_KEY, ANTHROPIC_API_KEY): a provider row without
- * a key must not send the daemon's own key to whatever base URL the row names.
+ * a key must not send the daemon's own key to whatever base URL the row names. Every provider connects
+ * through {@link providerFetch}, which refuses link-local and cloud metadata addresses at connect time
+ * (see `provider-address-policy.ts`), whatever the stored base URL or its name resolves to.
  *
  * @throws {ProviderError} (not retryable) when the connection is incomplete or the builtin model is unknown.
  */
 export function createLanguageModel(provider: ProviderConnection, model: string): LanguageModelV3 {
   const apiKey = provider.apiKey || undefined;
   const baseURL = provider.baseUrl || undefined;
+  const fetch = providerFetch();
   switch (provider.kind) {
     case 'openai':
-      return createOpenAI({ apiKey: requireKey(provider.kind, apiKey), baseURL }).chat(model);
+      return createOpenAI({ apiKey: requireKey(provider.kind, apiKey), baseURL, fetch }).chat(model);
     case 'openai-compat': {
       if (!baseURL) throw incomplete('openai-compat provider has no base URL configured');
-      return createOpenAICompatible({ name: 'openai-compat', baseURL, apiKey, includeUsage: true }).chatModel(
-        model,
-      );
+      return createOpenAICompatible({
+        name: 'openai-compat',
+        baseURL,
+        apiKey,
+        includeUsage: true,
+        fetch,
+      }).chatModel(model);
     }
     case 'anthropic':
-      return createAnthropic({ apiKey: requireKey(provider.kind, apiKey), baseURL })(model);
+      return createAnthropic({ apiKey: requireKey(provider.kind, apiKey), baseURL, fetch })(model);
     case 'builtin':
       return createBuiltinModel(model);
     default: {

@@ -1,5 +1,6 @@
 import { APICallError } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
+import { ProviderAddressRefusedError } from './provider-address-policy.js';
 import { parseRetryAfterMs } from './retry-policy.js';
 
 /** What a failed provider call means for the turn. */
@@ -61,6 +62,17 @@ export function describeProviderFailure(failure: unknown, context: ProviderFailu
     };
   }
 
+  // A connection chatd itself refused (a link-local or metadata address): it would be refused again.
+  const refused = findCause(failure, (error) => error instanceof ProviderAddressRefusedError);
+  if (refused) {
+    return {
+      message: clean(`${kind} connection refused: ${refused.message}`),
+      status: undefined,
+      retryable: false,
+      retryAfterMs: undefined,
+    };
+  }
+
   // Then a broken connection, before the request was answered or while the answer streamed (the SDK
   // reports the latter as an APICallError with status 200 "Failed to process successful response").
   const connectionError = findConnectionError(failure);
@@ -87,12 +99,19 @@ export function describeProviderFailure(failure: unknown, context: ProviderFailu
 
 /** The first error in the `cause` chain whose code says the connection failed or broke. */
 function findConnectionError(error: unknown): Error | undefined {
+  return findCause(error, (current) => {
+    const code = (current as { code?: unknown }).code;
+    return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
+  });
+}
+
+/** The first error of `error`'s `cause` chain (itself included) that `matches`. */
+function findCause(error: unknown, matches: (error: Error) => boolean): Error | undefined {
   const seen = new Set<unknown>();
   let current = error;
   while (current instanceof Error && !seen.has(current)) {
     seen.add(current);
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && CONNECTION_ERROR_CODES.has(code)) return current;
+    if (matches(current)) return current;
     current = current.cause;
   }
   return undefined;

@@ -99,6 +99,21 @@ describe('chatd command line', () => {
     );
   });
 
+  it('rejects a headers timeout longer than the request timeout, from flags or variables', async () => {
+    const result = await runCli(['server', '--http-headers-timeout', '40s'], {
+      CHATD_HTTP_REQUEST_TIMEOUT: '20s',
+    });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(
+      '--http-headers-timeout (40s) must not be longer than --http-request-timeout (20s)',
+    );
+    const malformed = await runCli(['server', '--http-keep-alive-timeout', 'forever']);
+    expect(malformed.code).not.toBe(0);
+    expect(malformed.stderr).toContain(
+      "option '--http-keep-alive-timeout <duration>' argument 'forever' is invalid",
+    );
+  });
+
   it('takes flags from CHATD_* variables', async () => {
     const result = await runCli(['server'], { CHATD_POSTGRES_URL: 'mysql://nope' });
     expect(result.code).not.toBe(0);

@@ -266,6 +266,22 @@ describe('providers and model configs', () => {
       await store.updateChatProvider('00000000-0000-0000-0000-000000000000', { enabled: false }),
     ).toBeUndefined();
 
+    const rekinded = await store.updateChatProvider(b.id, { provider: 'anthropic' });
+    expect(rekinded).toMatchObject({ provider: 'anthropic', displayName: 'Builtin 2' });
+
+    // The lock holds the row until the transaction ends: a concurrent update waits for it.
+    const order: string[] = [];
+    let concurrent: Promise<unknown> | undefined;
+    await store.transaction(async (tx) => {
+      expect(await tx.lockChatProviderById(b.id)).toMatchObject({ id: b.id, provider: 'anthropic' });
+      expect(await tx.lockChatProviderById('00000000-0000-0000-0000-000000000000')).toBeUndefined();
+      concurrent = store.updateChatProvider(b.id, { displayName: 'After' }).then(() => order.push('update'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      order.push('commit');
+    });
+    await concurrent;
+    expect(order).toEqual(['commit', 'update']);
+
     expect(await store.deleteChatProvider(b.id)).toBe(true);
     expect(await store.deleteChatProvider(b.id)).toBe(false);
     expect(await store.getChatProviderById(b.id)).toBeUndefined();

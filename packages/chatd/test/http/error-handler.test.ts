@@ -12,7 +12,7 @@ import {
   UnauthorizedError,
 } from '../../src/errors.js';
 import { bearerToken } from '../../src/http/auth.js';
-import { describeHttpError } from '../../src/http/error-handler.js';
+import { describeClientError, describeHttpError } from '../../src/http/error-handler.js';
 import { SecretDecryptionError } from '../../src/secrets/secret-box.js';
 
 /** A postgres.js-like server error: only the SQLSTATE matters, never the message. */
@@ -131,5 +131,19 @@ describe('bearerToken', () => {
     for (const header of [undefined, '', 'Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Bearer a b', 'abc']) {
       expect(bearerToken(header)).toBeUndefined();
     }
+  });
+});
+
+describe('describeClientError', () => {
+  it.each([
+    ['ERR_HTTP_REQUEST_TIMEOUT', 408, 'E_REQUEST_TIMEOUT'],
+    ['HPE_HEADER_OVERFLOW', 431, 'E_HEADERS_TOO_LARGE'],
+    ['HPE_INVALID_METHOD', 400, 'E_INVALID_INPUT'],
+    [undefined, 400, 'E_INVALID_INPUT'],
+  ])('maps Node code %s to %i %s', (code, status, errorCode) => {
+    const error = Object.assign(new Error('Parse Error: secret-ish detail'), { code });
+    const described = describeClientError(error);
+    expect(described).toMatchObject({ status, code: errorCode, internal: false });
+    expect(described.message).not.toContain('secret');
   });
 });

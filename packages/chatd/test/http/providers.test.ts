@@ -169,3 +169,85 @@ describe('providers', () => {
     expect(patched.json.error.code).toBe('E_NOT_FOUND');
   });
 });
+
+describe('provider base URL addresses', () => {
+  const post = (baseUrl: string) =>
+    api.request('POST', PATH, {
+      token: admin.token,
+      body: { provider: 'openai-compat', display_name: 'Addr', base_url: baseUrl, api_key: 'sk-addr' },
+    });
+
+  /** Link-local and cloud metadata addresses, literally and in the spellings URL parsing normalises. */
+  const REFUSED = [
+    'http://169.254.169.254/latest/meta-data/',
+    'http://169.254.0.1:8080/v1',
+    'https://169.254.255.255/v1',
+    'http://2852039166/v1', // 169.254.169.254 as one decimal number
+    'http://0xa9fea9fe/v1', // hex
+    'http://0251.0376.0251.0376/v1', // octal parts
+    'http://169.254.43518/v1', // the last two parts as one number
+    'http://0xA9.0xFE.0xA9.0xFE/v1',
+    'http://[fe80::1]/v1',
+    'http://[FEBF:ffff::1]:8080/v1',
+    'http://[::ffff:169.254.169.254]/v1', // IPv4-mapped
+    'http://[::ffff:a9fe:a9fe]/v1',
+    'http://[::169.254.169.254]/v1', // IPv4-compatible (deprecated)
+    'http://[64:ff9b::169.254.169.254]/v1', // NAT64
+    'http://metadata.google.internal/computeMetadata/v1/',
+    'http://METADATA.Google.Internal./v1', // case and a trailing dot
+    'http://metadata/v1',
+    'http://instance-data/latest/',
+    'http://instance-data.ec2.internal/latest/',
+    'http://100.100.100.200/latest/meta-data/', // Alibaba Cloud
+    'http://[fd00:ec2::254]/latest/', // AWS over IPv6
+    'http://[::ffff:100.100.100.200]/v1',
+  ];
+
+  it.each(REFUSED)('refuses %s on create and on update, with a clear 400', async (baseUrl) => {
+    const created = await post(baseUrl);
+    expect(created.status, created.text).toBe(400);
+    expect(created.json.error).toEqual({
+      code: 'E_INVALID_INPUT',
+      message: expect.stringMatching(/^base_url .*(link-local|metadata)/),
+    });
+
+    const allowed = await post('http://127.0.0.1:11434/v1');
+    expect(allowed.status).toBe(201);
+    const moved = await api.request('PATCH', `${PATH}/${allowed.json.id}`, {
+      token: admin.token,
+      body: { base_url: baseUrl },
+    });
+    expect(moved.status, moved.text).toBe(400);
+    expect(moved.json.error.code).toBe('E_INVALID_INPUT');
+    // The refused move changed nothing, the key included.
+    const [row] = await db.sql<[{ baseUrl: string }]>`
+      SELECT base_url FROM chat_providers WHERE id = ${allowed.json.id}`;
+    expect(row.baseUrl).toBe('http://127.0.0.1:11434/v1');
+    expect(await storedKey(allowed.json.id)).not.toBeNull();
+  });
+
+  /** Local model servers are a main use: loopback and private networks stay allowed. */
+  const ALLOWED = [
+    'http://127.0.0.1:11434/v1',
+    'http://127.1.2.3/v1',
+    'http://localhost:8080/v1',
+    'http://[::1]:8080/v1',
+    'http://10.0.0.5/v1',
+    'http://172.16.0.1/v1',
+    'http://172.31.255.254/v1',
+    'http://192.168.1.10:1234/v1',
+    'http://[fd12:3456::1]/v1',
+    'http://[fc00::1]/v1',
+    'http://100.100.100.201/v1',
+    'http://169.255.0.1/v1',
+    'http://[fec0::1]/v1',
+    'https://api.example.com/v1',
+    'http://models.internal:8000/v1',
+  ];
+
+  it.each(ALLOWED)('allows %s', async (baseUrl) => {
+    const created = await post(baseUrl);
+    expect(created.status, created.text).toBe(201);
+    expect(created.json).toMatchObject({ has_api_key: true });
+  });
+});

@@ -26,6 +26,8 @@ export interface ScriptedRequest {
   readonly lastUserContent: string;
   /** The prompt's messages, as sent. */
   readonly messages: ReadonlyArray<{ role: string; content: unknown }>;
+  /** The request's `Authorization` header, as sent; undefined when it had none. */
+  readonly authorization: string | undefined;
   /** Set when the client closed the connection before the answer ended. */
   closedEarlyAt: number | undefined;
   /** Set when the answer was written to its end. */
@@ -68,6 +70,7 @@ export async function startScriptedLlm(
       index: requests.length + 1,
       lastUserContent: textOf(lastUser?.content),
       messages: body.messages,
+      authorization: req.headers.authorization,
       closedEarlyAt: undefined,
       finishedAt: undefined,
     };

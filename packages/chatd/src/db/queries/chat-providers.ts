@@ -29,6 +29,16 @@ export async function getChatProviderById(db: Db, id: string): Promise<ChatProvi
   return row;
 }
 
+/**
+ * The provider with this id, locked until the transaction ends (`FOR UPDATE`), or undefined: an update
+ * that decides from the current row (does this PATCH move the provider?) decides on the row it writes.
+ */
+export async function lockChatProviderById(db: Db, id: string): Promise<ChatProviderRow | undefined> {
+  const [row] = await db<[ChatProviderRow?]>`
+    SELECT ${db.unsafe(COLUMNS)} FROM chat_providers WHERE id = ${id} FOR UPDATE`;
+  return row;
+}
+
 /** Every provider, oldest first. */
 export async function listChatProviders(db: Db): Promise<ChatProviderRow[]> {
   return db<ChatProviderRow[]>`SELECT ${db.unsafe(COLUMNS)} FROM chat_providers ORDER BY created_at, id`;
@@ -42,7 +52,7 @@ export async function getEnabledChatProviders(db: Db): Promise<ChatProviderRow[]
 
 /** Fields a provider update may change; absent fields stay as they are. */
 export type ChatProviderPatch = Partial<
-  Pick<ChatProviderInsert, 'displayName' | 'apiKeyEncrypted' | 'baseUrl' | 'enabled'>
+  Pick<ChatProviderInsert, 'provider' | 'displayName' | 'apiKeyEncrypted' | 'baseUrl' | 'enabled'>
 >;
 
 /** Applies a partial update; undefined when there is no such provider. */
@@ -52,6 +62,7 @@ export async function updateChatProvider(
   patch: ChatProviderPatch,
 ): Promise<ChatProviderRow | undefined> {
   const set: Record<string, unknown> = { updated_at: new Date() };
+  if (patch.provider !== undefined) set.provider = patch.provider;
   if (patch.displayName !== undefined) set.display_name = patch.displayName;
   if (patch.apiKeyEncrypted !== undefined) set.api_key_encrypted = patch.apiKeyEncrypted;
   if (patch.baseUrl !== undefined) set.base_url = patch.baseUrl;

@@ -17,7 +17,9 @@ const createProviderBody = z.strictObject({
   enabled: z.boolean().optional(),
 });
 
+/** Changing `provider` or `base_url` without `api_key` drops the stored key (see `updateProvider`). */
 const updateProviderBody = z.strictObject({
+  provider: z.enum(PROVIDER_KINDS).optional(),
   display_name: displayName.optional(),
   api_key: apiKey.optional(),
   base_url: baseUrl.optional(),
@@ -48,6 +50,7 @@ export function registerProviderRoutes(app: FastifyInstance, { access, configAdm
     const { id } = parseRequestPart(idParams, request.params, 'path');
     const body = parseRequestPart(updateProviderBody, request.body, 'body');
     const provider = await configAdmin.updateProvider(id, {
+      provider: body.provider,
       displayName: body.display_name,
       apiKey: body.api_key,
       baseUrl: body.base_url,

@@ -11,7 +11,7 @@ import { ChatConfigCache } from '../../../src/config/chat-config-cache.js';
 import type { UserRole } from '../../../src/db/rows.js';
 import type { Store } from '../../../src/db/store.js';
 import { type ApiDependencies, type ApiOptions, registerApi } from '../../../src/http/api.js';
-import { createHttpServer } from '../../../src/http/server.js';
+import { createHttpServer, type HttpServerOptions } from '../../../src/http/server.js';
 import { createLogger } from '../../../src/logging/logger.js';
 import { MemoryPubsub } from '../../../src/pubsub/memory-pubsub.js';
 import type { Pubsub } from '../../../src/pubsub/pubsub.js';
@@ -48,6 +48,8 @@ export interface ApiResponse {
 
 export interface TestApiOptions extends ApiOptions {
   readonly bodyLimit?: number;
+  /** Other options of the HTTP server (timeouts). */
+  readonly http?: Omit<HttpServerOptions, 'logger' | 'bodyLimit'>;
   /** Defaults to a fresh MemoryPubsub (closed with the app). */
   readonly pubsub?: Pubsub;
   readonly secretBox?: SecretBox;
@@ -93,7 +95,11 @@ export async function startTestApi(store: Store, options: TestApiOptions = {}): 
     login: auth.login,
     pubsub,
   };
-  const app = createHttpServer({ logger, ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}) });
+  const app = createHttpServer({
+    logger,
+    ...options.http,
+    ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
+  });
   registerApi(app, deps, options);
   options.beforeListen?.(app);
   await app.listen({ port: 0, host: '127.0.0.1' });
