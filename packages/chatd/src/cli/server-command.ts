@@ -198,6 +198,14 @@ export function serverCommand(): Command {
         .argParser(positiveInteger),
     )
     .addOption(
+      new Option(
+        '--trust-proxy <proxies>',
+        'the reverse proxies in front of chatd, as comma-separated addresses or CIDRs (10.0.0.0/8,::1) or a hop count (1): their X-Forwarded-For and X-Forwarded-Proto then give the client address (login throttling, limits, logs) and HTTPS (Secure cookies). Off by default: those headers are ignored',
+      )
+        .env('CHATD_TRUST_PROXY')
+        .argParser(trustProxyOption),
+    )
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -217,6 +225,7 @@ export function serverCommand(): Command {
     const flags = self.opts<{
       httpAddress: string | ListenAddress;
       httpHeadersTimeout: number;
+      trustProxy?: string | number;
       httpRequestTimeout: number;
       httpKeepAliveTimeout: number;
       prometheusAddress?: ListenAddress;
@@ -250,6 +259,12 @@ export function serverCommand(): Command {
       );
     }
     const logger = createLogger(database.logLevel);
+    // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once. Listened for before the
+    // start: a signal during the start (or right after "ready", from a supervisor that reads it) stops the
+    // server cleanly once it is up, instead of killing it with the embedded PostgreSQL still running.
+    const stopRequested = new Promise((resolve) =>
+      onShutdownSignal({ command: 'chatd', skipped: 'a clean shutdown' }, resolve),
+    );
     const chatd = await startChatdServer({
       // A default value does not go through the parser.
       httpAddress:
@@ -258,6 +273,7 @@ export function serverCommand(): Command {
         headersTimeoutMs: flags.httpHeadersTimeout,
         requestTimeoutMs: flags.httpRequestTimeout,
         keepAliveTimeoutMs: flags.httpKeepAliveTimeout,
+        ...(flags.trustProxy === undefined ? {} : { trustProxy: flags.trustProxy }),
       },
       prometheusAddress: flags.prometheusAddress,
       secretsKey: secretsKeys,
@@ -312,11 +328,6 @@ export function serverCommand(): Command {
         'Store both now: they will not be shown again (change the password after logging in).',
       );
     }
-    // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once. Listened for before
-    // "ready" is printed: a supervisor that signals as soon as it reads it must get a clean stop.
-    const stopRequested = new Promise((resolve) =>
-      onShutdownSignal({ command: 'chatd', skipped: 'a clean shutdown' }, resolve),
-    );
     process.stdout.write(`${lines.join('\n')}\n`);
     await stopRequested;
     logger.info('shutting down');
@@ -332,6 +343,20 @@ function durationOption(flags: string, description: string, variable: string, de
     .env(variable)
     .default(defaultMs, formatDuration(defaultMs))
     .argParser(durationMs);
+}
+
+/** `--trust-proxy`: a hop count, or a list of addresses and CIDRs checked by Fastify's proxy-addr. */
+function trustProxyOption(value: string): string | number {
+  const trimmed = value.trim();
+  if (/^\d{1,2}$/.test(trimmed) && Number(trimmed) > 0) return Number(trimmed);
+  const entries = trimmed.split(',').map((entry) => entry.trim());
+  const address = /^(?:[0-9.]+|[0-9a-fA-F:.]+)(?:\/\d{1,3})?$/;
+  if (entries.length === 0 || entries.some((entry) => !address.test(entry) || !entry.match(/[.:]/))) {
+    throw new InvalidArgumentError(
+      'expected a hop count (1) or comma-separated addresses or CIDRs (10.0.0.0/8,::1)',
+    );
+  }
+  return entries.join(',');
 }
 
 function addressOption(value: string): ListenAddress {

@@ -46,6 +46,12 @@ export interface HttpServerOptions {
    * reaches a client still sending; default 16 MiB. See `request-drain.ts`.
    */
   readonly maxDiscardedBodyBytes?: number;
+  /**
+   * The reverse proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` are believed: comma-separated
+   * addresses or CIDRs, or a hop count (Fastify's `trustProxy`). Default: none (the headers are ignored,
+   * so a client cannot choose its own address for the login throttle).
+   */
+  readonly trustProxy?: string | number | false;
 }
 
 /** {@link HttpServerOptions} with defaults applied and checked; frozen. */
@@ -63,6 +69,7 @@ export function resolveHttpServerOptions(options: HttpServerOptions): ResolvedHt
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.requestTimeoutMs,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs,
     maxDiscardedBodyBytes: options.maxDiscardedBodyBytes ?? DEFAULT_MAX_DISCARDED_BODY_BYTES,
+    trustProxy: options.trustProxy ?? false,
   });
   for (const name of [
     'bodyLimit',
@@ -101,6 +108,8 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     loggerInstance: options.logger,
     bodyLimit: resolved.bodyLimit,
     return503OnClosing: true,
+    // A hop count is supported at run time (lib/request.js) but missing from Fastify's types.
+    trustProxy: resolved.trustProxy as string | boolean,
     requestTimeout: resolved.requestTimeoutMs,
     keepAliveTimeout: resolved.keepAliveTimeoutMs,
     http: {

@@ -177,6 +177,36 @@ describe('password login', () => {
     }
   });
 
+  it('believes X-Forwarded-For and -Proto only from a trusted proxy', async () => {
+    const behindProxy = await startTestApi(db.store, {
+      http: { trustProxy: '127.0.0.1' },
+      auth: { loginThrottle: { maxFailuresPerUser: 100, maxFailuresPerAddress: 2, windowMs: 60_000 } },
+    });
+    const direct = await startTestApi(db.store, {
+      auth: { loginThrottle: { maxFailuresPerUser: 100, maxFailuresPerAddress: 2, windowMs: 60_000 } },
+    });
+    const attempt = (app: TestApi, forwardedFor: string, password = 'wrong password!') =>
+      app.request('POST', '/api/v1/auth/login', {
+        headers: { 'x-forwarded-for': forwardedFor, 'x-forwarded-proto': 'https' },
+        body: { username: member.username, password },
+      });
+    try {
+      // Behind the trusted proxy, each client address has its own count, and HTTPS makes the cookie Secure.
+      for (let i = 0; i < 2; i++) await attempt(behindProxy, '198.51.100.7');
+      expect((await attempt(behindProxy, '198.51.100.7', TEST_PASSWORD)).status).toBe(429);
+      const other = await attempt(behindProxy, '198.51.100.8', TEST_PASSWORD);
+      expect(other.status).toBe(200);
+      expect(other.headers.get('set-cookie')).toMatch(/; Secure/i);
+      // Without it, the headers are ignored: a client cannot pick a fresh address for every guess.
+      await db.sql`DELETE FROM login_failures`;
+      for (let i = 0; i < 2; i++) await attempt(direct, `203.0.113.${i}`);
+      expect((await attempt(direct, '203.0.113.99', TEST_PASSWORD)).status).toBe(429);
+    } finally {
+      await behindProxy.close();
+      await direct.close();
+    }
+  });
+
   it('validates the body without echoing the password', async () => {
     const response = await api.request('POST', '/api/v1/auth/login', {
       body: { username: member.username, password: 'hunter2hunter2', extra: true },
