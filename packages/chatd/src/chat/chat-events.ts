@@ -32,6 +32,13 @@ export type ChatEvent =
   | { type: 'message_part'; text: string; version: number }
   | { type: 'message'; message: StreamedMessage }
   | { type: 'error'; message: string }
+  /** The chat's title changed (generated after the first answer, or renamed by its owner). */
+  | { type: 'title'; title: string }
+  /**
+   * An edit or a regenerate removed every message after `after_id`: clients drop what they hold past it;
+   * what follows (the edited message, new answers) comes as `message` events.
+   */
+  | { type: 'truncate'; after_id: number }
   /**
    * Local only, never sent to clients: events may have been missed (the pubsub listener reconnected), so
    * a stream must catch up from the database.

@@ -5,7 +5,7 @@ export type TurnOutcome = 'completed' | 'error' | 'interrupted' | 'released' | '
 
 /**
  * Turn metrics: `chatd_chat_turns_total{outcome}`, `chatd_chat_turn_duration_seconds`,
- * `chatd_chat_turn_time_to_first_token_seconds`, `chatd_chat_turns_running`. Also counted in process for
+ * `chatd_chat_turn_time_to_first_token_seconds`, `chatd_chat_turns_running`, `chatd_llm_tokens_total`. Also counted in process for
  * tests and the scale test.
  */
 export class ChatMetrics {
@@ -13,6 +13,7 @@ export class ChatMetrics {
   readonly #duration: Histogram | undefined;
   readonly #ttft: Histogram | undefined;
   readonly #outcomes = new Map<TurnOutcome, number>();
+  readonly #tokens: Counter<'model_config' | 'kind'> | undefined;
 
   constructor(registry?: Registry, running?: () => number) {
     if (!registry) return;
@@ -35,6 +36,12 @@ export class ChatMetrics {
       buckets,
       registers: [registry],
     });
+    this.#tokens = new Counter({
+      name: 'chatd_llm_tokens_total',
+      help: 'Tokens the providers reported for the turns that ended on this replica, by model config id and kind (input or output).',
+      labelNames: ['model_config', 'kind'],
+      registers: [registry],
+    });
     if (running) {
       new Gauge({
         name: 'chatd_chat_turns_running',
@@ -54,6 +61,13 @@ export class ChatMetrics {
       this.#duration?.observe(durationMs / 1000);
       if (timeToFirstTokenMs !== null) this.#ttft?.observe(timeToFirstTokenMs / 1000);
     }
+  }
+
+  /** Counts the tokens of an answer that was written (the ones the chat's and the daily usage add). */
+  tokensUsed(modelConfigId: string | null, inputTokens: number | null, outputTokens: number | null): void {
+    const model_config = modelConfigId ?? 'none';
+    if (inputTokens) this.#tokens?.inc({ model_config, kind: 'input' }, inputTokens);
+    if (outputTokens) this.#tokens?.inc({ model_config, kind: 'output' }, outputTokens);
   }
 
   /** Turns ended with this outcome on this replica. */

@@ -1,9 +1,10 @@
 import type { AuthenticatedUser } from '../auth/api-tokens.js';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
+import type { ChatRestart } from '../db/queries/chat-history-edits.js';
 import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
 import { ConflictError, InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
-import { type ChatEventHub, toStreamedMessage } from './chat-events.js';
+import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
 
 /** At most this many messages wait in one chat's queue. */
@@ -174,6 +175,91 @@ export class ChatService {
       );
     }
     await this.#events.publish(chatId, [{ type: 'status', status: 'pending', version }]);
+  }
+
+  /**
+   * Edits a user message of the history: it and every later message are removed, the edited text is
+   * appended as a new user message, the queue is emptied, and the chat runs a turn for it. A turn running
+   * meanwhile is interrupted first: its claim is revoked in the same transaction, so it can no longer
+   * write its answer, and it is told through pubsub to stop at once.
+   * @throws {NotFoundError} for another's chat or a message not in it; {@link InvalidInputError} for an
+   *   assistant message, blank content or an archived chat.
+   */
+  async editMessage(
+    user: AuthenticatedUser,
+    chatId: string,
+    messageId: number,
+    rawContent: string,
+  ): Promise<ChatMessageRow> {
+    const content = requireContent(rawContent);
+    const restarted = await this.#restart(user, chatId, async (tx) => {
+      const role = await tx.getChatMessageRole({ chatId, messageId });
+      if (role === undefined) throw new NotFoundError(`message ${messageId} not found in chat ${chatId}`);
+      if (role !== 'user')
+        throw new InvalidInputError('only user messages can be edited; regenerate an answer instead');
+      return { fromMessageId: messageId, content, clearQueue: true };
+    });
+    return restarted.message!;
+  }
+
+  /**
+   * Runs the last answer again: the answer (every assistant message after the last user message) is
+   * removed and the chat runs a turn for that question; the queue stays. A running turn is interrupted
+   * first, as for {@link editMessage}, and its question asked again.
+   * @throws {ConflictError} when there is no answer to regenerate and no turn under way.
+   */
+  async regenerate(user: AuthenticatedUser, chatId: string): Promise<void> {
+    await this.#restart(user, chatId, async (tx, chat) => {
+      const start = await tx.getTrailingAnswerStart(chatId);
+      const busy = chat.status === 'running' || chat.status === 'pending';
+      if (start === undefined && !busy) throw new ConflictError('there is no answer to regenerate');
+      // Nothing to remove while a turn is under way for the last question: it is only run again.
+      return { fromMessageId: start ?? Number.MAX_SAFE_INTEGER, content: null, clearQueue: false };
+    });
+  }
+
+  /** Renames a chat; the title is the owner's from now on (no generated title replaces it). */
+  async rename(user: AuthenticatedUser, chatId: string, rawTitle: string): Promise<ChatRow> {
+    const title = rawTitle.replace(/\s+/g, ' ').trim();
+    if (title === '') throw new InvalidInputError('title must not be blank');
+    if ([...title].length > 200) throw new InvalidInputError('title must be at most 200 characters');
+    const chat = await this.#store.renameChat({ chatId, ownerId: user.id, title });
+    if (!chat) throw new NotFoundError(`chat ${chatId} not found`);
+    await this.#events.publish(chatId, [{ type: 'title', title }]);
+    return chat;
+  }
+
+  /**
+   * The shared path of edit and regenerate: under the chat's row lock (so no send, claim or turn end
+   * interleaves), `plan` decides what to remove; the history is rewritten and the chat made pending; then
+   * the running turn, if any, is told to stop, and streams learn of the truncation, the new message and
+   * the new status.
+   */
+  async #restart(
+    user: AuthenticatedUser,
+    chatId: string,
+    plan: (
+      tx: Store,
+      chat: ChatRow,
+    ) => Promise<{ fromMessageId: number; content: string | null; clearQueue: boolean }>,
+  ): Promise<ChatRestart> {
+    const { restarted, before } = await this.#store.transaction(async (tx) => {
+      const chat = await tx.getChatByIdForUpdate(chatId);
+      if (!chat || chat.ownerId !== user.id) throw new NotFoundError(`chat ${chatId} not found`);
+      if (chat.archived) throw new InvalidInputError('the chat is archived: unarchive it first');
+      const steps = await plan(tx, chat);
+      return { restarted: await tx.restartChatFrom({ chatId, ...steps }), before: chat };
+    });
+    // Its claim is gone already (it cannot write an answer); this only stops its provider call at once
+    // instead of at its next heartbeat.
+    if (before.status === 'running') await this.#interrupts.request(chatId, before.statusVersion);
+    const events: ChatEvent[] = [];
+    if (restarted.truncatedAfter !== null)
+      events.push({ type: 'truncate', after_id: restarted.truncatedAfter });
+    if (restarted.message) events.push({ type: 'message', message: toStreamedMessage(restarted.message) });
+    events.push({ type: 'status', status: 'pending', version: restarted.statusVersion });
+    await this.#events.publish(chatId, events);
+    return restarted;
   }
 
   /** Archives or unarchives an owned chat. */

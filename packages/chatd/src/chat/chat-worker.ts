@@ -12,6 +12,7 @@ import type { SecretBox } from '../secrets/secret-box.js';
 import { abortableSleep } from '../util/abortable-sleep.js';
 import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
+import type { TitleGenerator } from './chat-titles.js';
 import { resolveChatModel } from './model-resolution.js';
 import { PartBatcher } from './part-batcher.js';
 import { assembleSystemPrompt } from './prompt.js';
@@ -74,6 +75,8 @@ export interface ChatWorkerDependencies {
   readonly secretBox: SecretBox;
   readonly metrics: ChatMetrics;
   readonly logger: Logger;
+  /** Told of every answered turn: generates the chat's title after its first answer (off the turn's path). */
+  readonly titles?: Pick<TitleGenerator, 'afterFirstAnswer'>;
 }
 
 /** A turn running on this replica, by its claim. */
@@ -349,11 +352,16 @@ export class ChatWorker {
         return;
       }
       const finished: ChatEvent[] = [];
-      if (completion.message)
+      if (completion.message) {
+        const { modelConfigId, inputTokens, outputTokens } = completion.message;
+        metrics.tokensUsed(modelConfigId, inputTokens, outputTokens);
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
+      }
       if (completion.error !== null) finished.push({ type: 'error', message: completion.error });
       finished.push({ type: 'status', ...completion.status });
       await events.publish(chat.id, finished);
+      const answered = completion.message?.finishReason;
+      if (answered === 'stop' || answered === 'length') this.#deps.titles?.afterFirstAnswer(chat);
     } finally {
       parts.discard();
       interrupt.release();

@@ -1,6 +1,8 @@
 import type { CachedModelConfig, CachedProvider, ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatRow } from '../db/rows.js';
 import { ChatdError } from '../errors.js';
+import type { ProviderConnection } from '../llm/index.js';
+import type { SecretBox } from '../secrets/secret-box.js';
 
 /** The chat's model cannot be resolved (no default, provider disabled); the message is for `last_error`. */
 export class ModelUnavailableError extends ChatdError {
@@ -39,4 +41,13 @@ export async function resolveChatModel(configCache: ChatConfigCache, chat: ChatR
     );
   }
   return { config, provider };
+}
+
+/** How to reach a resolved model's provider: its key decrypted for this one call, never kept. */
+export function providerConnectionOf(provider: CachedProvider, secretBox: SecretBox): ProviderConnection {
+  return {
+    kind: provider.provider,
+    apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
+    baseUrl: provider.baseUrl,
+  };
 }

@@ -10,6 +10,7 @@ import { type CreatedFirstAdmin, createFirstAdminIfNoUsers } from '../auth/users
 import { ChatEventHub } from '../chat/chat-events.js';
 import { ChatMetrics } from '../chat/chat-metrics.js';
 import { ChatService } from '../chat/chat-service.js';
+import { TitleGenerator } from '../chat/chat-titles.js';
 import { ChatWorker, type ChatWorkerOptions, DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { TurnInterrupts } from '../chat/turn-interrupts.js';
 import { Readiness } from '../cluster/readiness.js';
@@ -171,6 +172,12 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const stopHousekeeping = startAuthHousekeeping(auth, logger);
     cleanups.push(['auth housekeeping', async () => stopHousekeeping()]);
 
+    const titles = new TitleGenerator(
+      { store, configCache, secretBox, events, logger: logger.child({ component: 'titles' }) },
+      options.worker?.turn,
+    );
+    // Pushed before the worker's: cleanups run last in, first out, so titles stop after the worker drained.
+    cleanups.push(['titles', () => titles.stop()]);
     let worker: ChatWorker | undefined;
     const chatMetrics = new ChatMetrics(registry, () => worker?.runningTurns ?? 0);
     worker = new ChatWorker(
@@ -184,6 +191,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
         secretBox,
         metrics: chatMetrics,
         logger,
+        titles,
       },
       options.worker,
     );

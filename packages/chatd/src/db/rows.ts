@@ -132,7 +132,17 @@ export interface ChatRow {
   archived: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** How the title came to be (migration 0009): `pending` until generated after the first answer. */
+  titleState: TitleState;
+  /** Tokens the chat's turns spent, summed as each ends. */
+  inputTokens: number;
+  outputTokens: number;
+  /** The id after which an edit or regenerate last removed messages; null when none ever did. */
+  historyTruncatedAfter: number | null;
 }
+
+export const TITLE_STATES = ['pending', 'generating', 'generated', 'user'] as const;
+export type TitleState = (typeof TITLE_STATES)[number];
 
 export type ChatMessageRole = 'user' | 'assistant';
 

@@ -15,6 +15,7 @@ import type { SecretBox } from '../secrets/secret-box.js';
 import { type AccessHook, createAccessHooks } from './auth.js';
 import { OpenStreams } from './open-streams.js';
 import { registerAuthRoutes } from './routes/auth.js';
+import { registerChatEditRoutes } from './routes/chat-edits.js';
 import { registerChatStreamRoute } from './routes/chat-stream.js';
 import { registerChatRoutes } from './routes/chats.js';
 import { registerConfigRoutes } from './routes/config.js';
@@ -22,6 +23,7 @@ import { registerModelConfigRoutes } from './routes/model-configs.js';
 import { registerProviderRoutes } from './routes/providers.js';
 import type { RouteContext } from './routes/route-context.js';
 import { registerTokenRoutes } from './routes/tokens.js';
+import { registerUsageRoutes } from './routes/usage.js';
 import { registerUserRoutes } from './routes/users.js';
 import { createUserRateLimits } from './user-rate-limits.js';
 
@@ -121,10 +123,12 @@ export function registerApi(app: FastifyInstance, deps: ApiDependencies, options
       registerAuthRoutes(api, context);
       registerUserRoutes(api, context);
       registerTokenRoutes(api, context);
+      registerUsageRoutes(api, context);
       registerProviderRoutes(api, context);
       registerModelConfigRoutes(api, context);
       registerConfigRoutes(api, context);
       registerChatRoutes(api, context);
+      registerChatEditRoutes(api, context);
       registerChatStreamRoute(api, context);
     },
     { prefix: API_PREFIX },

@@ -64,6 +64,10 @@ export class ChatStream {
    * because a larger id was.
    */
   readonly #sentMessageIds = new Set<number>();
+  /** Messages up to this id are the client's already (lowered by a truncation). */
+  #afterId: number;
+  /** Set when the client resumes past the chat's last truncation: it is told before the history. */
+  #resumeTruncatedAt: number | undefined;
   /** The version of the last status sent: an older status arriving late is dropped. */
   #statusVersion = 0;
 
@@ -72,6 +76,7 @@ export class ChatStream {
     this.#request = request;
     this.#sse = sse;
     this.#lastSentMessageId = request.afterId;
+    this.#afterId = request.afterId;
   }
 
   /**
@@ -114,7 +119,15 @@ export class ChatStream {
   async #readSnapshot(): Promise<{ chat: ChatRow; messages: ChatMessageRow[] }> {
     // Status before messages: a turn that ends in between shows as its message and a later status event.
     const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
-    const messages = await this.#deps.store.listChatMessages(this.#request.chatId, this.#request.afterId);
+    // A client resuming past the last edit may hold messages that are gone: it is sent a truncation and
+    // everything after it again.
+    const truncatedAfter = chat.historyTruncatedAfter;
+    if (truncatedAfter !== null && this.#afterId > truncatedAfter) {
+      this.#resumeTruncatedAt = truncatedAfter;
+      this.#afterId = truncatedAfter;
+      this.#lastSentMessageId = truncatedAfter;
+    }
+    const messages = await this.#deps.store.listChatMessages(this.#request.chatId, this.#afterId);
     return { chat, messages };
   }
 
@@ -122,6 +135,8 @@ export class ChatStream {
     this.#status = chat.status;
     this.#statusVersion = chat.statusVersion;
     this.#sse.send('status', { status: chat.status, last_error: chat.lastError });
+    if (this.#resumeTruncatedAt !== undefined)
+      this.#sse.send('truncate', { after_id: this.#resumeTruncatedAt });
     for (const message of messages) this.#sendMessage(toStreamedMessage(message));
   }
 
@@ -151,7 +166,7 @@ export class ChatStream {
   async #deliver(event: ChatEvent): Promise<void> {
     switch (event.type) {
       case 'message':
-        if (event.message.id <= this.#request.afterId || this.#sentMessageIds.has(event.message.id)) return;
+        if (event.message.id <= this.#afterId || this.#sentMessageIds.has(event.message.id)) return;
         if (isTruncated(event.message)) await this.#sendMessagesFromStore();
         else this.#sendMessage(event.message);
         return;
@@ -182,7 +197,21 @@ export class ChatStream {
       case 'error':
         this.#sse.send('error', withoutType(event));
         return;
+      case 'title':
+        this.#sse.send('title', withoutType(event));
+        return;
+      case 'truncate':
+        this.#truncate(event.after_id);
+        return;
     }
+  }
+
+  /** Messages after `afterId` are gone: forget them, tell the client, and accept their successors. */
+  #truncate(afterId: number): void {
+    for (const id of this.#sentMessageIds) if (id > afterId) this.#sentMessageIds.delete(id);
+    this.#lastSentMessageId = Math.min(this.#lastSentMessageId, afterId);
+    this.#afterId = Math.min(this.#afterId, afterId);
+    this.#sse.send('truncate', { after_id: afterId });
   }
 
   async #sendMessagesFromStore(): Promise<void> {

@@ -130,6 +130,8 @@ export interface ChatJson {
   archived: boolean;
   created_at: string;
   updated_at: string;
+  /** Tokens the chat's turns spent (messages removed by an edit still count). */
+  usage: { input_tokens: number; output_tokens: number };
 }
 
 export function presentChat(row: ChatRow): ChatJson {
@@ -142,6 +144,7 @@ export function presentChat(row: ChatRow): ChatJson {
     archived: row.archived,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
+    usage: { input_tokens: row.inputTokens, output_tokens: row.outputTokens },
   };
 }
 

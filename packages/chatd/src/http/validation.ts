@@ -72,3 +72,12 @@ function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined):
   if (part === 'header') return name === '' ? 'header' : `header ${name}`;
   return name === '' ? 'request body' : name;
 }
+
+/** Routes that take no body accept none, or an empty object. */
+export const noBody = z.strictObject({}).optional();
+
+/** A message id in a path: a positive integer. */
+export const messageIdParam = z
+  .string()
+  .regex(/^[1-9]\d{0,14}$/, 'must be a message id (a positive integer)')
+  .transform(Number);

@@ -10,6 +10,8 @@ export interface FollowedChat {
   lastError: string | null;
   /** When (performance.now()) the last `message_part` arrived. */
   lastPartAt: number | undefined;
+  /** The last `title` event's title (generated after the first answer, or a rename). */
+  title: string | undefined;
 }
 
 /**
@@ -17,7 +19,13 @@ export interface FollowedChat {
  * would), keeping the latest status and every message, and lets callers wait for a condition on them.
  */
 export class ChatFollower {
-  readonly state: FollowedChat = { status: '', messages: new Map(), lastError: null, lastPartAt: undefined };
+  readonly state: FollowedChat = {
+    status: '',
+    messages: new Map(),
+    lastError: null,
+    lastPartAt: undefined,
+    title: undefined,
+  };
   readonly #controller = new AbortController();
   readonly #waiters = new Set<{ check: () => void }>();
   readonly #onEvent: ((event: StreamEvent, state: FollowedChat) => void) | undefined;
@@ -104,6 +112,12 @@ export class ChatFollower {
           this.state.messages.set(message.id, message);
         } else if (event.event === 'message_part') {
           this.state.lastPartAt = performance.now();
+        } else if (event.event === 'truncate') {
+          // An edit or regenerate removed what followed: the stream re-sends what replaces it.
+          const { after_id: afterId } = event.data as { after_id: number };
+          for (const id of [...this.state.messages.keys()]) if (id > afterId) this.state.messages.delete(id);
+        } else if (event.event === 'title') {
+          this.state.title = (event.data as { title: string }).title;
         }
         this.#onEvent?.(event, this.state);
         connected();

@@ -1,3 +1,5 @@
+import type { ChatMessageRow } from '../rows.js';
+
 /**
  * Column lists shared by the queries of several tables (not queries themselves: `index.ts` does not
  * spread this module into the store).
@@ -9,4 +11,24 @@ export const MESSAGE_COLUMNS =
 
 /** The columns of a `ChatRow`. */
 export const CHAT_COLUMNS =
-  'id, owner_id, title, status, status_version, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, turn_takeovers, interrupt_requested, archived, created_at, updated_at';
+  'id, owner_id, title, status, status_version, model_config_id, worker_id, claim_id, heartbeat_at, last_error, queued_messages, turn_takeovers, interrupt_requested, archived, created_at, updated_at, title_state, input_tokens, output_tokens, history_truncated_after';
+
+/** A message returned next to other columns, its id as `message_id` (null: no message was written). */
+export type JoinedMessageColumns = Partial<ChatMessageRow> & { messageId: number | null };
+
+/** The message of a row that joined one (see {@link JoinedMessageColumns}), or null. */
+export function joinedMessage(row: JoinedMessageColumns): ChatMessageRow | null {
+  if (row.messageId === null) return null;
+  return {
+    id: row.messageId,
+    chatId: row.chatId!,
+    role: row.role!,
+    content: row.content!,
+    modelConfigId: row.modelConfigId ?? null,
+    inputTokens: row.inputTokens ?? null,
+    outputTokens: row.outputTokens ?? null,
+    finishReason: row.finishReason ?? null,
+    replyTo: row.replyTo ?? null,
+    createdAt: row.createdAt!,
+  };
+}

@@ -1,9 +1,11 @@
 import * as apiTokens from './api-tokens.js';
+import * as chatHistoryEdits from './chat-history-edits.js';
 import * as chatMessages from './chat-messages.js';
 import * as chatModelConfigs from './chat-model-configs.js';
 import * as chatProviderApiKeys from './chat-provider-api-keys.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
+import * as chatUsage from './chat-usage.js';
 import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
@@ -30,7 +32,9 @@ export const queries = Object.freeze({
   ...deploymentSettings,
   ...chats,
   ...chatMessages,
+  ...chatHistoryEdits,
   ...chatQueuedMessages,
+  ...chatUsage,
   ...replicas,
   ...configVersion,
   ...schemaVersion,
