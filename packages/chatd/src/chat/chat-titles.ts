@@ -19,6 +19,12 @@ export const TITLE_INSTRUCTION =
   'Write a title for the conversation that starts with the next message: at most six words, in the ' +
   "message's language, without quotes and without a final period. Answer with the title only.";
 
+/** Whether a provider request is a title request (its system prompt is {@link TITLE_INSTRUCTION}). */
+export function isTitleRequest(messages: readonly unknown[]): boolean {
+  const first = messages[0] as { role?: unknown; content?: unknown } | undefined;
+  return first?.role === 'system' && first.content === TITLE_INSTRUCTION;
+}
+
 /**
  * Turns what a model answered into a title: the first line, without surrounding quotes, a `Title:`
  * prefix, Markdown emphasis or a final period; whitespace collapsed; at most
@@ -83,6 +89,11 @@ export class TitleGenerator {
     let title = '';
     try {
       const model = await resolveChatModel(configCache, chat);
+      // The builtin models answer by rule (echo, inspect), not by reading: the message's start is its title.
+      if (model.provider.provider === 'builtin') {
+        title = cleanTitle(claimed.firstMessage);
+        return;
+      }
       const result = await runChatTurn(
         {
           provider: providerConnectionOf(model.provider, secretBox),

@@ -95,6 +95,11 @@ export class ChatdClient {
     return this.#baseUrl;
   }
 
+  /** The API token this client sends. */
+  get token(): string {
+    return this.#token;
+  }
+
   /** A client of the same user (token and options) talking to another server, e.g. another replica. */
   withBaseUrl(baseUrl: string): ChatdClient {
     return new ChatdClient(baseUrl, this.#token, this.#options);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { isTitleRequest } from '../chat/chat-titles.js';
 import { InvalidInputError } from '../errors.js';
 import { httpUrl } from '../http/server.js';
 import {
@@ -201,7 +202,8 @@ export async function startLlmMockServer(options: LlmMockServerOptions = {}): Pr
           ),
         );
     }
-    if (settings.recordLastUserMessages) {
+    // Title requests carry the chat's first message too: they are not calls for it.
+    if (settings.recordLastUserMessages && !isTitleRequest(body.messages)) {
       const text = lastUserMessageText(body.messages);
       if (text !== undefined) callsByLastUserMessage.set(text, (callsByLastUserMessage.get(text) ?? 0) + 1);
     }

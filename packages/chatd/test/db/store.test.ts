@@ -710,6 +710,123 @@ describe('the chat lifecycle queries', () => {
   });
 });
 
+describe('titles, usage and history edits', () => {
+  it('claims a title generation once, finishes it unless renamed meanwhile', async () => {
+    const owner = await store.insertUser({ username: 'titled', role: 'member' });
+    const { chat } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'provisional',
+      modelConfigId: null,
+      content: 'the first message',
+    });
+    expect(chat.titleState).toBe('pending');
+    expect(await store.claimChatTitleGeneration(chat.id)).toEqual({ firstMessage: 'the first message' });
+    expect(await store.claimChatTitleGeneration(chat.id)).toBeUndefined();
+    expect(await store.finishChatTitleGeneration(chat.id, 'Generated')).toBe(true);
+    expect(await store.getChatById(chat.id)).toMatchObject({ title: 'Generated', titleState: 'generated' });
+    expect(await store.finishChatTitleGeneration(chat.id, 'Again')).toBe(false);
+
+    const { chat: second } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'provisional',
+      modelConfigId: null,
+      content: 'x',
+    });
+    await store.claimChatTitleGeneration(second.id);
+    expect(await store.renameChat({ chatId: second.id, ownerId: owner.id, title: 'Mine' })).toMatchObject({
+      title: 'Mine',
+      titleState: 'user',
+    });
+    expect(await store.finishChatTitleGeneration(second.id, 'Generated')).toBe(false);
+    expect((await store.getChatById(second.id))!.title).toBe('Mine');
+    expect(
+      await store.renameChat({ chatId: second.id, ownerId: randomUuid(), title: 'Theirs' }),
+    ).toBeUndefined();
+  });
+
+  it('reports usage by user and by model config over a range of days', async () => {
+    const user = await store.insertUser({ username: 'spender', role: 'member' });
+    await db.sql`
+      INSERT INTO chat_usage_daily (day, user_id, model_config_id, input_tokens, output_tokens, turns) VALUES
+        ('2026-03-01', ${user.id}, NULL, 10, 20, 1),
+        ('2026-03-02', ${user.id}, NULL, 5, 5, 2),
+        ('2026-04-01', ${user.id}, NULL, 100, 100, 1)`;
+    const march = await store.getUsageReport({ from: '2026-03-01', to: '2026-03-31', groupBy: 'user' });
+    expect(march).toEqual([{ key: user.id, name: 'spender', inputTokens: 15, outputTokens: 25, turns: 3 }]);
+    const byModel = await store.getUsageReport({
+      from: '2026-03-02',
+      to: '2026-04-01',
+      groupBy: 'model_config',
+    });
+    expect(byModel).toEqual([{ key: null, name: null, inputTokens: 105, outputTokens: 105, turns: 3 }]);
+    await expectSqlState(
+      db.sql`INSERT INTO chat_usage_daily (day, user_id, model_config_id) VALUES ('2026-03-01', ${user.id}, NULL)`,
+      SqlState.uniqueViolation,
+    );
+  });
+
+  it('finds a message role and the trailing answer, and restarts a chat from a message', async () => {
+    const owner = await store.insertUser({ username: 'editor', role: 'member' });
+    const chat = await store.insertChat({
+      ownerId: owner.id,
+      title: 't',
+      status: 'waiting',
+      modelConfigId: null,
+    });
+    const ids: number[] = [];
+    for (const [role, content] of [
+      ['user', 'q1'],
+      ['assistant', 'a1'],
+      ['user', 'q2'],
+      ['assistant', 'a2'],
+    ] as const) {
+      const [row] = await db.sql<[{ id: number }]>`
+        INSERT INTO chat_messages (chat_id, role, content) VALUES (${chat.id}, ${role}, ${content}) RETURNING id`;
+      ids.push(row.id);
+    }
+    expect(await store.getChatMessageRole({ chatId: chat.id, messageId: ids[1]! })).toBe('assistant');
+    expect(await store.getChatMessageRole({ chatId: randomUuid(), messageId: ids[1]! })).toBeUndefined();
+    expect(await store.getTrailingAnswerStart(chat.id)).toBe(ids[3]);
+    await db.sql`INSERT INTO chat_queued_messages (chat_id, content) VALUES (${chat.id}, 'later')`;
+    await db.sql`UPDATE chats SET queued_messages = 1 WHERE id = ${chat.id}`;
+
+    const kept = await store.restartChatFrom({
+      chatId: chat.id,
+      fromMessageId: ids[3]!,
+      content: null,
+      clearQueue: false,
+    });
+    expect(kept).toMatchObject({ truncatedAfter: ids[2], message: null });
+    expect((await store.getChatById(chat.id))!).toMatchObject({
+      status: 'pending',
+      queuedMessages: 1,
+      historyTruncatedAfter: ids[2],
+    });
+    expect(await store.getTrailingAnswerStart(chat.id)).toBeUndefined();
+
+    const edited = await store.restartChatFrom({
+      chatId: chat.id,
+      fromMessageId: ids[0]!,
+      content: 'q1 again',
+      clearQueue: true,
+    });
+    expect(edited.truncatedAfter).toBe(0);
+    expect(edited.message).toMatchObject({ role: 'user', content: 'q1 again' });
+    expect((await store.listChatMessages(chat.id)).map((m) => m.content)).toEqual(['q1 again']);
+    expect(await store.listQueuedMessages(chat.id)).toEqual([]);
+    expect((await store.getChatById(chat.id))!.queuedMessages).toBe(0);
+    // Nothing to remove: the truncation mark stays where it was.
+    const nothing = await store.restartChatFrom({
+      chatId: chat.id,
+      fromMessageId: Number.MAX_SAFE_INTEGER,
+      content: null,
+      clearQueue: false,
+    });
+    expect(nothing.truncatedAfter).toBeNull();
+    expect((await store.getChatById(chat.id))!.historyTruncatedAfter).toBe(0);
+  });
+});
+
 describe('schema version', () => {
   it('is the newest migration applied', async () => {
     const [row] = await db.sql<[{ latest: number }]>`SELECT max(id) AS latest FROM chatd_migrations`;

@@ -347,6 +347,44 @@ const ROWS: readonly Row[] = [
     expected: ownerOnly(202),
   },
   {
+    method: 'PATCH',
+    route: '/api/v1/chats/:id',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}`, body: { title: 'Renamed' } }),
+    expected: ownerOnly(200),
+  },
+  {
+    method: 'PATCH',
+    route: '/api/v1/chats/:id/messages/:message_id',
+    setup: async () => {
+      const chatId = await newChatOfMember();
+      const [message] = await db.sql<[{ id: number }]>`
+        INSERT INTO chat_messages (chat_id, role, content) VALUES (${chatId}, 'user', 'q') RETURNING id`;
+      return { path: `/api/v1/chats/${chatId}/messages/${message.id}`, body: { content: 'edited' } };
+    },
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/chats/:id/regenerate',
+    setup: async () => {
+      const chatId = await newChatOfMember();
+      await db.sql`
+        INSERT INTO chat_messages (chat_id, role, content) VALUES (${chatId}, 'user', 'q');
+      `;
+      await db.sql`
+        INSERT INTO chat_messages (chat_id, role, content, finish_reason, reply_to)
+        SELECT ${chatId}, 'assistant', 'a', 'stop', max(id) FROM chat_messages WHERE chat_id = ${chatId}`;
+      return { path: `/api/v1/chats/${chatId}/regenerate` };
+    },
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'GET',
+    route: '/api/v1/usage',
+    setup: async () => ({ path: '/api/v1/usage?group_by=model_config' }),
+    expected: adminOnly(200),
+  },
+  {
     method: 'POST',
     route: '/api/v1/chats/:id/archive',
     setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/archive` }),

@@ -42,6 +42,7 @@ describe('chats', () => {
       archived: false,
       created_at: expect.any(String),
       updated_at: expect.any(String),
+      usage: { input_tokens: 0, output_tokens: 0 },
     });
   });
 

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isTitleRequest } from '../../src/chat/chat-titles.js';
 
 /** How the scripted server answers one request. */
 export type ScriptedReply =
@@ -28,6 +29,8 @@ export interface ScriptedRequest {
   readonly messages: ReadonlyArray<{ role: string; content: unknown }>;
   /** The request's `Authorization` header, as sent; undefined when it had none. */
   readonly authorization: string | undefined;
+  /** A title request (its system prompt is the title instruction), not a turn's. */
+  readonly isTitle: boolean;
   /** Set when the client closed the connection before the answer ended. */
   closedEarlyAt: number | undefined;
   /** Set when the answer was written to its end. */
@@ -39,8 +42,10 @@ export interface ScriptedLlm {
   /** Base URL for an `openai-compat` provider (`…/v1`). */
   readonly url: string;
   readonly requests: readonly ScriptedRequest[];
-  /** Requests whose last user message is `content`. */
+  /** Requests whose last user message is `content`, title requests left out (see {@link titleRequests}). */
   requestsFor(content: string): ScriptedRequest[];
+  /** The title requests (system prompt: the title instruction), in order. */
+  titleRequests(): ScriptedRequest[];
   close(): Promise<void>;
 }
 
@@ -71,6 +76,7 @@ export async function startScriptedLlm(
       lastUserContent: textOf(lastUser?.content),
       messages: body.messages,
       authorization: req.headers.authorization,
+      isTitle: isTitleRequest(body.messages),
       closedEarlyAt: undefined,
       finishedAt: undefined,
     };
@@ -124,7 +130,9 @@ export async function startScriptedLlm(
   return {
     url: `http://127.0.0.1:${port}/v1`,
     requests,
-    requestsFor: (content) => requests.filter((request) => request.lastUserContent === content),
+    requestsFor: (content) =>
+      requests.filter((request) => !request.isTitle && request.lastUserContent === content),
+    titleRequests: () => requests.filter((request) => request.isTitle),
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
