@@ -32,6 +32,8 @@ export type ChatEvent =
   | { type: 'message_part'; text: string; version: number }
   | { type: 'message'; message: StreamedMessage }
   | { type: 'error'; message: string }
+  /** The chat was deleted: streams send a last `deleted` event and end. */
+  | { type: 'deleted' }
   /**
    * Local only, never sent to clients: events may have been missed (the pubsub listener reconnected), so
    * a stream must catch up from the database.

@@ -72,3 +72,18 @@ function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined):
   if (part === 'header') return name === '' ? 'header' : `header ${name}`;
   return name === '' ? 'request body' : name;
 }
+
+/** A message id in a query string (a non-negative integer), as a number. */
+export const messageIdParam = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be a message id (a non-negative integer)')
+  .transform(Number);
+
+/** A page size in a query string: an integer from 1 to `max`. */
+export function pageLimitParam(max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,4}$/, `must be an integer from 1 to ${max}`)
+    .transform(Number)
+    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`);
+}

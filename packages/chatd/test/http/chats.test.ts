@@ -93,6 +93,7 @@ describe('chats', () => {
         },
       ],
       queued_messages: [],
+      next_before_id: null,
     });
   });
 

@@ -72,18 +72,6 @@ export async function getChatById(db: Db, id: string): Promise<ChatRow | undefin
   return row;
 }
 
-/** A user's chats, most recently updated first. */
-export async function listChatsByOwner(
-  db: Db,
-  ownerId: string,
-  filter: { includeArchived: boolean },
-): Promise<ChatRow[]> {
-  return db<ChatRow[]>`
-    SELECT ${db.unsafe(COLUMNS)} FROM chats
-    WHERE owner_id = ${ownerId} AND (${filter.includeArchived} OR NOT archived)
-    ORDER BY updated_at DESC, id`;
-}
-
 /** Archives or unarchives a chat; false when there is none. */
 export async function setChatArchived(db: Db, id: string, archived: boolean): Promise<boolean> {
   const result = await db`UPDATE chats SET archived = ${archived}, updated_at = now() WHERE id = ${id}`;
