@@ -461,6 +461,7 @@ describe('chats, messages and queues', () => {
     expect(await store.getChatById(chat.id)).toBeUndefined();
     expect(await store.listChatMessages(chat.id)).toEqual([]);
     expect(await store.listQueuedMessages(chat.id)).toEqual([]);
+    expect(await store.getTurnEnd(chat.id, randomUuid())).toBeUndefined();
 
     // A running chat must name its worker and heartbeat.
     await expectSqlState(

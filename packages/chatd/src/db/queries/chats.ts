@@ -344,20 +344,25 @@ export async function requestChatInterrupt(
 /**
  * What a claim's turn end left behind: the chat's status now and the message the claim wrote, if any.
  * A worker whose completion committed while its acknowledgement was lost learns from it that it did.
+ * Undefined when the chat no longer exists (it was deleted).
  */
 export async function getTurnEnd(
   db: Db,
   chatId: string,
   claimId: string,
-): Promise<{
-  status: ChatStatus;
-  statusVersion: number;
-  lastError: string | null;
-  message: ChatMessageRow | null;
-}> {
-  const [chat] = await db<[{ status: ChatStatus; statusVersion: number; lastError: string | null }]>`
+): Promise<
+  | {
+      status: ChatStatus;
+      statusVersion: number;
+      lastError: string | null;
+      message: ChatMessageRow | null;
+    }
+  | undefined
+> {
+  const [chat] = await db<[{ status: ChatStatus; statusVersion: number; lastError: string | null }?]>`
     SELECT status, status_version, last_error FROM chats WHERE id = ${chatId}`;
+  if (!chat) return undefined;
   const [message] = await db<[ChatMessageRow?]>`
     SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages WHERE chat_id = ${chatId} AND claim_id = ${claimId}`;
-  return { ...chat!, message: message ?? null };
+  return { ...chat, message: message ?? null };
 }
