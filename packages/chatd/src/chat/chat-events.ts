@@ -39,6 +39,8 @@ export type ChatEvent =
    * what follows (the edited message, new answers) comes as `message` events.
    */
   | { type: 'truncate'; after_id: number }
+  /** The chat was deleted: streams send a last `deleted` event and end. */
+  | { type: 'deleted' }
   /**
    * Local only, never sent to clients: events may have been missed (the pubsub listener reconnected), so
    * a stream must catch up from the database.

@@ -5,6 +5,12 @@ import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/rows.j
 import type { Store } from '../db/store.js';
 import { ConflictError, InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
 import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
+import {
+  archivedCondition,
+  type ChatListRequest,
+  decodeChatCursor,
+  encodeChatCursor,
+} from './chat-paging.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
 
 /** At most this many messages wait in one chat's queue. */
@@ -15,8 +21,18 @@ const TITLE_LENGTH = 80;
 /** A chat with everything a client shows. */
 export interface ChatDetail {
   chat: ChatRow;
+  /** A page of the newest messages, in ascending id order. */
   messages: ChatMessageRow[];
+  /** The smallest id of `messages` when older ones exist, else null. */
+  nextBeforeId: number | null;
   queuedMessages: ChatQueuedMessageRow[];
+}
+
+/** A page of a user's chats. */
+export interface ChatListPage {
+  chats: ChatRow[];
+  /** Opaque; resumes after the last chat of this page. Null on the last page. */
+  nextCursor: string | null;
 }
 
 /** What sending a message did. */
@@ -75,9 +91,23 @@ export class ChatService {
     return created;
   }
 
-  /** The caller's chats, most recent first. */
-  listChats(user: AuthenticatedUser, filter: { includeArchived: boolean }): Promise<ChatRow[]> {
-    return this.#store.listChatsByOwner(user.id, filter);
+  /**
+   * One page of the caller's chats, newest activity first, optionally only those matching a full-text
+   * search; `nextCursor` resumes after it (null on the last page). See `chat-paging.ts`.
+   */
+  async listChats(user: AuthenticatedUser, request: ChatListRequest): Promise<ChatListPage> {
+    const q = request.q?.trim() ?? '';
+    const query = {
+      ownerId: user.id,
+      archived: archivedCondition(request.archived),
+      after: request.cursor === undefined ? null : decodeChatCursor(request.cursor),
+      limit: request.limit,
+    };
+    const page =
+      q === ''
+        ? await this.#store.listOwnerChatsPage(query)
+        : await this.#store.searchOwnerChatsPage({ ...query, query: q });
+    return { chats: page.chats, nextCursor: page.next && encodeChatCursor(page.next) };
   }
 
   /** The chat if the caller owns it; {@link NotFoundError} otherwise. */
@@ -87,14 +117,21 @@ export class ChatService {
     return chat;
   }
 
-  /** A chat with its messages and queue. */
-  async getChat(user: AuthenticatedUser, chatId: string): Promise<ChatDetail> {
+  /**
+   * A chat with its newest messages (the `limit` newest below `beforeId` when given, in ascending order)
+   * and its whole queue; `nextBeforeId` pages on to older messages (null when there are none).
+   */
+  async getChat(
+    user: AuthenticatedUser,
+    chatId: string,
+    page: { beforeId?: number | undefined; limit: number },
+  ): Promise<ChatDetail> {
     const chat = await this.requireOwnedChat(user, chatId);
     const [messages, queuedMessages] = await Promise.all([
-      this.#store.listChatMessages(chatId),
+      this.#store.listChatMessagesPage({ chatId, beforeId: page.beforeId ?? null, limit: page.limit }),
       this.#store.listQueuedMessages(chatId),
     ]);
-    return { chat, messages, queuedMessages };
+    return { chat, messages: messages.messages, nextBeforeId: messages.nextBeforeId, queuedMessages };
   }
 
   /**
@@ -260,6 +297,24 @@ export class ChatService {
     events.push({ type: 'status', status: 'pending', version: restarted.statusVersion });
     await this.#events.publish(chatId, events);
     return restarted;
+  }
+
+  /**
+   * Deletes an owned chat and every row of it; {@link NotFoundError} when it is not the caller's. A turn
+   * running on it is stopped at once, as an interrupt would (its provider call is cancelled; its end finds
+   * no claim to write under and is discarded, see `ChatWorker`), and open streams of the chat end with a
+   * `deleted` event.
+   */
+  async deleteChat(user: AuthenticatedUser, chatId: string): Promise<void> {
+    const deleted = await this.#store.deleteOwnedChat({ chatId, ownerId: user.id });
+    if (!deleted) throw new NotFoundError(`chat ${chatId} not found`);
+    // The delete has committed: whatever the turn writes from now on matches no claim. Stopping it only
+    // makes it end sooner, so a request lost with the notification is no harm: the turn's next heartbeat
+    // finds its claim gone and aborts it.
+    if (deleted.status === 'running') {
+      await this.#interrupts.request(chatId, deleted.statusVersion).catch(() => {});
+    }
+    await this.#events.publish(chatId, [{ type: 'deleted' }]);
   }
 
   /** Archives or unarchives an owned chat. */

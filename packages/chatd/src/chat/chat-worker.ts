@@ -328,7 +328,7 @@ export class ChatWorker {
           outcome = 'lost';
           logger.warn(
             { chatId: chat.id },
-            'the chat was taken over by another claim; this turn is discarded',
+            'the chat was taken over by another claim, or deleted; this turn is discarded',
           );
           return;
         }
@@ -344,7 +344,10 @@ export class ChatWorker {
       const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError);
       if (completion === 'lost') {
         outcome = 'lost';
-        logger.warn({ chatId: chat.id }, 'the chat was taken over by another claim; this turn is discarded');
+        logger.warn(
+          { chatId: chat.id },
+          'the chat was taken over by another claim, or deleted; this turn is discarded',
+        );
         return;
       }
       if (completion === 'unwritten') {
@@ -432,7 +435,8 @@ export class ChatWorker {
       }
       if (!retried) return 'lost';
       const end = await store.getTurnEnd(chatId, claimId);
-      if (!end.message && message !== null) return 'lost';
+      // No chat: it was deleted (its messages with it), whether or not the first attempt committed.
+      if (!end || (!end.message && message !== null)) return 'lost';
       const status = { status: end.status, version: end.statusVersion, last_error: end.lastError };
       return { message: end.message, error: end.message ? error : null, status };
     };

@@ -9,6 +9,7 @@ import { type AuthServicesOptions, createAuthServices } from '../auth/auth-servi
 import { type CreatedFirstAdmin, createFirstAdminIfNoUsers } from '../auth/users.js';
 import { ChatEventHub } from '../chat/chat-events.js';
 import { ChatMetrics } from '../chat/chat-metrics.js';
+import { ChatRetention, type ChatRetentionOptions } from '../chat/chat-retention.js';
 import { ChatService } from '../chat/chat-service.js';
 import { TitleGenerator } from '../chat/chat-titles.js';
 import { ChatWorker, type ChatWorkerOptions, DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
@@ -66,6 +67,8 @@ export interface ChatdServerOptions {
   readonly auth?: AuthServicesOptions;
   /** Per-user limits, stream settings and cookie flags of the HTTP API. */
   readonly api?: ApiOptions;
+  /** Deletes chats untouched for `retentionMs` (`--chat-retention`); off when unset. */
+  readonly chatRetention?: ChatRetentionOptions | undefined;
 }
 
 /** A running chat server. */
@@ -171,6 +174,11 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     cleanups.push(['replica registry', () => replica.stop()]);
     const stopHousekeeping = startAuthHousekeeping(auth, logger);
     cleanups.push(['auth housekeeping', async () => stopHousekeeping()]);
+    if (options.chatRetention) {
+      const retention = new ChatRetention({ store, events, logger, registry }, options.chatRetention);
+      retention.start();
+      cleanups.push(['chat retention', () => retention.stop()]);
+    }
 
     const titles = new TitleGenerator(
       { store, configCache, secretBox, events, logger: logger.child({ component: 'titles' }) },

@@ -206,6 +206,14 @@ export function serverCommand(): Command {
         .argParser(trustProxyOption),
     )
     .addOption(
+      new Option(
+        '--chat-retention <duration>',
+        'delete chats untouched (updated_at: no message, answer or archive change) for this long, such as 90d, with all their messages; checked every hour, in batches, by one replica at a time; a chat with a turn pending or running is kept. Off by default',
+      )
+        .env('CHATD_CHAT_RETENTION')
+        .argParser(longDurationMs),
+    )
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -247,6 +255,7 @@ export function serverCommand(): Command {
       maxNewChatsPerMinute: number;
       maxMessagesPerMinute: number;
       maxStreamsPerUser: number;
+      chatRetention?: number;
     }>();
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
@@ -310,6 +319,7 @@ export function serverCommand(): Command {
         maxStreamsPerUser: flags.maxStreamsPerUser,
       },
       maxDatabaseConnections: flags.databasePoolSize,
+      chatRetention: flags.chatRetention === undefined ? undefined : { retentionMs: flags.chatRetention },
       logger,
     });
     const lines = [`chatd is ready at ${chatd.url}`];

@@ -21,7 +21,11 @@ const MIGRATION_LOCK_KEY = 0x6368617464;
 
 const MIGRATION_FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
 
-/** Reads `NNNN_name.sql` files in id order; rejects gaps, duplicates and stray names. */
+/**
+ * Reads `NNNN_name.sql` files in id order; rejects duplicate ids and stray names. Ids may have gaps:
+ * work on parallel branches reserves numbers (a branch may ship 0010 before 0009 exists), and
+ * {@link migrate} applies whichever ids a database lacks.
+ */
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort();
   const migrations: Migration[] = [];
@@ -29,8 +33,10 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
     const match = MIGRATION_FILE.exec(file);
     if (!match) throw new Error(`migration file name ${file} does not match NNNN_name.sql`);
     const id = Number(match[1]);
-    if (id !== migrations.length + 1)
-      throw new Error(`migration ${file} is out of sequence (expected ${migrations.length + 1})`);
+    const previous = migrations.at(-1);
+    if (id === 0 || (previous && id <= previous.id)) {
+      throw new Error(`migration ${file} repeats or precedes id ${previous?.id ?? 0}`);
+    }
     migrations.push({ id, name: match[2]!, sql: await readFile(path.join(dir, file), 'utf8') });
   }
   return migrations;
@@ -45,7 +51,9 @@ export interface MigrateResult {
 }
 
 /**
- * Applies every migration not yet recorded in `chatd_migrations`, each in its own transaction.
+ * Applies every migration not yet recorded in `chatd_migrations`, in id order, each in its own
+ * transaction. A migration is known by its id, not by its rank: one whose id is below the highest
+ * applied (a number another branch reserved, merged later) is still applied.
  *
  * Ordering and concurrency: each transaction first takes a transaction-scoped advisory lock, then reads
  * what is applied. A migrator that waited on the lock therefore sees the other's committed work and
@@ -54,6 +62,8 @@ export interface MigrateResult {
  */
 export async function migrate(sql: Sql, migrations?: readonly Migration[]): Promise<MigrateResult> {
   const all = migrations ?? (await loadMigrations());
+  const known = new Set(all.map((migration) => migration.id));
+  const newestKnown = all.at(-1)?.id ?? 0;
   const applied: number[] = [];
   for (const migration of all) {
     const ran = await sql.begin(async (tx) => {
@@ -64,14 +74,22 @@ export async function migrate(sql: Sql, migrations?: readonly Migration[]): Prom
           name text NOT NULL,
           applied_at timestamptz NOT NULL DEFAULT now()
         )`;
-      const [row] = await tx<[{ latest: number | null }]>`SELECT max(id) AS latest FROM chatd_migrations`;
-      const latest = row?.latest ?? 0;
-      if (latest > all.length) {
+      const recorded = (await tx<{ id: number }[]>`SELECT id FROM chatd_migrations ORDER BY id`).map(
+        (row) => row.id,
+      );
+      const unknown = recorded.filter((id) => !known.has(id));
+      const newestRecorded = recorded.at(-1) ?? 0;
+      if (newestRecorded > newestKnown) {
         throw new Error(
-          `the database schema is at version ${latest}, newer than this chatd knows (${all.length}); upgrade chatd`,
+          `the database schema is at version ${newestRecorded}, newer than this chatd knows (${newestKnown}); upgrade chatd`,
         );
       }
-      if (migration.id <= latest) return false;
+      if (unknown.length > 0) {
+        throw new Error(
+          `the database has migrations this chatd does not know (${unknown.join(', ')}); upgrade chatd`,
+        );
+      }
+      if (recorded.includes(migration.id)) return false;
       await tx.unsafe(migration.sql);
       await tx`INSERT INTO chatd_migrations (id, name) VALUES (${migration.id}, ${migration.name})`;
       return true;

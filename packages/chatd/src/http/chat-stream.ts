@@ -5,6 +5,7 @@ import { toStreamedMessage } from '../chat/chat-events.js';
 import type { ChatService } from '../chat/chat-service.js';
 import type { ChatMessageRow, ChatRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
+import { NotFoundError } from '../errors.js';
 import type { SseResponse } from './sse.js';
 
 /** What a chat stream needs. */
@@ -27,15 +28,29 @@ export interface ChatStreamRequest {
 type TruncatedMessage = StreamedMessage & { truncated: true };
 
 /**
+ * A stream opened without `after_id` starts with at most this many of the newest messages (as the first
+ * page of `GET /chats/{id}`); older ones are paged with `GET /chats/{id}?before_id=`.
+ */
+export const STREAM_SNAPSHOT_MESSAGES = 50;
+/**
+ * A stream that resumes (`after_id`, `Last-Event-ID`) gets every message after that id, never a silent
+ * cut: read and sent this many at a time, so a long gap costs one batch of memory, and a client too slow
+ * for it is disconnected by the send buffer bound and resumes from what it got.
+ */
+export const STREAM_CATCH_UP_BATCH = 500;
+
+/**
  * One client's stream of one chat: the current state from the store, then live events, with nothing
  * lost and no message sent twice.
  *
  * Ordering (the race this class exists for):
  * 1. Subscribe to the hub FIRST; events are queued, not sent.
- * 2. Then read the snapshot (the chat's status, then its messages after `afterId`). Every publisher
- *    commits before it publishes, so an event published before the subscription describes a commit the
- *    snapshot already shows, and every later one is queued: nothing falls in between. Reading first and
- *    subscribing after would lose whatever was committed and published in that gap.
+ * 2. Then read the snapshot (the chat's status, then its messages: after `afterId` on a resume, else
+ *    the newest {@link STREAM_SNAPSHOT_MESSAGES}; a resume's first batch, the rest follows before any
+ *    queued event). Every publisher commits before it publishes, so an event published before the
+ *    subscription describes a commit the snapshot already shows, and every later one is queued: nothing
+ *    falls in between. Reading first and subscribing after would lose whatever was committed and
+ *    published in that gap.
  * 3. Send the snapshot, then drain the queue and go live. A `message` whose id was already sent is skipped
  *    (the snapshot had it). A `status` is always replayed: the last one sent is the current status.
  *
@@ -57,6 +72,8 @@ export class ChatStream {
   #status = '';
   #live = false;
   #draining = false;
+  /** The snapshot was one full batch of a resume: the rest is sent before any queued event. */
+  #catchingUp = false;
   #lastSentMessageId: number;
   /**
    * Messages sent so far. Replicas' events can arrive out of order (a user message published by one
@@ -93,7 +110,7 @@ export class ChatStream {
     const stream = new ChatStream(deps, request, sse);
     stream.#unsubscribe = deps.events.subscribe(request.chatId, (events) => stream.#receive(events));
     sse.onClose(() => stream.#stop());
-    let snapshot: { chat: ChatRow; messages: ChatMessageRow[] };
+    let snapshot: Snapshot;
     try {
       snapshot = await stream.#readSnapshot();
     } catch (error) {
@@ -107,6 +124,7 @@ export class ChatStream {
     try {
       sse.open();
       stream.#sendSnapshot(snapshot.chat, snapshot.messages);
+      stream.#catchingUp = snapshot.more;
       stream.#live = true;
       void stream.#drain();
     } catch (error) {
@@ -116,9 +134,11 @@ export class ChatStream {
     return stream;
   }
 
-  async #readSnapshot(): Promise<{ chat: ChatRow; messages: ChatMessageRow[] }> {
+  async #readSnapshot(): Promise<Snapshot> {
     // Status before messages: a turn that ends in between shows as its message and a later status event.
-    const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
+    const { chatId } = this.#request;
+    const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, chatId);
+    const { store } = this.#deps;
     // A client resuming past the last edit may hold messages that are gone: it is sent a truncation and
     // everything after it again.
     const truncatedAfter = chat.historyTruncatedAfter;
@@ -127,8 +147,17 @@ export class ChatStream {
       this.#afterId = truncatedAfter;
       this.#lastSentMessageId = truncatedAfter;
     }
-    const messages = await this.#deps.store.listChatMessages(this.#request.chatId, this.#afterId);
-    return { chat, messages };
+    const afterId = this.#afterId;
+    if (afterId === 0 && this.#resumeTruncatedAt === undefined) {
+      const page = await store.listChatMessagesPage({
+        chatId,
+        beforeId: null,
+        limit: STREAM_SNAPSHOT_MESSAGES,
+      });
+      return { chat, messages: page.messages, more: false };
+    }
+    const messages = await store.listChatMessagesAfter({ chatId, afterId, limit: STREAM_CATCH_UP_BATCH });
+    return { chat, messages, more: messages.length === STREAM_CATCH_UP_BATCH };
   }
 
   #sendSnapshot(chat: ChatRow, messages: readonly ChatMessageRow[]): void {
@@ -151,6 +180,10 @@ export class ChatStream {
     if (this.#draining) return;
     this.#draining = true;
     try {
+      if (this.#catchingUp) {
+        this.#catchingUp = false;
+        await this.#sendMessagesFromStore();
+      }
       for (let next = this.#queue.shift(); next && !this.#sse.closed; next = this.#queue.shift()) {
         await this.#deliver(next);
       }
@@ -185,7 +218,19 @@ export class ChatStream {
         return;
       case 'resync': {
         // Events may have been missed (the pubsub listener reconnected): catch up from the database.
-        const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, this.#request.chatId);
+        const chat = await this.#deps.chatService
+          .requireOwnedChat(this.#request.user, this.#request.chatId)
+          .catch((error: unknown) => {
+            if (error instanceof NotFoundError) return undefined;
+            throw error;
+          });
+        // Deleted meanwhile, its `deleted` event among the missed ones.
+        if (!chat) return this.#endDeleted();
+        // A truncation may be among the missed events: apply it again (at worst, messages the client
+        // holds are sent again, and replace themselves by id).
+        const truncatedAfter = chat.historyTruncatedAfter;
+        if (truncatedAfter !== null && this.#lastSentMessageId > truncatedAfter)
+          this.#truncate(truncatedAfter);
         await this.#sendMessagesFromStore();
         if (chat.statusVersion > this.#statusVersion) {
           this.#statusVersion = chat.statusVersion;
@@ -203,6 +248,9 @@ export class ChatStream {
       case 'truncate':
         this.#truncate(event.after_id);
         return;
+      case 'deleted':
+        this.#endDeleted();
+        return;
     }
   }
 
@@ -214,11 +262,27 @@ export class ChatStream {
     this.#sse.send('truncate', { after_id: afterId });
   }
 
+  /** The chat is gone: a last `deleted` event, then the end (a reconnect would get 404). */
+  #endDeleted(): void {
+    this.#sse.send('deleted', { chat_id: this.#request.chatId });
+    this.#sse.close();
+  }
+
+  /** Sends every message after the last one sent, read in batches. */
   async #sendMessagesFromStore(): Promise<void> {
-    const rows = await this.#deps.store.listChatMessages(this.#request.chatId, this.#lastSentMessageId);
-    for (const row of rows) {
-      if (this.#sse.closed) return;
-      this.#sendMessage(toStreamedMessage(row));
+    const chatId = this.#request.chatId;
+    for (;;) {
+      const afterId = this.#lastSentMessageId;
+      const rows = await this.#deps.store.listChatMessagesAfter({
+        chatId,
+        afterId,
+        limit: STREAM_CATCH_UP_BATCH,
+      });
+      for (const row of rows) {
+        if (this.#sse.closed) return;
+        this.#sendMessage(toStreamedMessage(row));
+      }
+      if (rows.length < STREAM_CATCH_UP_BATCH) return;
     }
   }
 
@@ -234,6 +298,14 @@ export class ChatStream {
     this.#unsubscribe = undefined;
     this.#queue.length = 0;
   }
+}
+
+/** What a stream sends first: the chat's status and a first batch of messages. */
+interface Snapshot {
+  chat: ChatRow;
+  messages: ChatMessageRow[];
+  /** The batch was full: more messages follow (a resume). */
+  more: boolean;
 }
 
 function isTruncated(message: StreamedMessage): message is TruncatedMessage {

@@ -76,8 +76,17 @@ function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined):
 /** Routes that take no body accept none, or an empty object. */
 export const noBody = z.strictObject({}).optional();
 
-/** A message id in a path: a positive integer. */
+/** A message id in a query string (a non-negative integer), as a number. */
 export const messageIdParam = z
   .string()
-  .regex(/^[1-9]\d{0,14}$/, 'must be a message id (a positive integer)')
+  .regex(/^\d{1,15}$/, 'must be a message id (a non-negative integer)')
   .transform(Number);
+
+/** A page size in a query string: an integer from 1 to `max`. */
+export function pageLimitParam(max: number) {
+  return z
+    .string()
+    .regex(/^\d{1,4}$/, `must be an integer from 1 to ${max}`)
+    .transform(Number)
+    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`);
+}

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/connection.js';
@@ -31,11 +31,11 @@ describe('migrate', () => {
     const all = await loadMigrations();
     const first = await migrate(sql);
     expect(first.applied).toEqual(all.map((m) => m.id));
-    expect(first.version).toBe(all.length);
+    expect(first.version).toBe(all.at(-1)!.id);
 
     const second = await migrate(sql);
     expect(second.applied).toEqual([]);
-    expect(second.version).toBe(all.length);
+    expect(second.version).toBe(all.at(-1)!.id);
     const rows = await sql<{ id: number }[]>`SELECT id FROM chatd_migrations ORDER BY id`;
     expect(rows.map((r) => r.id)).toEqual(all.map((m) => m.id));
   });
@@ -48,7 +48,7 @@ describe('migrate', () => {
     // Every migration was applied by exactly one migrator.
     const appliedIds = results.flatMap((r) => r.applied).sort((a, b) => a - b);
     expect(appliedIds).toEqual(all.map((m) => m.id));
-    for (const result of results) expect(result.version).toBe(all.length);
+    for (const result of results) expect(result.version).toBe(all.at(-1)!.id);
     const [{ count }] = await migrators[0]!<
       [{ count: number }]
     >`SELECT count(*)::int AS count FROM chatd_migrations`;
@@ -81,10 +81,28 @@ describe('migrate', () => {
     await expect(migrate(sql)).rejects.toThrow(/schema is at version 9999, newer than this chatd knows/);
   });
 
-  it('rejects migration files out of sequence', async () => {
+  it('rejects repeated migration ids', async () => {
     const dir = await scratchDir('chatd-migrations-');
     await writeFile(path.join(dir, '0001_a.sql'), 'SELECT 1;');
-    await writeFile(path.join(dir, '0003_c.sql'), 'SELECT 1;');
-    await expect(loadMigrations(dir)).rejects.toThrow(/out of sequence/);
+    await writeFile(path.join(dir, '0002_b.sql'), 'SELECT 1;');
+    await writeFile(path.join(dir, '0002_c.sql'), 'SELECT 1;');
+    await expect(loadMigrations(dir)).rejects.toThrow(/0002_c.sql repeats or precedes id 2/);
+  });
+
+  it('accepts a gap, and applies the missing id once it arrives (a number reserved by another branch)', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    const dir = await scratchDir('chatd-migrations-');
+    await writeFile(path.join(dir, '0001_a.sql'), 'CREATE TABLE a (id int);');
+    await writeFile(path.join(dir, '0003_c.sql'), 'CREATE TABLE c (id int);');
+    expect(await migrate(sql, await loadMigrations(dir))).toEqual({ applied: [1, 3], version: 3 });
+    await writeFile(path.join(dir, '0002_b.sql'), 'CREATE TABLE b (id int);');
+    expect(await migrate(sql, await loadMigrations(dir))).toEqual({ applied: [2], version: 3 });
+    expect(await migrate(sql, await loadMigrations(dir))).toEqual({ applied: [], version: 3 });
+    // A build that lacks an id the database has is refused, whatever its newest id.
+    await rm(path.join(dir, '0002_b.sql'));
+    await expect(migrate(sql, await loadMigrations(dir))).rejects.toThrow(
+      /the database has migrations this chatd does not know \(2\)/,
+    );
   });
 });

@@ -425,16 +425,105 @@ describe('chats, messages and queues', () => {
     expect((await store.getChatById(chat.id))?.queuedMessages).toBe(2);
 
     expect(await store.setChatArchived(chat.id, true)).toBe(true);
-    expect(await store.listChatsByOwner(owner.id, { includeArchived: false })).toEqual([]);
-    expect((await store.listChatsByOwner(owner.id, { includeArchived: true })).map((c) => c.id)).toEqual([
+    const page = { ownerId: owner.id, after: null, limit: 10 };
+    expect(await store.listOwnerChatsPage({ ...page, archived: false })).toEqual({ chats: [], next: null });
+    const archived = await store.listOwnerChatsPage({ ...page, archived: true });
+    expect(archived).toEqual({
+      chats: [{ ...chat, archived: true, queuedMessages: 2, updatedAt: expect.any(Date) }],
+      next: null,
+    });
+    expect((await store.listOwnerChatsPage({ ...page, archived: null })).chats.map((c) => c.id)).toEqual([
       chat.id,
     ]);
+    expect(
+      (await store.searchOwnerChatsPage({ ...page, archived: null, query: 'hello' })).chats.map((c) => c.id),
+    ).toEqual([chat.id]);
+    expect((await store.searchOwnerChatsPage({ ...page, archived: null, query: 'nothing' })).chats).toEqual(
+      [],
+    );
+
+    // Pages of messages: the newest first page, then older ones; batches after an id.
+    const newest = await store.listChatMessagesPage({ chatId: chat.id, beforeId: null, limit: 1 });
+    expect(newest).toEqual({ messages: [m2], nextBeforeId: m2.id });
+    expect(await store.listChatMessagesPage({ chatId: chat.id, beforeId: m2.id, limit: 1 })).toEqual({
+      messages: [m1],
+      nextBeforeId: null,
+    });
+    expect(await store.listChatMessagesAfter({ chatId: chat.id, afterId: 0, limit: 1 })).toEqual([m1]);
+    expect(await store.listChatMessagesAfter({ chatId: chat.id, afterId: m1.id, limit: 5 })).toEqual([m2]);
+
+    // Deleting takes the messages and the queue with the chat; only the owner's chat is deleted.
+    expect(await store.deleteOwnedChat({ chatId: chat.id, ownerId: randomUuid() })).toBeUndefined();
+    expect(await store.deleteOwnedChat({ chatId: chat.id, ownerId: owner.id })).toEqual({
+      status: 'pending',
+      statusVersion: 1,
+    });
+    expect(await store.getChatById(chat.id)).toBeUndefined();
+    expect(await store.listChatMessages(chat.id)).toEqual([]);
+    expect(await store.listQueuedMessages(chat.id)).toEqual([]);
+    expect(await store.getTurnEnd(chat.id, randomUuid())).toBeUndefined();
 
     // A running chat must name its worker and heartbeat.
     await expectSqlState(
       store.insertChat({ ownerId: owner.id, title: 'x', status: 'running' as never, modelConfigId: null }),
       SqlState.checkViolation,
     );
+  });
+});
+
+describe('paging and deleting chats', () => {
+  it('pages by (updated_at, id) with exact microsecond keys, ties included', async () => {
+    const owner = await store.insertUser({ username: 'pager', role: 'member' });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const chat = await store.insertChat({
+        ownerId: owner.id,
+        title: `p${i}`,
+        status: 'waiting',
+        modelConfigId: null,
+      });
+      ids.push(chat.id);
+    }
+    // Two chats share an instant whose microseconds a JS Date would lose; the id breaks the tie.
+    await db.sql`UPDATE chats SET updated_at = '2024-05-01 10:00:00.123456+00' WHERE id IN ${db.sql([ids[0]!, ids[1]!])}`;
+    await db.sql`UPDATE chats SET updated_at = '2024-05-01 10:00:00.123457+00' WHERE id = ${ids[2]!}`;
+    const seen: string[] = [];
+    const keys: (string | undefined)[] = [];
+    let after = null;
+    do {
+      const page = await store.listOwnerChatsPage({ ownerId: owner.id, archived: false, after, limit: 1 });
+      seen.push(...page.chats.map((chat) => chat.id));
+      keys.push(page.next?.updatedAt);
+      after = page.next;
+    } while (after);
+    const tied = [ids[0]!, ids[1]!].sort().reverse();
+    expect(seen).toEqual([ids[2], ...tied]);
+    expect(keys).toEqual(['2024-05-01T10:00:00.123457Z', '2024-05-01T10:00:00.123456Z', undefined]);
+    // Not left for the retention test below, which deletes every chat idle that long.
+    for (const id of ids) await store.deleteOwnedChat({ chatId: id, ownerId: owner.id });
+  });
+
+  it('deletes idle chats in batches, under a lock one transaction at a time holds', async () => {
+    const owner = await store.insertUser({ username: 'idler', role: 'member' });
+    const chat = (status: 'waiting' | 'error' | 'pending') =>
+      store.insertChat({ ownerId: owner.id, title: status, status, modelConfigId: null });
+    const idle = [await chat('waiting'), await chat('error'), await chat('waiting')];
+    const pending = await chat('pending');
+    await db.sql`UPDATE chats SET updated_at = now() - interval '2 hours' WHERE owner_id = ${owner.id}`;
+    const recent = await chat('waiting');
+    const deleted = await store.transaction(async (tx) => {
+      expect(await tx.tryChatRetentionLock()).toBe(true);
+      // Another session cannot take it until this transaction ends.
+      expect(await store.transaction((other) => other.tryChatRetentionLock())).toBe(false);
+      return tx.deleteIdleChats({ idleForMs: 3_600_000, limit: 2 });
+    });
+    expect(deleted).toHaveLength(2);
+    expect(await store.transaction((tx) => tx.tryChatRetentionLock())).toBe(true);
+    const rest = await store.deleteIdleChats({ idleForMs: 3_600_000, limit: 2 });
+    expect([...deleted, ...rest].sort()).toEqual(idle.map((c) => c.id).sort());
+    expect(await store.deleteIdleChats({ idleForMs: 3_600_000, limit: 2 })).toEqual([]);
+    expect(await store.getChatById(pending.id)).toBeDefined();
+    expect(await store.getChatById(recent.id)).toBeDefined();
   });
 });
 

@@ -316,6 +316,12 @@ const ROWS: readonly Row[] = [
     expected: ownerOnly(200),
   },
   {
+    method: 'DELETE',
+    route: '/api/v1/chats/:id',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}` }),
+    expected: ownerOnly(204),
+  },
+  {
     method: 'POST',
     route: '/api/v1/chats/:id/messages',
     setup: async () => ({

@@ -94,6 +94,7 @@ describe('chats', () => {
         },
       ],
       queued_messages: [],
+      next_before_id: null,
     });
   });
 

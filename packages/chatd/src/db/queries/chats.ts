@@ -77,18 +77,6 @@ export async function getChatById(db: Db, id: string): Promise<ChatRow | undefin
   return row;
 }
 
-/** A user's chats, most recently updated first. */
-export async function listChatsByOwner(
-  db: Db,
-  ownerId: string,
-  filter: { includeArchived: boolean },
-): Promise<ChatRow[]> {
-  return db<ChatRow[]>`
-    SELECT ${db.unsafe(COLUMNS)} FROM chats
-    WHERE owner_id = ${ownerId} AND (${filter.includeArchived} OR NOT archived)
-    ORDER BY updated_at DESC, id`;
-}
-
 /** Archives or unarchives a chat; false when there is none. */
 export async function setChatArchived(db: Db, id: string, archived: boolean): Promise<boolean> {
   const result = await db`UPDATE chats SET archived = ${archived}, updated_at = now() WHERE id = ${id}`;
@@ -352,22 +340,27 @@ export async function requestChatInterrupt(
 /**
  * What a claim's turn end left behind: the chat's status now and the message the claim wrote, if any.
  * A worker whose completion committed while its acknowledgement was lost learns from it that it did.
+ * Undefined when the chat no longer exists (it was deleted).
  */
 export async function getTurnEnd(
   db: Db,
   chatId: string,
   claimId: string,
-): Promise<{
-  status: ChatStatus;
-  statusVersion: number;
-  lastError: string | null;
-  message: ChatMessageRow | null;
-}> {
-  const [chat] = await db<[{ status: ChatStatus; statusVersion: number; lastError: string | null }]>`
+): Promise<
+  | {
+      status: ChatStatus;
+      statusVersion: number;
+      lastError: string | null;
+      message: ChatMessageRow | null;
+    }
+  | undefined
+> {
+  const [chat] = await db<[{ status: ChatStatus; statusVersion: number; lastError: string | null }?]>`
     SELECT status, status_version, last_error FROM chats WHERE id = ${chatId}`;
+  if (!chat) return undefined;
   const [message] = await db<[ChatMessageRow?]>`
     SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages WHERE chat_id = ${chatId} AND claim_id = ${claimId}`;
-  return { ...chat!, message: message ?? null };
+  return { ...chat, message: message ?? null };
 }
 
 /**

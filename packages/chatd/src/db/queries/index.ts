@@ -1,7 +1,9 @@
 import * as apiTokens from './api-tokens.js';
+import * as chatDeletion from './chat-deletion.js';
 import * as chatHistoryEdits from './chat-history-edits.js';
 import * as chatMessages from './chat-messages.js';
 import * as chatModelConfigs from './chat-model-configs.js';
+import * as chatPages from './chat-pages.js';
 import * as chatProviderApiKeys from './chat-provider-api-keys.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
@@ -35,6 +37,8 @@ export const queries = Object.freeze({
   ...chatHistoryEdits,
   ...chatQueuedMessages,
   ...chatUsage,
+  ...chatPages,
+  ...chatDeletion,
   ...replicas,
   ...configVersion,
   ...schemaVersion,

@@ -1,13 +1,32 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH } from '../../chat/chat-paging.js';
 import { userOf } from '../auth.js';
 import { presentChat, presentMessage, presentQueuedMessage } from '../presenters.js';
-import { idParams, parseRequestPart, text, uuid } from '../validation.js';
+import { idParams, messageIdParam, pageLimitParam, parseRequestPart, text, uuid } from '../validation.js';
 import type { RouteContext } from './route-context.js';
 
 const createChatBody = z.strictObject({ content: text(), model_config_id: uuid.optional() });
 const sendMessageBody = z.strictObject({ content: text() });
-const listChatsQuery = z.strictObject({ include_archived: z.enum(['true', 'false']).optional() });
+/**
+ * `archived`: `false` (the default: chats not archived), `true` (archived ones only) or `all`. The older
+ * `include_archived=true` still means `all` (and `false` the default); not together with `archived`.
+ */
+const listChatsQuery = z
+  .strictObject({
+    limit: pageLimitParam(MAX_PAGE_SIZE).optional(),
+    cursor: z.string().max(200).optional(),
+    q: text().max(MAX_SEARCH_LENGTH).optional(),
+    archived: z.enum(['false', 'true', 'all']).optional(),
+    include_archived: z.enum(['true', 'false']).optional(),
+  })
+  .refine((query) => query.archived === undefined || query.include_archived === undefined, {
+    message: 'archived and include_archived: give one of them (include_archived=true is archived=all)',
+  });
+const chatQuery = z.strictObject({
+  before_id: messageIdParam.optional(),
+  limit: pageLimitParam(MAX_PAGE_SIZE).optional(),
+});
 /** Routes that take no body accept none, or an empty object. */
 const noBody = z.strictObject({}).optional();
 
@@ -30,20 +49,34 @@ export function registerChatRoutes(app: FastifyInstance, { deps, access, limits 
 
   app.get('/chats', user, async (request) => {
     const query = parseRequestPart(listChatsQuery, request.query, 'query');
-    const chats = await chatService.listChats(userOf(request), {
-      includeArchived: query.include_archived === 'true',
+    const page = await chatService.listChats(userOf(request), {
+      archived: query.archived ?? (query.include_archived === 'true' ? 'all' : 'false'),
+      limit: query.limit ?? DEFAULT_PAGE_SIZE,
+      cursor: query.cursor,
+      q: query.q,
     });
-    return { chats: chats.map(presentChat) };
+    return { chats: page.chats.map(presentChat), next_cursor: page.nextCursor };
   });
 
   app.get('/chats/:id', user, async (request) => {
     const { id } = parseRequestPart(idParams, request.params, 'path');
-    const detail = await chatService.getChat(userOf(request), id);
+    const query = parseRequestPart(chatQuery, request.query, 'query');
+    const detail = await chatService.getChat(userOf(request), id, {
+      beforeId: query.before_id,
+      limit: query.limit ?? DEFAULT_PAGE_SIZE,
+    });
     return {
       chat: presentChat(detail.chat),
       messages: detail.messages.map(presentMessage),
       queued_messages: detail.queuedMessages.map(presentQueuedMessage),
+      next_before_id: detail.nextBeforeId,
     };
+  });
+
+  app.delete('/chats/:id', user, async (request, reply) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    await chatService.deleteChat(userOf(request), id);
+    return reply.code(204).send();
   });
 
   app.post('/chats/:id/messages', { ...user, preHandler: limits.messages }, async (request, reply) => {
