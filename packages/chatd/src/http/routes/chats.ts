@@ -3,7 +3,15 @@ import { z } from 'zod';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_SEARCH_LENGTH } from '../../chat/chat-paging.js';
 import { userOf } from '../auth.js';
 import { presentChat, presentMessage, presentQueuedMessage } from '../presenters.js';
-import { idParams, messageIdParam, pageLimitParam, parseRequestPart, text, uuid } from '../validation.js';
+import {
+  idParams,
+  messageIdParam,
+  noBody,
+  pageLimitParam,
+  parseRequestPart,
+  text,
+  uuid,
+} from '../validation.js';
 import type { RouteContext } from './route-context.js';
 
 const createChatBody = z.strictObject({ content: text(), model_config_id: uuid.optional() });
@@ -27,8 +35,6 @@ const chatQuery = z.strictObject({
   before_id: messageIdParam.optional(),
   limit: pageLimitParam(MAX_PAGE_SIZE).optional(),
 });
-/** Routes that take no body accept none, or an empty object. */
-const noBody = z.strictObject({}).optional();
 
 /**
  * The caller's chats under `/chats`. Another user's chat is answered 404, like one that does not exist
