@@ -4,6 +4,7 @@ import * as chatModelConfigs from './chat-model-configs.js';
 import * as chatProviderApiKeys from './chat-provider-api-keys.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
+import * as chatSummaries from './chat-summaries.js';
 import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
@@ -31,6 +32,7 @@ export const queries = Object.freeze({
   ...chats,
   ...chatMessages,
   ...chatQueuedMessages,
+  ...chatSummaries,
   ...replicas,
   ...configVersion,
   ...schemaVersion,
