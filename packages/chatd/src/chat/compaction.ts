@@ -110,7 +110,9 @@ export async function compactHistory(
     usage = result.usage;
     if (text === '') throw new Error('the model answered the summary call with nothing');
   } catch (error) {
-    if (error instanceof TurnAbortedError) throw error;
+    // Interrupted (or the claim lost) during the summary: the turn ends as interrupted, and the partial
+    // text of the summary is not its answer's.
+    if (error instanceof TurnAbortedError) throw new TurnAbortedError('', { cause: error.cause });
     deps.logger.warn(
       { ...log, err: error },
       'summarising the history failed; leaving the oldest messages out of the prompt instead',

@@ -32,6 +32,8 @@ let providerId: string;
 let counter: TokenCounter;
 /** Chats whose summary calls fail (to test the fallback), by a marker in their messages. */
 const FAIL_SUMMARY = 'fail-summary-marker';
+/** Chats whose summary calls take long (to interrupt them). */
+const SLOW_SUMMARY = 'slow-summary-marker';
 
 function isSummaryCall(request: ScriptedRequest): boolean {
   return (
@@ -42,6 +44,9 @@ function isSummaryCall(request: ScriptedRequest): boolean {
 function script(request: ScriptedRequest): ScriptedReply {
   if (isSummaryCall(request)) {
     if (request.lastUserContent.includes(FAIL_SUMMARY)) return { status: 400, message: 'no summaries today' };
+    if (request.lastUserContent.includes(SLOW_SUMMARY)) {
+      return { chunks: ['SUMMARY-OF-EARLIER ', 'slowly'], firstDelayMs: 5_000 };
+    }
     return { chunks: ['SUMMARY-OF-EARLIER ', 'the user sent numbered long messages.'] };
   }
   const slow = /^slow/.test(request.lastUserContent);
@@ -211,6 +216,32 @@ describe('the context window', () => {
     // The kept part starts with a user message (there is no system prompt here, and no summary).
     expect(last.messages[0]?.role).toBe('user');
     expect(await sql`SELECT 1 FROM chat_summaries WHERE chat_id = ${chatId}`).toHaveLength(0);
+  });
+
+  it('ends a turn interrupted during its summary call as interrupted, with an empty answer', async () => {
+    const config = await modelConfig({ context_limit: 2_000, max_output_tokens: 200 });
+    const prefix = `${SLOW_SUMMARY} `;
+    const chat = await member.createChat(longMessage(1, 100, prefix), config.id);
+    await settled(chat.id, 2);
+    let n = 1;
+    const summaryCalls = () =>
+      llm.requests.filter((r) => isSummaryCall(r) && r.lastUserContent.includes(prefix));
+    while (summaryCalls().length === 0) {
+      n += 1;
+      expect(n).toBeLessThan(10);
+      await member.sendMessage(chat.id, longMessage(n, 100, prefix));
+      await eventually(
+        async () => summaryCalls().length > 0 || (await member.getChat(chat.id)).messages.length >= 2 * n,
+        'the turn ends or summarises',
+        10_000,
+      );
+    }
+    await member.request('POST', `/api/v1/chats/${chat.id}/interrupt`);
+    const { status, messages } = await settled(chat.id, 2 * n);
+    expect(status).toBe('waiting');
+    expect(messages.at(-1)).toMatchObject({ role: 'assistant', finish_reason: 'interrupted', content: '' });
+    expect(llm.requestsFor(longMessage(n, 100, prefix))).toHaveLength(0);
+    expect(summaryCalls()[0]!.closedEarlyAt).toBeDefined();
   });
 
   it('ends a turn whose newest message cannot fit in error, without calling the provider for it', async () => {
