@@ -52,11 +52,16 @@ CREATE TRIGGER chat_messages_summary_edit
 
 -- chats.compact_requested: POST /chats/{id}/compact. The next turn of the chat compacts its history first
 -- (it takes the request when it reads the history). A request made while a turn runs is for after that
--- turn: when the turn ends with nothing else to do (running -> waiting), the chat becomes pending again
--- instead, and the turn that claims it compacts and answers nothing. A BEFORE trigger, so that every
--- write path that ends a turn obeys it without knowing of it; it turns a request into at most one turn
--- (that turn takes the flag before it runs), never a loop.
+-- turn: compact_requested_claim names the claim that was running when it was made, and when that claim's
+-- turn ends with nothing else to do (running -> waiting), the chat becomes pending again instead, so the
+-- turn that claims it compacts and answers nothing. A BEFORE trigger, so that every write path that ends
+-- a turn obeys it without knowing of it.
+--
+-- No loop: the trigger fires only for the claim named, once per request. A turn that does not take
+-- requests (a replica of the previous release, during a rolling upgrade) leaves the flag set, and the
+-- chat still comes to rest: its claim is not the one named.
 ALTER TABLE chats ADD COLUMN compact_requested boolean NOT NULL DEFAULT false;
+ALTER TABLE chats ADD COLUMN compact_requested_claim uuid;
 
 CREATE FUNCTION chats_compact_after_turn() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -69,5 +74,7 @@ $$;
 -- final status; either order bumps the version once, as running -> pending is a change too.
 CREATE TRIGGER chats_a_compact_after_turn
   BEFORE UPDATE OF status ON chats
-  FOR EACH ROW WHEN (OLD.status = 'running' AND NEW.status = 'waiting' AND NEW.compact_requested AND NOT NEW.archived)
+  FOR EACH ROW WHEN (
+    OLD.status = 'running' AND NEW.status = 'waiting' AND NEW.compact_requested AND NOT NEW.archived
+    AND NEW.compact_requested_claim = OLD.claim_id)
   EXECUTE FUNCTION chats_compact_after_turn();

@@ -1013,6 +1013,16 @@ describe('the context window queries', () => {
     // An idle chat becomes pending at once.
     const woken = await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
     expect(woken).toMatchObject({ status: 'pending', woke: true, statusVersion: idle!.statusVersion + 1 });
+    // A turn that does not take the request (a replica of the previous release) still comes to rest: the
+    // request was not made while its claim ran.
+    const old = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
+    const rest = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: old.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    expect(rest?.status).toBe('waiting');
     // An archived chat takes no request.
     await store.setChatArchived(chat.id, true);
     expect(await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id })).toBeUndefined();

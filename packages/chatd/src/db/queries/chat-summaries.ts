@@ -129,6 +129,8 @@ export async function requestChatCompaction(
 ): Promise<CompactionRequest | undefined> {
   const [row] = await db<[CompactionRequest?]>`
     UPDATE chats c SET compact_requested = true,
+      -- The claim running now, whose turn's end then makes the chat pending again (migration 0011).
+      compact_requested_claim = CASE WHEN c.status = 'running' THEN c.claim_id ELSE NULL END,
       status = CASE WHEN c.status = 'waiting' AND c.queued_messages = 0 THEN 'pending' ELSE c.status END,
       updated_at = CASE WHEN c.status = 'waiting' AND c.queued_messages = 0 THEN now() ELSE c.updated_at END
     FROM (SELECT id, status FROM chats WHERE id = ${input.chatId} FOR UPDATE) before
