@@ -317,6 +317,24 @@ export class ChatService {
     await this.#events.publish(chatId, [{ type: 'deleted' }]);
   }
 
+  /**
+   * Asks for the chat's history to be compacted (summarised) without racing a turn: the request is
+   * recorded on the chat, and whoever runs the chat's next turn compacts first. An idle chat becomes
+   * `pending` for a turn that only compacts (it answers nothing); a running turn is followed by one
+   * (migration 0011); a chat in `error` or with a pending turn compacts when that turn runs.
+   */
+  async compact(user: AuthenticatedUser, chatId: string): Promise<void> {
+    const chat = await this.requireOwnedChat(user, chatId);
+    if (chat.archived) throw new InvalidInputError('the chat is archived: unarchive it to compact it');
+    const request = await this.#store.requestChatCompaction({ chatId, ownerId: user.id });
+    if (!request) throw new NotFoundError(`chat ${chatId} not found`);
+    if (request.woke) {
+      await this.#events.publish(chatId, [
+        { type: 'status', status: 'pending', version: request.statusVersion },
+      ]);
+    }
+  }
+
   /** Archives or unarchives an owned chat. */
   async setArchived(user: AuthenticatedUser, chatId: string, archived: boolean): Promise<void> {
     await this.requireOwnedChat(user, chatId);

@@ -13,10 +13,12 @@ import { abortableSleep } from '../util/abortable-sleep.js';
 import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
 import type { TitleGenerator } from './chat-titles.js';
+import { PromptTooLargeError } from './context-window.js';
 import { resolveChatModel } from './model-resolution.js';
 import { PartBatcher } from './part-batcher.js';
 import { assembleSystemPrompt } from './prompt.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
+import { type ConversationMessage, TurnPrompts, type TurnSummary } from './turn-prompt.js';
 
 /** The channel the database notifies when a chat becomes pending (migration 0003). */
 export const CHAT_WORK_CHANNEL = 'chat:work';
@@ -109,7 +111,8 @@ function stopTurn(turn: LiveTurn, why: 'interrupted' | 'lost' | 'given up'): voi
  * - Every turn ends: heartbeats name live claims only, so a turn that gave up stops being kept alive and
  *   is taken over; takeovers per turn are bounded (`maxTakeovers`), past which the chat ends in `error`.
  * - No loop: a failed turn ends in `error` and keeps its queue; only a user action or a takeover starts
- *   an attempt, and an attempt calls the provider at most 1 + retries times (`runChatTurn`).
+ *   an attempt, and an attempt calls the provider at most 1 + retries times (`runChatTurn`) for its
+ *   answer, and as often for one summary when it compacts (`compaction.ts`).
  * - Interrupts stick: an interrupted turn always writes an `interrupted` answer (possibly empty).
  * - One owner streams: a heartbeat that finds a claim gone aborts its turn, whose parts are no longer
  *   published; streams drop parts of any claim but the current one (their status version).
@@ -121,6 +124,8 @@ export class ChatWorker {
   /** Provider warnings already logged, by model config (each is logged once, not on every turn). */
   readonly #warned = new Set<string>();
   readonly #options: ChatWorkerOptions;
+  /** Fits prompts to their model's context window, compacting histories (see `turn-prompt.ts`). */
+  readonly #prompts: TurnPrompts;
   /** Live turns by claim id. */
   readonly #turns = new Map<string, LiveTurn>();
   /** Timers that find work (acquire, poll, takeovers): stopped first on stop. */
@@ -142,6 +147,7 @@ export class ChatWorker {
   constructor(deps: ChatWorkerDependencies, options: Partial<ChatWorkerOptions> = {}) {
     this.#deps = deps;
     this.#options = Object.freeze({ ...DEFAULT_CHAT_WORKER_OPTIONS, ...options });
+    this.#prompts = new TurnPrompts({ store: deps.store, logger: deps.logger }, this.#options.turn);
   }
 
   /** Turns running now. */
@@ -291,11 +297,17 @@ export class ChatWorker {
       try {
         // The history first: it may promote a queued message, which this turn then answers (or, when
         // it was interrupted before it started, answers as interrupted).
-        const { prompt, replyTo } = await this.#historyToAnswer(chat.id, claimId);
+        const history = await this.#historyToAnswer(chat.id, claimId);
+        const { replyTo } = history;
+        if (replyTo === null) {
+          // Only a compaction was asked for (POST /chats/{id}/compact on an idle chat).
+          await this.#compactOnly(chat, claimId, history, signal, turn);
+          throw new NothingToAnswerError();
+        }
         const answer = (fields: Omit<AssistantMessageInsert, 'replyTo'>) => ({ ...fields, replyTo });
         try {
           if (signal.aborted) throw new TurnAbortedError('', { cause: signal.reason });
-          const result = await this.#callModel(chat, prompt, signal, (delta) => parts.push(delta));
+          const result = await this.#callModel(chat, claimId, history, signal, (delta) => parts.push(delta));
           timeToFirstTokenMs = result.timeToFirstTokenMs;
           assistant = answer({
             content: result.text,
@@ -312,7 +324,7 @@ export class ChatWorker {
           else {
             outcome = 'error';
             lastError = describeTurnFailure(error);
-            if (!(error instanceof ProviderError))
+            if (!(error instanceof ProviderError || error instanceof PromptTooLargeError))
               logger.error({ err: error, chatId: chat.id }, 'turn failed');
           }
           assistant = answer({
@@ -372,13 +384,8 @@ export class ChatWorker {
     }
   }
 
-  /** Resolves the chat's configuration and calls its model. */
-  async #callModel(
-    chat: ChatRow,
-    prompt: ReadonlyArray<{ role: 'user' | 'assistant'; content: string }>,
-    signal: AbortSignal,
-    onTextDelta: (delta: string) => void,
-  ) {
+  /** The chat's model, its provider connection and the system prompt, from the config cache. */
+  async #resolveModel(chat: ChatRow) {
     const { configCache, secretBox } = this.#deps;
     const [model, systemPrompt, userPrompt] = await Promise.all([
       resolveChatModel(configCache, chat),
@@ -386,17 +393,45 @@ export class ChatWorker {
       configCache.getUserPrompt(chat.ownerId),
     ]);
     const { provider } = model;
+    const connection = {
+      kind: provider.provider,
+      apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
+      baseUrl: provider.baseUrl,
+    };
+    return { model, connection, system: assembleSystemPrompt(systemPrompt, userPrompt) };
+  }
+
+  /**
+   * Resolves the chat's configuration, fits the prompt to the model's context window (compacting the
+   * history first when it is past the threshold or a compaction was asked for) and calls the model.
+   */
+  async #callModel(
+    chat: ChatRow,
+    claimId: string,
+    history: TurnHistory,
+    signal: AbortSignal,
+    onTextDelta: (delta: string) => void,
+  ) {
+    const { model, connection, system } = await this.#resolveModel(chat);
+    const prompt = await this.#prompts.prepare({
+      chatId: chat.id,
+      claimId,
+      model,
+      connection,
+      system,
+      summary: history.summary,
+      messages: history.messages,
+      compactRequested: history.compactRequested,
+      signal,
+    });
     const result = await runChatTurn(
       {
-        provider: {
-          kind: provider.provider,
-          apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
-          baseUrl: provider.baseUrl,
-        },
+        provider: connection,
         model: model.config.model,
         options: model.config.options as JsonObject,
-        system: assembleSystemPrompt(systemPrompt, userPrompt),
-        messages: prompt,
+        maxOutputTokens: prompt.maxOutputTokens,
+        system: prompt.system,
+        messages: prompt.messages,
         signal,
         onTextDelta,
         onWarning: (warning) => this.#warnOnce(model.config.id, model.config.model, warning),
@@ -404,6 +439,39 @@ export class ChatWorker {
       this.#options.turn,
     );
     return { ...result, modelConfigId: model.config.id };
+  }
+
+  /**
+   * A turn with nothing to answer that was asked to compact: summarises the history and ends. Its failure
+   * (a provider error, an interrupt) is logged and the turn ends all the same; a lost claim or a give-up
+   * is left to the caller.
+   */
+  async #compactOnly(
+    chat: ChatRow,
+    claimId: string,
+    history: TurnHistory,
+    signal: AbortSignal,
+    turn: LiveTurn,
+  ): Promise<void> {
+    try {
+      const { model, connection, system } = await this.#resolveModel(chat);
+      await this.#prompts.compactOnly({
+        chatId: chat.id,
+        claimId,
+        model,
+        connection,
+        system,
+        summary: history.summary,
+        messages: history.messages,
+        compactRequested: true,
+        signal,
+      });
+    } catch (error) {
+      if (turn.lost || turn.givenUp) throw error;
+      if (!(error instanceof TurnAbortedError)) {
+        this.#deps.logger.warn({ err: error, chatId: chat.id }, 'the requested compaction failed');
+      }
+    }
   }
 
   /**
@@ -504,25 +572,37 @@ export class ChatWorker {
    *
    * Failed answers (`error`) are shown to the user but are not part of the conversation: a retry answers
    * their question again. Empty answers (an interrupt before the first token) are left out of the prompt.
+   *
+   * The history is what comes after the chat's summary (compaction), read with it in one statement; the
+   * same statement takes a compaction request. With a request and nothing to answer, `replyTo` is null:
+   * the turn only compacts.
    */
-  async #historyToAnswer(
-    chatId: string,
-    claimId: string,
-  ): Promise<{ prompt: Array<{ role: 'user' | 'assistant'; content: string }>; replyTo: number }> {
+  async #historyToAnswer(chatId: string, claimId: string): Promise<TurnHistory> {
     const { store, events } = this.#deps;
-    const history = (await store.listChatMessages(chatId)).filter(isConversation);
+    const read = await store.getChatTurnHistory(chatId, claimId);
+    const history = read.messages.filter(isConversation);
     let last: ChatMessageRow | undefined = history.at(-1);
     if (last?.role !== 'user') {
       const promoted = await store.promoteNextQueuedMessage(chatId, claimId);
-      if (!promoted) throw new NothingToAnswerError();
-      void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
-      history.push(promoted);
-      last = promoted;
+      if (promoted) {
+        void events.publish(chatId, [{ type: 'message', message: toStreamedMessage(promoted) }]);
+        history.push(promoted);
+        last = promoted;
+      } else if (!read.compactRequested) {
+        throw new NothingToAnswerError();
+      } else {
+        last = undefined;
+      }
     }
-    const prompt = history
+    const messages = history
       .filter((message) => message.role === 'user' || message.content !== '')
-      .map((message) => ({ role: message.role, content: message.content }));
-    return { prompt, replyTo: last.id };
+      .map((message) => ({ id: message.id, role: message.role, content: message.content }));
+    return {
+      messages,
+      summary: read.summary,
+      compactRequested: read.compactRequested,
+      replyTo: last?.id ?? null,
+    };
   }
 
   /**
@@ -592,6 +672,17 @@ export class ChatWorker {
     timer.unref();
     this.#timers.push(timer);
   }
+}
+
+/** The history a turn works on: see `#historyToAnswer`. */
+interface TurnHistory {
+  /** The conversation after the summary, oldest first; it ends with the question when there is one. */
+  readonly messages: ConversationMessage[];
+  readonly summary: TurnSummary | null;
+  /** Compact first (a request was taken with the history). */
+  readonly compactRequested: boolean;
+  /** The user message the turn answers; null when it only compacts. */
+  readonly replyTo: number | null;
 }
 
 /** What a turn's end announces to streams. */

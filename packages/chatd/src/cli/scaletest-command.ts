@@ -2,6 +2,12 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
 import {
+  CONTEXT_WINDOW_BENCH_DEFAULTS,
+  type ContextWindowBenchOptions,
+  formatContextWindowBenchReport,
+  runContextWindowBench,
+} from '../scaletest/context-window-bench.js';
+import {
   FAULT_RUN_DEFAULTS,
   type FaultScaleTestReport,
   formatFaultScaleTestReport,
@@ -39,6 +45,52 @@ export function scaletestCommand(): Command {
       const report = await measureConfigPropagation(options);
       process.stdout.write(`${formatPropagationReport(report)}\n`);
       if (report.freshReads !== report.writes) process.exitCode = 1;
+    });
+
+  scaletest
+    .command('context-window')
+    .description(
+      'prompt tokens per turn over one long chat, with and without compaction (one in-process chatd, a mock LLM, a scratch database)',
+    )
+    .addOption(
+      new Option('--turns <n>', 'turns of the chat')
+        .env('CHATD_SCALETEST_CONTEXT_TURNS')
+        .default(CONTEXT_WINDOW_BENCH_DEFAULTS.turns)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--context-limit <n>', 'context_limit of the compacting model config')
+        .env('CHATD_SCALETEST_CONTEXT_LIMIT')
+        .default(CONTEXT_WINDOW_BENCH_DEFAULTS.contextLimit)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--message-tokens <n>', 'tokens of each user message')
+        .env('CHATD_SCALETEST_MESSAGE_TOKENS')
+        .default(CONTEXT_WINDOW_BENCH_DEFAULTS.messageTokens)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--response-tokens <n>', 'words (about a token each) of each answer of the mock LLM')
+        .env('CHATD_SCALETEST_RESPONSE_TOKENS')
+        .default(CONTEXT_WINDOW_BENCH_DEFAULTS.responseTokens)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--every <n>', 'print every n-th turn (and the first, the last and each that compacted)')
+        .env('CHATD_SCALETEST_EVERY')
+        .default(CONTEXT_WINDOW_BENCH_DEFAULTS.every)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option(
+        '--postgres-url <url>',
+        'PostgreSQL server to create the scratch database on (default: a temporary embedded PostgreSQL)',
+      ).env('CHATD_POSTGRES_URL'),
+    )
+    .action(async (options: ContextWindowBenchOptions) => {
+      const report = await runContextWindowBench(options);
+      process.stdout.write(`${formatContextWindowBenchReport(report)}\n`);
     });
 
   scaletest

@@ -11,6 +11,7 @@ import type { Store } from '../db/store.js';
 import { InvalidInputError, NotFoundError, TooLargeError } from '../errors.js';
 import { refusedHostReason } from '../llm/provider-address-policy.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { DEFAULT_COMPRESSION_THRESHOLD, requireContextSettings } from './model-context-settings.js';
 
 /** The largest user or system prompt, in UTF-8 bytes (the schema's CHECK constraints agree). */
 export const MAX_PROMPT_BYTES = 128 * 1024;
@@ -45,6 +46,10 @@ export interface NewModelConfig {
   enabled?: boolean | undefined;
   isDefault?: boolean | undefined;
   contextLimit: number;
+  /** The answer reserve; absent or null: the default (see `model-context-settings.ts`). */
+  maxOutputTokens?: number | null | undefined;
+  /** A percentage of `contextLimit`; absent: 70. */
+  compressionThreshold?: number | undefined;
   options?: JsonObject | undefined;
 }
 
@@ -55,6 +60,9 @@ export interface ModelConfigChanges {
   enabled?: boolean | undefined;
   isDefault?: boolean | undefined;
   contextLimit?: number | undefined;
+  /** null resets the answer reserve to the default. */
+  maxOutputTokens?: number | null | undefined;
+  compressionThreshold?: number | undefined;
   options?: JsonObject | undefined;
 }
 
@@ -157,7 +165,9 @@ export class ConfigAdmin {
    * transaction. @throws {InvalidInputError} when the provider does not exist.
    */
   async createModelConfig(input: NewModelConfig): Promise<ChatModelConfigRow> {
-    requireContextLimit(input.contextLimit);
+    const maxOutputTokens = input.maxOutputTokens ?? null;
+    const compressionThreshold = input.compressionThreshold ?? DEFAULT_COMPRESSION_THRESHOLD;
+    requireContextSettings({ contextLimit: input.contextLimit, maxOutputTokens, compressionThreshold });
     return this.#moveDefaultIf(input.isDefault === true, async (tx) => {
       if (!(await tx.getChatProviderById(input.providerId))) {
         throw new InvalidInputError(`provider ${input.providerId} does not exist`);
@@ -170,6 +180,8 @@ export class ConfigAdmin {
         enabled: input.enabled ?? true,
         isDefault: input.isDefault ?? false,
         contextLimit: input.contextLimit,
+        maxOutputTokens,
+        compressionThreshold,
         options: input.options ?? {},
       });
     });
@@ -177,11 +189,33 @@ export class ConfigAdmin {
 
   /** Applies changes to a model config. @throws {NotFoundError} when there is none (or it was deleted). */
   async updateModelConfig(id: string, changes: ModelConfigChanges): Promise<ChatModelConfigRow> {
-    if (changes.contextLimit !== undefined) requireContextLimit(changes.contextLimit);
+    const changesContext =
+      changes.contextLimit !== undefined ||
+      changes.maxOutputTokens !== undefined ||
+      changes.compressionThreshold !== undefined;
     return this.#moveDefaultIf(changes.isDefault === true, async (tx) => {
+      if (changesContext) {
+        // The settings are checked together, as they will be. A concurrent write between this read and
+        // the update is caught by the schema's CHECK constraints (reported as invalid input below).
+        const current = await tx.getChatModelConfigById(id);
+        if (!current) throw modelConfigNotFound(id);
+        requireContextSettings({
+          contextLimit: changes.contextLimit ?? current.contextLimit,
+          maxOutputTokens:
+            changes.maxOutputTokens === undefined ? current.maxOutputTokens : changes.maxOutputTokens,
+          compressionThreshold: changes.compressionThreshold ?? current.compressionThreshold,
+        });
+      }
       // Clearing first is safe: a missing config throws below and rolls the clear back.
       if (changes.isDefault) await tx.clearDefaultChatModelConfig();
-      const updated = await tx.updateChatModelConfig(id, changes);
+      const updated = await tx.updateChatModelConfig(id, changes).catch((error: unknown) => {
+        if (sqlStateOf(error) === SqlState.checkViolation) {
+          throw new InvalidInputError(
+            'max_output_tokens must be at most half the context_limit (the model config changed meanwhile: read it again)',
+          );
+        }
+        throw error;
+      });
       if (!updated) throw modelConfigNotFound(id);
       return updated;
     });
@@ -287,13 +321,6 @@ function requireBaseUrlRules(provider: ProviderKind, baseUrl: string | null): vo
     throw new InvalidInputError(
       `base_url must not point at a link-local or cloud metadata address (${refused}); loopback and private addresses are allowed`,
     );
-  }
-}
-
-/** The column is a PostgreSQL integer: positive and at most 2^31 - 1. */
-function requireContextLimit(contextLimit: number): void {
-  if (!Number.isInteger(contextLimit) || contextLimit <= 0 || contextLimit > 2_147_483_647) {
-    throw new InvalidInputError('context_limit must be a positive integer (at most 2147483647)');
   }
 }
 

@@ -95,6 +95,10 @@ export interface ChatModelConfigRow {
   enabled: boolean;
   isDefault: boolean;
   contextLimit: number;
+  /** The reserve for the answer, sent as the provider's output limit; null: the default (migration 0011). */
+  maxOutputTokens: number | null;
+  /** A percentage of `contextLimit`: a prompt over it has its older history summarised. */
+  compressionThreshold: number;
   options: ModelOptions;
   createdAt: Date;
   updatedAt: Date;
@@ -167,6 +171,24 @@ export interface ChatMessageRow {
   /** The user message an assistant message answers (null on user messages). */
   replyTo: number | null;
   createdAt: Date;
+}
+
+/** A chat's summary (migration 0011): it stands for the messages up to `throughMessageId` in prompts. */
+export interface ChatSummaryRow {
+  chatId: string;
+  content: string;
+  /** The last message it covers. */
+  throughMessageId: number;
+  /** Its size in the chat's tokenizer when it was written. */
+  tokenCount: number;
+  modelConfigId: string | null;
+  /** Usage of every summary call of the chat, added up. */
+  inputTokens: number;
+  outputTokens: number;
+  /** How many summaries were written (each replaced the one before). */
+  compactions: number;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 export interface ChatQueuedMessageRow {

@@ -5,6 +5,7 @@
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
 import { type StreamedMessage, toStreamedMessage } from '../chat/chat-events.js';
 import type { ConfigStatus } from '../config/config-admin.js';
+import { effectiveMaxOutputTokens } from '../config/model-context-settings.js';
 import type {
   ApiTokenSummaryRow,
   ChatMessageRow,
@@ -101,6 +102,9 @@ export interface ModelConfigJson {
   enabled: boolean;
   is_default: boolean;
   context_limit: number;
+  /** The answer reserve in force (the default when none was set). */
+  max_output_tokens: number;
+  compression_threshold: number;
   options: ModelOptions;
   created_at: string;
   updated_at: string;
@@ -115,6 +119,8 @@ export function presentModelConfig(row: ChatModelConfigRow): ModelConfigJson {
     enabled: row.enabled,
     is_default: row.isDefault,
     context_limit: row.contextLimit,
+    max_output_tokens: effectiveMaxOutputTokens(row),
+    compression_threshold: row.compressionThreshold,
     options: row.options,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),

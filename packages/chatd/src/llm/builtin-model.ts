@@ -9,6 +9,8 @@ import type {
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
 import { ProviderError } from './llm-errors.js';
+import { SUMMARY_INSTRUCTION } from './summary-prompt.js';
+import { loadTokenCounter, tokenizerFor } from './token-counter.js';
 
 /** Models of the `builtin` provider: offline, deterministic, for tests and for checking a deployment. */
 export const BUILTIN_MODELS = ['echo', 'inspect'] as const;
@@ -25,6 +27,11 @@ export interface InspectReport {
   readonly messages: ReadonlyArray<{ readonly role: string; readonly length: number }>;
   /** The call settings that were set (temperature, maxOutputTokens, topP, ...); unset ones are absent. */
   readonly options: Readonly<Record<string, number | readonly string[]>>;
+  /**
+   * The prompt's size in tokens, counted as chatd counts the builtin models' prompts (`o200k_base`, with
+   * OpenAI's per-message overhead: see `token-counter.ts`).
+   */
+  readonly prompt_tokens: number;
 }
 
 /** True for the model names the builtin provider serves. */
@@ -34,7 +41,8 @@ export function isBuiltinModelId(model: string): model is BuiltinModelId {
 
 /**
  * A builtin model as an AI SDK LanguageModelV3 (the specification `ai` 6 calls natively). No network:
- * `echo` answers with the last user message, `inspect` with an {@link InspectReport}. Both stream the
+ * `echo` answers with the last user message, `inspect` with an {@link InspectReport}; asked for a summary
+ * (the system prompt is `SUMMARY_INSTRUCTION`), both answer with {@link builtinSummary}. Both stream the
  * answer in word-sized chunks, yielding to the event loop between chunks so an abort lands mid-stream,
  * and report usage estimated at four characters per token. Unknown model → {@link ProviderError}.
  */
@@ -70,7 +78,7 @@ class BuiltinLanguageModel implements LanguageModelV3 {
 
   async doGenerate(options: LanguageModelV3CallOptions): Promise<LanguageModelV3GenerateResult> {
     throwIfAborted(options.abortSignal);
-    const text = this.answer(options);
+    const text = await this.answer(options);
     return {
       content: text ? [{ type: 'text', text }] : [],
       finishReason: STOP,
@@ -82,7 +90,8 @@ class BuiltinLanguageModel implements LanguageModelV3 {
 
   async doStream(options: LanguageModelV3CallOptions): Promise<LanguageModelV3StreamResult> {
     throwIfAborted(options.abortSignal);
-    const text = this.answer(options);
+    const text = await this.answer(options);
+    throwIfAborted(options.abortSignal);
     const parts = streamParts(text, this.modelId, estimateUsage(options.prompt, text));
     const signal = options.abortSignal;
     let next = 0;
@@ -101,14 +110,52 @@ class BuiltinLanguageModel implements LanguageModelV3 {
     return { stream };
   }
 
-  private answer(options: LanguageModelV3CallOptions): string {
+  private async answer(options: LanguageModelV3CallOptions): Promise<string> {
+    const [first] = options.prompt;
+    if (first?.role === 'system' && first.content === SUMMARY_INSTRUCTION) {
+      return builtinSummary(lastUserText(options.prompt), options.maxOutputTokens);
+    }
     return this.modelId === 'echo'
       ? lastUserText(options.prompt)
-      : JSON.stringify(inspectReport(options), null, 2);
+      : JSON.stringify(await inspectReport(options), null, 2);
   }
 }
 
-function inspectReport(options: LanguageModelV3CallOptions): InspectReport {
+/** Words of each transcript message that a builtin summary keeps. */
+const SUMMARY_WORDS_PER_MESSAGE = 8;
+
+/**
+ * What the builtin models answer to a summary call: `Summary:`, the previous summary's text, and the first
+ * words of each message of the transcript (`[role] text` blocks, see `summaryTranscript`), joined by
+ * ` / `; at most `maxOutputTokens` UTF-8 bytes, so that it is within the limit in any byte-level
+ * tokenizer. Deterministic, for tests.
+ */
+export function builtinSummary(transcript: string, maxOutputTokens: number | undefined): string {
+  const heads: string[] = [];
+  const previous = /^<previous-summary>\n(?:Summary: )?([\s\S]*?)\n<\/previous-summary>/.exec(transcript);
+  if (previous?.[1]) heads.push(previous[1]);
+  for (const match of transcript.matchAll(/^\[(user|assistant)\] (.*)$/gm)) {
+    const words = match[2]!.split(/\s+/).filter((word) => word !== '');
+    heads.push(`${match[1]}: ${words.slice(0, SUMMARY_WORDS_PER_MESSAGE).join(' ')}`);
+  }
+  const summary = `Summary: ${heads.join(' / ')}`;
+  return maxOutputTokens === undefined ? summary : truncateUtf8(summary, maxOutputTokens);
+}
+
+/** The longest prefix of `text` of at most `maxBytes` UTF-8 bytes (never half a character). */
+function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text, 'utf8') <= maxBytes) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char, 'utf8');
+    if (bytes > maxBytes) break;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+async function inspectReport(options: LanguageModelV3CallOptions): Promise<InspectReport> {
   const system = options.prompt.filter((message) => message.role === 'system').map((m) => m.content);
   const conversation = options.prompt.filter((message) => message.role !== 'system');
   const settings: Record<string, number | readonly string[]> = {};
@@ -122,7 +169,16 @@ function inspectReport(options: LanguageModelV3CallOptions): InspectReport {
     message_count: conversation.length,
     messages: conversation.map((message) => ({ role: message.role, length: messageText(message).length })),
     options: settings,
+    prompt_tokens: await promptTokens(options.prompt),
   };
+}
+
+/** The prompt's tokens as chatd counts a builtin model's prompt. */
+async function promptTokens(prompt: LanguageModelV3Prompt): Promise<number> {
+  const counter = await loadTokenCounter(tokenizerFor('builtin', 'inspect'));
+  let tokens = counter.primingTokens;
+  for (const message of prompt) tokens += counter.countMessage(message.role, messageText(message));
+  return tokens;
 }
 
 function lastUserText(prompt: LanguageModelV3Prompt): string {

@@ -18,6 +18,11 @@ export interface ChatTurnRequest {
   readonly model: string;
   /** The model config's options; known keys map to call settings (see {@link callSettingsFromOptions}). */
   readonly options: JsonObject;
+  /**
+   * The output limit the prompt was fitted for (the model config's `max_output_tokens`): sent as the
+   * call's `maxOutputTokens`, or the options' own limit when that is lower. Absent: the options decide.
+   */
+  readonly maxOutputTokens?: number;
   /** The assembled system prompt; '' sends none. */
   readonly system: string;
   readonly messages: ReadonlyArray<{ readonly role: 'user' | 'assistant'; readonly content: string }>;
@@ -93,7 +98,7 @@ export async function runChatTurn(
 
   const call: PreparedCall = {
     model: languageModelFor(request.provider, request.model),
-    settings: callSettingsFromOptions(request.options),
+    settings: withOutputLimit(callSettingsFromOptions(request.options), request.maxOutputTokens),
     prompt: toPrompt(request.system, request.messages),
   };
   const failureContext = {
@@ -145,6 +150,14 @@ interface PreparedCall {
   readonly model: LanguageModelV3;
   readonly settings: ChatCallSettings;
   readonly prompt: LanguageModelV3Prompt;
+}
+
+/** `settings` with `maxOutputTokens` at most `limit` (when given). */
+function withOutputLimit(settings: ChatCallSettings, limit: number | undefined): ChatCallSettings {
+  if (limit === undefined || (settings.maxOutputTokens !== undefined && settings.maxOutputTokens <= limit)) {
+    return settings;
+  }
+  return Object.freeze({ ...settings, maxOutputTokens: limit });
 }
 
 /** The provider prompt, as `streamText` would build it from a system string and text messages. */

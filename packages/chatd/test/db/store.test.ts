@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMeteredStore } from '../../src/db/metered-store.js';
 import type { ChatModelConfigInsert } from '../../src/db/queries/chat-model-configs.js';
@@ -1056,5 +1056,181 @@ describe('transactions', () => {
     expect(await store.getUserByUsername('outer')).toBeDefined();
     expect(await store.getUserByUsername('inner')).toBeDefined();
     expect(await store.getUserByUsername('inner-2')).toBeUndefined();
+  });
+});
+
+describe('the context window queries', () => {
+  const worker = '55555555-5555-4555-8555-555555555555';
+  const stranger = '66666666-6666-4666-8666-666666666666';
+
+  /** A running chat of a new member with a question, an answer and a second question. */
+  async function runningChat(name: string) {
+    const owner = await store.insertUser({ username: name, role: 'member' });
+    const { chat, message: m1 } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: name,
+      modelConfigId: null,
+      content: 'first question',
+    });
+    const claimed = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
+    const m2 = await store.insertChatMessage({
+      chatId: chat.id,
+      role: 'assistant',
+      content: 'first answer',
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+      replyTo: m1.id,
+    });
+    const m3 = await store.insertChatMessage({
+      chatId: chat.id,
+      role: 'user',
+      content: 'second question',
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+    });
+    return { owner, chat, claim: claimed.claimId!, m1, m2, m3 };
+  }
+
+  it('round-trips the context settings of model configs, within the schema rules', async () => {
+    const provider = await store.insertChatProvider({
+      provider: 'builtin',
+      displayName: 'Builtin (context)',
+      apiKeyEncrypted: null,
+      baseUrl: null,
+      enabled: true,
+    });
+    const defaults = await store.insertChatModelConfig(modelConfig(provider.id));
+    expect(defaults).toMatchObject({ maxOutputTokens: null, compressionThreshold: 70 });
+    const set = await store.insertChatModelConfig(
+      modelConfig(provider.id, { maxOutputTokens: 4_096, compressionThreshold: 90 }),
+    );
+    expect(await store.getChatModelConfigById(set.id)).toMatchObject({
+      maxOutputTokens: 4_096,
+      compressionThreshold: 90,
+    });
+    await expectSqlState(
+      store.insertChatModelConfig(modelConfig(provider.id, { maxOutputTokens: 4_097 })),
+      SqlState.checkViolation,
+    );
+    await expectSqlState(
+      store.updateChatModelConfig(set.id, { compressionThreshold: 0 }),
+      SqlState.checkViolation,
+    );
+    expect(await store.updateChatModelConfig(set.id, { maxOutputTokens: null })).toMatchObject({
+      maxOutputTokens: null,
+    });
+  });
+
+  it('stores a summary for the owning claim only, moving forward only, and reads it with the history', async () => {
+    const { chat, claim, m1, m2, m3 } = await runningChat('summarised');
+    expect(await store.getChatTurnHistory(chat.id, claim)).toEqual({
+      summary: null,
+      messages: [expect.objectContaining({ id: m1.id }), m2, m3],
+      compactRequested: false,
+    });
+    const summary = {
+      chatId: chat.id,
+      claimId: claim,
+      content: 'they asked a question\u0000',
+      throughMessageId: m2.id,
+      tokenCount: 5,
+      modelConfigId: null,
+      inputTokens: 40,
+      outputTokens: 6,
+    };
+    expect(await store.saveChatSummary({ ...summary, claimId: stranger })).toBeUndefined();
+    const saved = await store.saveChatSummary(summary);
+    expect(saved).toMatchObject({
+      chatId: chat.id,
+      content: 'they asked a question',
+      throughMessageId: m2.id,
+      tokenCount: 5,
+      inputTokens: 40,
+      outputTokens: 6,
+      compactions: 1,
+    });
+    expect(await store.getChatSummary(chat.id)).toEqual(saved);
+    expect(await store.getChatTurnHistory(chat.id, claim)).toEqual({
+      summary: { content: saved!.content, throughMessageId: m2.id, tokenCount: 5 },
+      messages: [m3],
+      compactRequested: false,
+    });
+    // An older summary never replaces a newer one; a newer one adds its usage.
+    expect(await store.saveChatSummary({ ...summary, throughMessageId: m1.id })).toBeUndefined();
+    const later = await store.saveChatSummary({ ...summary, throughMessageId: m3.id, content: 'all of it' });
+    expect(later).toMatchObject({
+      throughMessageId: m3.id,
+      inputTokens: 80,
+      outputTokens: 12,
+      compactions: 2,
+    });
+    expect((await store.getChatTurnHistory(chat.id, claim)).messages).toEqual([]);
+    expect(await store.getChatSummary(randomUUID())).toBeUndefined();
+
+    // A summary stands only for messages as they are: an edit of a covered message drops it, and so
+    // does deleting the last message it covers.
+    await db.sql`UPDATE chat_messages SET content = 'edited' WHERE id = ${m2.id}`;
+    expect(await store.getChatSummary(chat.id)).toBeUndefined();
+    await store.saveChatSummary({ ...summary, throughMessageId: m3.id });
+    await db.sql`DELETE FROM chat_messages WHERE id = ${m3.id}`;
+    expect(await store.getChatSummary(chat.id)).toBeUndefined();
+  });
+
+  it('records compaction requests: an idle chat wakes, a running one compacts after its turn', async () => {
+    const { owner, chat, claim, m3 } = await runningChat('compacted');
+    const other = await store.insertUser({ username: 'not-the-owner', role: 'member' });
+    expect(await store.requestChatCompaction({ chatId: chat.id, ownerId: other.id })).toBeUndefined();
+    const running = await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
+    expect(running).toMatchObject({ status: 'running', woke: false });
+    // Only the owning claim takes the request, once.
+    expect((await store.getChatTurnHistory(chat.id, stranger)).compactRequested).toBe(false);
+    expect((await store.getChatTurnHistory(chat.id, claim)).compactRequested).toBe(true);
+    expect((await store.getChatTurnHistory(chat.id, claim)).compactRequested).toBe(false);
+
+    // Asked again while the turn runs: the turn's end makes the chat pending for a compacting turn.
+    await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
+    const assistant = {
+      content: 'second answer',
+      finishReason: 'stop' as const,
+      replyTo: m3.id,
+      modelConfigId: null,
+      inputTokens: null,
+      outputTokens: null,
+    };
+    const done = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: claim,
+      assistant,
+      lastError: null,
+    });
+    expect(done?.status).toBe('pending');
+    const next = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
+    expect((await store.getChatTurnHistory(chat.id, next.claimId!)).compactRequested).toBe(true);
+    const idle = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: next.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    expect(idle?.status).toBe('waiting');
+
+    // An idle chat becomes pending at once.
+    const woken = await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
+    expect(woken).toMatchObject({ status: 'pending', woke: true, statusVersion: idle!.statusVersion + 1 });
+    // A turn that does not take the request (a replica of the previous release) still comes to rest: the
+    // request was not made while its claim ran.
+    const old = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
+    const rest = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: old.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    expect(rest?.status).toBe('waiting');
+    // An archived chat takes no request.
+    await store.setChatArchived(chat.id, true);
+    expect(await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id })).toBeUndefined();
   });
 });

@@ -392,6 +392,12 @@ const ROWS: readonly Row[] = [
   },
   {
     method: 'POST',
+    route: '/api/v1/chats/:id/compact',
+    setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/compact` }),
+    expected: ownerOnly(202),
+  },
+  {
+    method: 'POST',
     route: '/api/v1/chats/:id/archive',
     setup: async () => ({ path: `/api/v1/chats/${await newChatOfMember()}/archive` }),
     expected: ownerOnly(204),

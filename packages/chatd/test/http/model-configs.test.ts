@@ -50,6 +50,8 @@ describe('model configs', () => {
       enabled: true,
       is_default: false,
       context_limit: 8192,
+      max_output_tokens: 2048,
+      compression_threshold: 70,
       options: { temperature: 0.2, stop: ['\n'], nested: { a: null } },
       created_at: expect.any(String),
       updated_at: expect.any(String),

@@ -1,5 +1,6 @@
 import { generateText } from 'ai';
 import { describe, expect, it } from 'vitest';
+import { builtinSummary } from '../../src/llm/builtin-model.js';
 import {
   callSettingsFromOptions,
   createLanguageModel,
@@ -8,6 +9,7 @@ import {
   runChatTurn,
   TurnAbortedError,
 } from '../../src/llm/index.js';
+import { summariseConversation } from '../../src/llm/summary-call.js';
 import { rejectionOf, turnRequest } from './turn-fixtures.js';
 
 const builtin = { kind: 'builtin', apiKey: null, baseUrl: null } as const;
@@ -65,9 +67,46 @@ describe('builtin provider', () => {
         { role: 'user', length: 9 },
       ],
       options: { temperature: 0.25, maxOutputTokens: 256, topP: 0.9, stopSequences: ['END'], seed: 7 },
+      // o200k_base: 3 priming; each message 3 + its role (1) + its text.
+      prompt_tokens: expect.any(Number),
     });
+    expect(report.prompt_tokens).toBeGreaterThanOrEqual(3 + 4 * 4);
     expect(deltas.length).toBeGreaterThan(1);
     expect(deltas.join('')).toBe(result.text);
+  });
+
+  it("sends the output limit the prompt was fitted for, or the options' lower one", async () => {
+    const { request } = turnRequest(builtin, { model: 'inspect', options: { max_output_tokens: 256 } });
+    const capped = JSON.parse(
+      (await runChatTurn({ ...request, maxOutputTokens: 100 })).text,
+    ) as InspectReport;
+    expect(capped.options.maxOutputTokens).toBe(100);
+    const lower = JSON.parse(
+      (await runChatTurn({ ...request, maxOutputTokens: 1_000 })).text,
+    ) as InspectReport;
+    expect(lower.options.maxOutputTokens).toBe(256);
+  });
+
+  it('answers a summary call with the first words of each message, within the output limit', async () => {
+    for (const model of ['echo', 'inspect']) {
+      const result = await summariseConversation({
+        provider: builtin,
+        model,
+        options: {},
+        previousSummary: 'Summary: user: an older question',
+        messages: [
+          { role: 'user', content: 'one two three four five six seven eight nine ten\nsecond line' },
+          { role: 'assistant', content: 'an answer' },
+        ],
+        maxOutputTokens: 1_000,
+        signal: new AbortController().signal,
+      });
+      expect(result.text).toBe(
+        'Summary: user: an older question / user: one two three four five six seven eight / assistant: an answer',
+      );
+    }
+    expect(builtinSummary('[user] é é é é', 12)).toBe('Summary: use');
+    expect(Buffer.byteLength(builtinSummary('[user] éééééé', 21))).toBeLessThanOrEqual(21);
   });
 
   it('inspect reports no system prompt as null and no options as {}', async () => {

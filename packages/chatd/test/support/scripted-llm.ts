@@ -27,6 +27,10 @@ export interface ScriptedRequest {
   readonly lastUserContent: string;
   /** The prompt's messages, as sent. */
   readonly messages: ReadonlyArray<{ role: string; content: unknown }>;
+  /** The whole request body, as sent (`max_tokens`, `temperature`…). */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** When the request arrived (Date.now()). */
+  readonly receivedAt: number;
   /** The request's `Authorization` header, as sent; undefined when it had none. */
   readonly authorization: string | undefined;
   /** A title request (its system prompt is the title instruction), not a turn's. */
@@ -69,12 +73,16 @@ export async function startScriptedLlm(
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = JSON.parse(await readBody(req)) as { messages: Array<{ role: string; content: unknown }> };
+    const body = JSON.parse(await readBody(req)) as {
+      messages: Array<{ role: string; content: unknown }>;
+    } & Record<string, unknown>;
     const lastUser = [...body.messages].reverse().find((message) => message.role === 'user');
     const request: ScriptedRequest = {
       index: requests.length + 1,
       lastUserContent: textOf(lastUser?.content),
       messages: body.messages,
+      body,
+      receivedAt: Date.now(),
       authorization: req.headers.authorization,
       isTitle: isTitleRequest(body.messages),
       closedEarlyAt: undefined,
@@ -144,7 +152,8 @@ function sse(chunk: object): string {
   return `data: ${JSON.stringify({ id: 'chatcmpl-scripted', object: 'chat.completion.chunk', created: 0, model: 'scripted', ...chunk })}\n\n`;
 }
 
-function textOf(content: unknown): string {
+/** The text of a message's content as sent: a string, or an array of text parts. */
+export function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
     return content.map((part) => (part as { text?: string }).text ?? '').join('');

@@ -2,7 +2,7 @@ import type { Db } from '../connection.js';
 import type { ChatModelConfigRow, JsonObject } from '../rows.js';
 
 const COLUMNS =
-  'id, provider_id, model, display_name, enabled, is_default, context_limit, options, created_at, updated_at, deleted_at';
+  'id, provider_id, model, display_name, enabled, is_default, context_limit, max_output_tokens, compression_threshold, options, created_at, updated_at, deleted_at';
 
 /** {@link COLUMNS} of the table aliased `c`. */
 const COLUMNS_OF_C = COLUMNS.replace(/(^|, )/g, '$1c.');
@@ -11,7 +11,8 @@ const COLUMNS_OF_C = COLUMNS.replace(/(^|, )/g, '$1c.');
 export type ChatModelConfigInsert = Pick<
   ChatModelConfigRow,
   'providerId' | 'model' | 'displayName' | 'enabled' | 'isDefault' | 'contextLimit'
-> & { options: JsonObject };
+> &
+  Partial<Pick<ChatModelConfigRow, 'maxOutputTokens' | 'compressionThreshold'>> & { options: JsonObject };
 
 /** Inserts a model config. A second default fails with a unique violation (see {@link clearDefaultChatModelConfig}). */
 export async function insertChatModelConfig(
@@ -19,9 +20,11 @@ export async function insertChatModelConfig(
   input: ChatModelConfigInsert,
 ): Promise<ChatModelConfigRow> {
   const [row] = await db<[ChatModelConfigRow]>`
-    INSERT INTO chat_model_configs (provider_id, model, display_name, enabled, is_default, context_limit, options)
+    INSERT INTO chat_model_configs
+      (provider_id, model, display_name, enabled, is_default, context_limit, max_output_tokens, compression_threshold, options)
     VALUES (${input.providerId}, ${input.model}, ${input.displayName}, ${input.enabled}, ${input.isDefault},
-            ${input.contextLimit}, ${db.json(input.options)})
+            ${input.contextLimit}, ${input.maxOutputTokens ?? null}::int,
+            coalesce(${input.compressionThreshold ?? null}::int, 70), ${db.json(input.options)})
     RETURNING ${db.unsafe(COLUMNS)}`;
   return row!;
 }
@@ -70,6 +73,9 @@ export async function updateChatModelConfig(
   if (patch.enabled !== undefined) set.enabled = patch.enabled;
   if (patch.isDefault !== undefined) set.is_default = patch.isDefault;
   if (patch.contextLimit !== undefined) set.context_limit = patch.contextLimit;
+  // null resets max_output_tokens to the default.
+  if (patch.maxOutputTokens !== undefined) set.max_output_tokens = patch.maxOutputTokens;
+  if (patch.compressionThreshold !== undefined) set.compression_threshold = patch.compressionThreshold;
   if (patch.options !== undefined) set.options = db.json(patch.options);
   const [row] = await db<[ChatModelConfigRow?]>`
     UPDATE chat_model_configs SET ${db(set as Record<string, string>)}

@@ -3,6 +3,7 @@ import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow, ChatStatus, FinishReason } from '../rows.js';
 import {
   CHAT_COLUMNS as COLUMNS,
+  DAILY_USAGE_UPSERT,
   type JoinedMessageColumns,
   joinedMessage,
   MESSAGE_COLUMNS,
@@ -255,10 +256,7 @@ export async function completeChatTurn(
       SELECT (now() AT TIME ZONE 'UTC')::date, owner_id, ${a?.modelConfigId ?? null}::uuid,
              ${a?.inputTokens ?? 0}::int, ${a?.outputTokens ?? 0}::int, 1
       FROM done WHERE ${a === null ? null : true}::boolean
-      ON CONFLICT (day, user_id, (coalesce(model_config_id, '00000000-0000-0000-0000-000000000000'::uuid)))
-      DO UPDATE SET input_tokens = u.input_tokens + EXCLUDED.input_tokens,
-                    output_tokens = u.output_tokens + EXCLUDED.output_tokens,
-                    turns = u.turns + 1
+      ${db.unsafe(DAILY_USAGE_UPSERT)}
     ), saved AS (
       INSERT INTO chat_messages
         (chat_id, role, content, model_config_id, input_tokens, output_tokens, finish_reason, reply_to, claim_id)

@@ -32,3 +32,12 @@ export function joinedMessage(row: JoinedMessageColumns): ChatMessageRow | null 
     createdAt: row.createdAt!,
   };
 }
+
+/**
+ * The conflict clause of every upsert into `chat_usage_daily AS u` (turn ends, summary calls): one row per
+ * day, user and model config, whose sums grow.
+ */
+export const DAILY_USAGE_UPSERT = `ON CONFLICT (day, user_id, (coalesce(model_config_id, '00000000-0000-0000-0000-000000000000'::uuid)))
+  DO UPDATE SET input_tokens = u.input_tokens + EXCLUDED.input_tokens,
+                output_tokens = u.output_tokens + EXCLUDED.output_tokens,
+                turns = u.turns + EXCLUDED.turns`;

@@ -7,6 +7,7 @@ import * as chatPages from './chat-pages.js';
 import * as chatProviderApiKeys from './chat-provider-api-keys.js';
 import * as chatProviders from './chat-providers.js';
 import * as chatQueuedMessages from './chat-queued-messages.js';
+import * as chatSummaries from './chat-summaries.js';
 import * as chatUsage from './chat-usage.js';
 import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
@@ -39,6 +40,7 @@ export const queries = Object.freeze({
   ...chatUsage,
   ...chatPages,
   ...chatDeletion,
+  ...chatSummaries,
   ...replicas,
   ...configVersion,
   ...schemaVersion,

@@ -112,6 +112,13 @@ export function registerChatRoutes(app: FastifyInstance, { deps, access, limits 
     return reply.code(202).send();
   });
 
+  app.post('/chats/:id/compact', user, async (request, reply) => {
+    const { id } = parseRequestPart(idParams, request.params, 'path');
+    parseRequestPart(noBody, request.body, 'body');
+    await chatService.compact(userOf(request), id);
+    return reply.code(202).send();
+  });
+
   for (const [action, archived] of [
     ['archive', true],
     ['unarchive', false],

@@ -8,6 +8,10 @@ import type { RouteContext } from './route-context.js';
 const model = displayName;
 /** A PostgreSQL integer > 0. */
 const contextLimit = z.number().int().positive().max(2_147_483_647);
+/** At most half the context_limit (checked with it, in `ConfigAdmin`); null: the default. */
+const maxOutputTokens = z.number().int().positive().max(2_147_483_647).nullable();
+/** A percentage of context_limit. */
+const compressionThreshold = z.number().int().min(1).max(100);
 
 const createModelConfigBody = z.strictObject({
   provider_id: uuid,
@@ -16,6 +20,8 @@ const createModelConfigBody = z.strictObject({
   enabled: z.boolean().optional(),
   is_default: z.boolean().optional(),
   context_limit: contextLimit,
+  max_output_tokens: maxOutputTokens.optional(),
+  compression_threshold: compressionThreshold.optional(),
   options: jsonObject.optional(),
 });
 
@@ -25,6 +31,8 @@ const updateModelConfigBody = z.strictObject({
   enabled: z.boolean().optional(),
   is_default: z.boolean().optional(),
   context_limit: contextLimit.optional(),
+  max_output_tokens: maxOutputTokens.optional(),
+  compression_threshold: compressionThreshold.optional(),
   options: jsonObject.optional(),
 });
 
@@ -48,6 +56,8 @@ export function registerModelConfigRoutes(app: FastifyInstance, { access, config
       enabled: body.enabled,
       isDefault: body.is_default,
       contextLimit: body.context_limit,
+      maxOutputTokens: body.max_output_tokens,
+      compressionThreshold: body.compression_threshold,
       options: body.options,
     });
     return reply.code(201).send(presentModelConfig(config));
@@ -62,6 +72,8 @@ export function registerModelConfigRoutes(app: FastifyInstance, { access, config
       enabled: body.enabled,
       isDefault: body.is_default,
       contextLimit: body.context_limit,
+      maxOutputTokens: body.max_output_tokens,
+      compressionThreshold: body.compression_threshold,
       options: body.options,
     });
     return presentModelConfig(config);
