@@ -150,7 +150,7 @@ describe('the context window', () => {
     const chatId = await longChat(config.id, 12);
 
     const requests = llm.requests.slice(before);
-    const answers = requests.filter((request) => !isSummaryCall(request));
+    const answers = requests.filter((request) => !isSummaryCall(request) && !request.isTitle);
     expect(answers).toHaveLength(12);
     for (const [index, request] of answers.entries()) {
       // What was sent fits the context with the answer reserve, and the reserve is the output limit.
@@ -164,7 +164,9 @@ describe('the context window', () => {
     const summaries = requests.filter(isSummaryCall);
     expect(summaries.length).toBeGreaterThan(0);
     const firstSummaryAt = requests.indexOf(summaries[0]!);
-    const afterSummary = requests.slice(firstSummaryAt + 1).filter((request) => !isSummaryCall(request));
+    const afterSummary = requests
+      .slice(firstSummaryAt + 1)
+      .filter((request) => !isSummaryCall(request) && !request.isTitle);
     expect(afterSummary.length).toBeGreaterThan(0);
     for (const request of afterSummary) {
       // The summary stands for the old messages: it is in the system message, message 1 is not sent.
@@ -200,7 +202,7 @@ describe('the context window', () => {
     const requests = llm.requests.slice(before);
     const summaries = requests.filter(isSummaryCall);
     expect(summaries.length).toBeGreaterThan(0);
-    const answers = requests.filter((request) => !isSummaryCall(request));
+    const answers = requests.filter((request) => !isSummaryCall(request) && !request.isTitle);
     expect(answers).toHaveLength(10);
     for (const [index, request] of answers.entries()) {
       expect(tokensOf(request)).toBeLessThanOrEqual(1_800);
