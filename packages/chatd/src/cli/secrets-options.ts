@@ -1,5 +1,9 @@
 import { type Command, Option } from 'commander';
-import { parseSecretsKeyList, readSecretsKeyFile } from '../secrets/secrets-keyring.js';
+import {
+  parseSecretsKeyList,
+  readSecretsKeyFile,
+  secretsKeyFileWarning,
+} from '../secrets/secrets-keyring.js';
 
 /** What the secrets key flags say in one command's `--help`. */
 export interface SecretsKeyHelp {
@@ -27,7 +31,12 @@ export async function resolveSecretsKeys(command: Command): Promise<Buffer[] | u
   const { secretsKey, secretsKeyFile } = command.opts<{ secretsKey?: string; secretsKeyFile?: string }>();
   try {
     if (secretsKey !== undefined) return parseSecretsKeyList(secretsKey);
-    if (secretsKeyFile !== undefined) return await readSecretsKeyFile(secretsKeyFile);
+    if (secretsKeyFile !== undefined) {
+      const keys = await readSecretsKeyFile(secretsKeyFile);
+      const warning = await secretsKeyFileWarning(secretsKeyFile);
+      if (warning) process.stderr.write(`chatd: warning: ${warning}\n`);
+      return keys;
+    }
     return undefined;
   } catch (error) {
     const flag = secretsKey !== undefined ? '--secrets-key' : '--secrets-key-file';

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { InvalidInputError } from '../errors.js';
 import { parseSecretsKey } from './secret-box.js';
 
@@ -56,4 +56,17 @@ export async function readSecretsKeyFile(file: string): Promise<Buffer[]> {
       cause: error,
     });
   }
+}
+
+/**
+ * A warning when the secrets key file can be read by other users than its owner (group or world bits
+ * set), undefined when it cannot or cannot be checked. chatd still starts: the operator decides.
+ */
+export async function secretsKeyFileWarning(file: string): Promise<string | undefined> {
+  const mode = await stat(file).then(
+    (stats) => stats.mode & 0o777,
+    () => undefined,
+  );
+  if (mode === undefined || (mode & 0o077) === 0) return undefined;
+  return `the secrets key file ${file} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 it`;
 }

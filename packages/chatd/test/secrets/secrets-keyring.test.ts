@@ -2,7 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { chmod, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseSecretsKeyList, readSecretsKeyFile } from '../../src/secrets/secrets-keyring.js';
+import {
+  parseSecretsKeyList,
+  readSecretsKeyFile,
+  secretsKeyFileWarning,
+} from '../../src/secrets/secrets-keyring.js';
 import { scratchDir } from '../support/scratch-dir.js';
 
 const key = () => randomBytes(32);
@@ -53,5 +57,19 @@ describe('secrets key lists', () => {
       await chmod(file, 0o000);
       await expect(readSecretsKeyFile(file)).rejects.toThrow(/\(EACCES\)/);
     }
+  });
+});
+
+describe('secrets key file permissions', () => {
+  it('warns when other users can read the file, and not when only its owner can', async () => {
+    const dir = await scratchDir('chatd-keymode-');
+    const file = path.join(dir, 'secrets-key');
+    await writeFile(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    expect(await secretsKeyFileWarning(file)).toBeUndefined();
+    await chmod(file, 0o644);
+    expect(await secretsKeyFileWarning(file)).toBe(
+      `the secrets key file ${file} is readable by other users (mode 0644): chmod 600 it`,
+    );
+    expect(await secretsKeyFileWarning(path.join(dir, 'missing'))).toBeUndefined();
   });
 });
