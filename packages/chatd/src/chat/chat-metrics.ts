@@ -1,11 +1,12 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { CompactionOutcome } from './compaction.js';
 
 /** How a turn ended; the `outcome` label. */
 export type TurnOutcome = 'completed' | 'error' | 'interrupted' | 'released' | 'lost';
 
 /**
  * Turn metrics: `chatd_chat_turns_total{outcome}`, `chatd_chat_turn_duration_seconds`,
- * `chatd_chat_turn_time_to_first_token_seconds`, `chatd_chat_turns_running`, `chatd_llm_tokens_total`. Also counted in process for
+ * `chatd_chat_turn_time_to_first_token_seconds`, `chatd_chat_turns_running`, `chatd_llm_tokens_total`, `chatd_chat_compactions_total`. Also counted in process for
  * tests and the scale test.
  */
 export class ChatMetrics {
@@ -14,6 +15,8 @@ export class ChatMetrics {
   readonly #ttft: Histogram | undefined;
   readonly #outcomes = new Map<TurnOutcome, number>();
   readonly #tokens: Counter<'model_config' | 'kind'> | undefined;
+  readonly #compactions: Counter<'outcome'> | undefined;
+  readonly #compactionOutcomes = new Map<CompactionOutcome, number>();
 
   constructor(registry?: Registry, running?: () => number) {
     if (!registry) return;
@@ -42,6 +45,12 @@ export class ChatMetrics {
       labelNames: ['model_config', 'kind'],
       registers: [registry],
     });
+    this.#compactions = new Counter({
+      name: 'chatd_chat_compactions_total',
+      help: 'History compactions that called the model on this replica: summarised, or failed (the oldest messages were left out instead).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     if (running) {
       new Gauge({
         name: 'chatd_chat_turns_running',
@@ -68,6 +77,17 @@ export class ChatMetrics {
     const model_config = modelConfigId ?? 'none';
     if (inputTokens) this.#tokens?.inc({ model_config, kind: 'input' }, inputTokens);
     if (outputTokens) this.#tokens?.inc({ model_config, kind: 'output' }, outputTokens);
+  }
+
+  /** Counts a compaction's summary call by how it went. */
+  compacted(outcome: CompactionOutcome): void {
+    this.#compactionOutcomes.set(outcome, (this.#compactionOutcomes.get(outcome) ?? 0) + 1);
+    this.#compactions?.inc({ outcome });
+  }
+
+  /** Compactions with this outcome on this replica. */
+  compactions(outcome: CompactionOutcome): number {
+    return this.#compactionOutcomes.get(outcome) ?? 0;
   }
 
   /** Turns ended with this outcome on this replica. */

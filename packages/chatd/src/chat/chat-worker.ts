@@ -147,7 +147,14 @@ export class ChatWorker {
   constructor(deps: ChatWorkerDependencies, options: Partial<ChatWorkerOptions> = {}) {
     this.#deps = deps;
     this.#options = Object.freeze({ ...DEFAULT_CHAT_WORKER_OPTIONS, ...options });
-    this.#prompts = new TurnPrompts({ store: deps.store, logger: deps.logger }, this.#options.turn);
+    this.#prompts = new TurnPrompts(
+      {
+        store: deps.store,
+        logger: deps.logger,
+        onCompaction: (outcome) => deps.metrics.compacted(outcome),
+      },
+      this.#options.turn,
+    );
   }
 
   /** Turns running now. */

@@ -62,8 +62,16 @@ export interface CompactionRequest {
  * Storing can fail too (the database, or a claim lost meanwhile): the summary still serves this turn,
  * and a later turn compacts again.
  */
+/** How a compaction that called the model went: the `outcome` of `chatd_chat_compactions_total`. */
+export type CompactionOutcome = 'summarised' | 'failed';
+
 export async function compactHistory(
-  deps: { store: Store; logger: Logger; turnOptions: TurnOptions },
+  deps: {
+    store: Store;
+    logger: Logger;
+    turnOptions: TurnOptions;
+    onOutcome?: ((outcome: CompactionOutcome) => void) | undefined;
+  },
   request: CompactionRequest,
 ): Promise<Compaction | null> {
   const { budget, counter, shape, messages, previousSummary } = request;
@@ -117,8 +125,10 @@ export async function compactHistory(
       { ...log, err: error },
       'summarising the history failed; leaving the oldest messages out of the prompt instead',
     );
+    deps.onOutcome?.('failed');
     return null;
   }
+  deps.onOutcome?.('summarised');
   const compaction: Compaction = {
     content: text,
     throughMessageId: summarised.at(-1)!.id,

@@ -11,7 +11,7 @@ import {
   type TokenizerChoice,
   tokenizerFor,
 } from '../llm/token-counter.js';
-import { type Compaction, compactHistory } from './compaction.js';
+import { type Compaction, type CompactionOutcome, compactHistory } from './compaction.js';
 import {
   type CompactionMode,
   type ContextBudget,
@@ -90,11 +90,16 @@ export class TurnPrompts {
   readonly #logger: Logger;
   readonly #turnOptions: TurnOptions;
   readonly #counts = new Map<string, number>();
+  readonly #onCompaction: ((outcome: CompactionOutcome) => void) | undefined;
 
-  constructor(deps: { store: Store; logger: Logger }, turnOptions: TurnOptions) {
+  constructor(
+    deps: { store: Store; logger: Logger; onCompaction?: (outcome: CompactionOutcome) => void },
+    turnOptions: TurnOptions,
+  ) {
     this.#store = deps.store;
     this.#logger = deps.logger;
     this.#turnOptions = turnOptions;
+    this.#onCompaction = deps.onCompaction;
   }
 
   /**
@@ -173,7 +178,12 @@ export class TurnPrompts {
     mode: CompactionMode,
   ): Promise<Compaction | null> {
     return compactHistory(
-      { store: this.#store, logger: this.#logger, turnOptions: this.#turnOptions },
+      {
+        store: this.#store,
+        logger: this.#logger,
+        turnOptions: this.#turnOptions,
+        onOutcome: this.#onCompaction,
+      },
       {
         chatId: request.chatId,
         claimId: request.claimId,

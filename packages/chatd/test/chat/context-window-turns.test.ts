@@ -147,6 +147,7 @@ describe('the context window', () => {
   it('keeps a long chat answering within a small context, compacting past the threshold', async () => {
     const config = await modelConfig({ context_limit: 2_000, max_output_tokens: 200 });
     const before = llm.requests.length;
+    const summarisedBefore = server.chatMetrics.compactions('summarised');
     const chatId = await longChat(config.id, 12);
 
     const requests = llm.requests.slice(before);
@@ -189,6 +190,13 @@ describe('the context window', () => {
     // The scripted provider reports 10 prompt tokens and one completion token per chunk.
     expect(row!.inputTokens).toBe(10 * summaries.length);
     expect(row!.outputTokens).toBe(2 * summaries.length);
+    expect(server.chatMetrics.compactions('summarised') - summarisedBefore).toBe(summaries.length);
+    // The chat's usage is its answers' and its summary calls' tokens.
+    const [usage] = await sql<[{ chatInput: number; answersInput: number }]>`
+      SELECT c.input_tokens AS chat_input,
+             (SELECT coalesce(sum(input_tokens), 0) FROM chat_messages WHERE chat_id = c.id)::bigint AS answers_input
+      FROM chats c WHERE c.id = ${chatId}`;
+    expect(usage.chatInput).toBe(usage.answersInput + row!.inputTokens);
     const { messages } = await member.getChat(chatId);
     expect(messages).toHaveLength(24);
     expect(messages[0]!.content).toBe(longMessage(1));
@@ -198,12 +206,14 @@ describe('the context window', () => {
   it('falls back to leaving the oldest messages out when the summary call fails', async () => {
     const config = await modelConfig({ context_limit: 2_000, max_output_tokens: 200 });
     const before = llm.requests.length;
+    const failedBefore = server.chatMetrics.compactions('failed');
     const chatId = await longChat(config.id, 10, `${FAIL_SUMMARY} `);
     const requests = llm.requests.slice(before);
     const summaries = requests.filter(isSummaryCall);
     expect(summaries.length).toBeGreaterThan(0);
     const answers = requests.filter((request) => !isSummaryCall(request) && !request.isTitle);
     expect(answers).toHaveLength(10);
+    expect(server.chatMetrics.compactions('failed') - failedBefore).toBe(summaries.length);
     for (const [index, request] of answers.entries()) {
       expect(tokensOf(request)).toBeLessThanOrEqual(1_800);
       expect(request.lastUserContent).toBe(longMessage(index + 1, 100, `${FAIL_SUMMARY} `));
