@@ -59,6 +59,8 @@ export class TitleGenerator {
   readonly #deps: TitleGeneratorDependencies;
   readonly #turnOptions: TurnOptions;
   readonly #running = new Set<Promise<void>>();
+  /** Chats whose title this replica is generating: a next turn claimed meanwhile still reads `pending`. */
+  readonly #inFlight = new Set<string>();
   readonly #abort = new AbortController();
 
   constructor(deps: TitleGeneratorDependencies, turnOptions: TurnOptions = {}) {
@@ -68,12 +70,16 @@ export class TitleGenerator {
 
   /** Starts the title of `chat` in the background when it still has its provisional one. */
   afterFirstAnswer(chat: ChatRow): void {
-    if (chat.titleState !== 'pending' || this.#abort.signal.aborted) return;
+    if (chat.titleState !== 'pending' || this.#abort.signal.aborted || this.#inFlight.has(chat.id)) return;
+    this.#inFlight.add(chat.id);
     const task = this.#generate(chat).catch((error: unknown) =>
       this.#deps.logger.warn({ err: error, chatId: chat.id }, 'could not generate a chat title'),
     );
     this.#running.add(task);
-    void task.finally(() => this.#running.delete(task));
+    void task.finally(() => {
+      this.#running.delete(task);
+      this.#inFlight.delete(chat.id);
+    });
   }
 
   /** Cancels titles being generated and waits for them to settle (server shutdown). */
