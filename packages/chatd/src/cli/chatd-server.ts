@@ -22,7 +22,7 @@ import { startConfigInvalidation } from '../config/config-invalidation.js';
 import { connectDatabase, type Sql } from '../db/connection.js';
 import { type DatabaseLocation, locateDatabase } from '../db/database-location.js';
 import { createMeteredStore } from '../db/metered-store.js';
-import { migrate } from '../db/migrate.js';
+import { checkSchema, loadMigrations, migrate } from '../db/migrate.js';
 import { QueryStats } from '../db/query-stats.js';
 import { createPostgresStore, type Store } from '../db/store.js';
 import { type ApiOptions, registerApi } from '../http/api.js';
@@ -69,6 +69,14 @@ export interface ChatdServerOptions {
   readonly api?: ApiOptions;
   /** Deletes chats untouched for `retentionMs` (`--chat-retention`); off when unset. */
   readonly chatRetention?: ChatRetentionOptions | undefined;
+  /**
+   * `auto` (default): apply missing migrations at start. `off` (`--migrate off`): apply nothing; the start
+   * refuses a schema older than this build (`E_SCHEMA_TOO_OLD`: run `chatd migrate` of this release once).
+   * Either refuses a schema newer by anything but expand steps (`E_SCHEMA_TOO_NEW`).
+   */
+  readonly migrate?: 'auto' | 'off';
+  /** `lock_timeout` of each migration statement, retried (see `migrate`); default 5 s. */
+  readonly migrationLockTimeoutMs?: number;
 }
 
 /** A running chat server. */
@@ -124,9 +132,25 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       maxConnections: options.maxDatabaseConnections ?? 20,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
-    const migration = await migrate(sql);
-    if (migration.applied.length > 0) {
-      logger.info({ applied: migration.applied, version: migration.version }, 'applied database migrations');
+    const migrations = await loadMigrations();
+    const knownSchemaVersion = migrations.at(-1)?.id ?? 0;
+    if (options.migrate === 'off') {
+      const version = await checkSchema(sql, migrations);
+      logger.info(
+        { version, knownSchemaVersion },
+        'migrations are off: the schema has every migration of this build',
+      );
+    } else {
+      const migration = await migrate(sql, migrations, {
+        lockTimeoutMs: options.migrationLockTimeoutMs,
+        logger,
+      });
+      if (migration.applied.length > 0) {
+        logger.info(
+          { applied: migration.applied, version: migration.version },
+          'applied database migrations',
+        );
+      }
     }
 
     const registry = new Registry();
@@ -208,7 +232,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
 
     const readiness = new Readiness({
       store,
-      knownSchemaVersion: migration.version,
+      knownSchemaVersion,
       listenerConnected: () => pubsub.connected,
       stopping: () => startedWorker.stopping,
     });

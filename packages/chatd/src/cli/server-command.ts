@@ -3,6 +3,7 @@ import { DEFAULT_LOGIN_THROTTLE_OPTIONS } from '../auth/login-throttle.js';
 import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import { DEFAULT_MIGRATE_OPTIONS } from '../db/migrate.js';
 import { DEFAULT_API_OPTIONS } from '../http/api.js';
 import { DEFAULT_HTTP_TIMEOUTS, type ListenAddress, parseListenAddress } from '../http/server.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
@@ -23,7 +24,9 @@ import { onShutdownSignal } from './shutdown-signals.js';
 /** `chatd server`: every flag with its CHATD_* variable. */
 export function serverCommand(): Command {
   const command = new Command('server')
-    .description('start the chatd server (applies migrations; creates the first admin on an empty database)')
+    .description(
+      'start the chatd server (applies migrations unless --migrate off; creates the first admin on an empty database)',
+    )
     .addOption(
       new Option('--http-address <host:port>', 'address the HTTP API listens on')
         .env('CHATD_HTTP_ADDRESS')
@@ -214,6 +217,16 @@ export function serverCommand(): Command {
         .argParser(longDurationMs),
     )
     .addOption(
+      new Option(
+        '--migrate <mode>',
+        'auto: apply missing database migrations at start; off: apply none (run chatd migrate of each release once, before its servers) and refuse to start on a schema older than this build',
+      )
+        .env('CHATD_MIGRATE')
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
+    .addOption(migrationLockTimeoutOption())
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -256,6 +269,8 @@ export function serverCommand(): Command {
       maxMessagesPerMinute: number;
       maxStreamsPerUser: number;
       chatRetention?: number;
+      migrate: 'auto' | 'off';
+      migrationLockTimeout: number;
     }>();
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
@@ -319,6 +334,8 @@ export function serverCommand(): Command {
         maxStreamsPerUser: flags.maxStreamsPerUser,
       },
       maxDatabaseConnections: flags.databasePoolSize,
+      migrate: flags.migrate,
+      migrationLockTimeoutMs: flags.migrationLockTimeout,
       chatRetention: flags.chatRetention === undefined ? undefined : { retentionMs: flags.chatRetention },
       logger,
     });
@@ -345,6 +362,16 @@ export function serverCommand(): Command {
     logger.flush();
   });
   return command;
+}
+
+/** `--migration-lock-timeout`, on `chatd server` and `chatd migrate`. */
+export function migrationLockTimeoutOption(): Option {
+  return durationOption(
+    '--migration-lock-timeout <duration>',
+    'a migration statement that cannot take its table lock this soon is rolled back and retried (5 attempts, the pause doubling from 1s), so that it never queues every query on the table behind a long transaction',
+    'CHATD_MIGRATION_LOCK_TIMEOUT',
+    DEFAULT_MIGRATE_OPTIONS.lockTimeoutMs,
+  );
 }
 
 /** A duration flag (`500ms`, `10s`, `5m`) with its variable and default, in ms once parsed. */
