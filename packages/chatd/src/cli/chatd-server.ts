@@ -14,6 +14,7 @@ import { ChatService } from '../chat/chat-service.js';
 import { TitleGenerator } from '../chat/chat-titles.js';
 import { ChatWorker, type ChatWorkerOptions, DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { TurnInterrupts } from '../chat/turn-interrupts.js';
+import { DEFAULT_NOTIFY_QUEUE_THRESHOLD, NotifyQueueMonitor } from '../cluster/notify-queue-monitor.js';
 import { Readiness } from '../cluster/readiness.js';
 import { ReplicaRegistry } from '../cluster/replica-registry.js';
 import { ChatConfigCache, type ChatConfigCacheOptions } from '../config/chat-config-cache.js';
@@ -77,6 +78,11 @@ export interface ChatdServerOptions {
   readonly migrate?: 'auto' | 'off';
   /** `lock_timeout` of each migration statement, retried (see `migrate`); default 5 s. */
   readonly migrationLockTimeoutMs?: number;
+  /**
+   * NOTIFY queue usage (0 to 1) above which the replica warns and is not ready
+   * (`--notify-queue-threshold`, a percentage); default 0.5.
+   */
+  readonly notifyQueueThreshold?: number;
 }
 
 /** A running chat server. */
@@ -196,6 +202,15 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     });
     await replica.start(options.replicaHeartbeatMs ?? 5_000);
     cleanups.push(['replica registry', () => replica.stop()]);
+    const notifyQueue = new NotifyQueueMonitor(
+      { store, logger, registry },
+      {
+        threshold: options.notifyQueueThreshold ?? DEFAULT_NOTIFY_QUEUE_THRESHOLD,
+        intervalMs: options.replicaHeartbeatMs ?? 5_000,
+      },
+    );
+    await notifyQueue.start();
+    cleanups.push(['notify queue monitor', async () => notifyQueue.stop()]);
     const stopHousekeeping = startAuthHousekeeping(auth, logger);
     cleanups.push(['auth housekeeping', async () => stopHousekeeping()]);
     if (options.chatRetention) {
@@ -235,6 +250,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       knownSchemaVersion,
       listenerConnected: () => pubsub.connected,
       stopping: () => startedWorker.stopping,
+      notifyQueueReason: () => notifyQueue.reason(),
     });
     const app: FastifyInstance = createHttpServer({ ...options.http, logger });
     registerReadinessRoute(app, () => readiness.reasons());

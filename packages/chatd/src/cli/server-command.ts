@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LOGIN_THROTTLE_OPTIONS } from '../auth/login-throttle.js';
 import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
+import { DEFAULT_NOTIFY_QUEUE_THRESHOLD } from '../cluster/notify-queue-monitor.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
 import { DEFAULT_MIGRATE_OPTIONS } from '../db/migrate.js';
 import { DEFAULT_API_OPTIONS } from '../http/api.js';
@@ -227,6 +228,15 @@ export function serverCommand(): Command {
     )
     .addOption(migrationLockTimeoutOption())
     .addOption(
+      new Option(
+        '--notify-queue-threshold <percent>',
+        "PostgreSQL's NOTIFY queue usage (pg_notification_queue_usage(), a percentage) above which the replica logs a warning and is not ready: a full queue makes every config and chat write fail",
+      )
+        .env('CHATD_NOTIFY_QUEUE_THRESHOLD')
+        .default(DEFAULT_NOTIFY_QUEUE_THRESHOLD * 100)
+        .argParser(percentOption),
+    )
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -271,6 +281,7 @@ export function serverCommand(): Command {
       chatRetention?: number;
       migrate: 'auto' | 'off';
       migrationLockTimeout: number;
+      notifyQueueThreshold: number;
     }>();
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
@@ -336,6 +347,7 @@ export function serverCommand(): Command {
       maxDatabaseConnections: flags.databasePoolSize,
       migrate: flags.migrate,
       migrationLockTimeoutMs: flags.migrationLockTimeout,
+      notifyQueueThreshold: flags.notifyQueueThreshold / 100,
       chatRetention: flags.chatRetention === undefined ? undefined : { retentionMs: flags.chatRetention },
       logger,
     });
@@ -394,6 +406,15 @@ function trustProxyOption(value: string): string | number {
     );
   }
   return entries.join(',');
+}
+
+/** A percentage above 0 and at most 100 (decimals allowed: `0.5`). */
+function percentOption(value: string): number {
+  const percent = Number(value.trim().replace(/%$/, ''));
+  if (!Number.isFinite(percent) || percent <= 0 || percent > 100 || value.trim() === '') {
+    throw new InvalidArgumentError('expected a percentage above 0 and at most 100, such as 50');
+  }
+  return percent;
 }
 
 function addressOption(value: string): ListenAddress {

@@ -10,6 +10,8 @@ export interface ReadinessDependencies {
   readonly listenerConnected: () => boolean;
   /** Whether the replica is shutting down (it claims no more turns). */
   readonly stopping: () => boolean;
+  /** Why the NOTIFY queue makes this replica not ready, if it does (see `notify-queue-monitor.ts`). */
+  readonly notifyQueueReason?: () => string | undefined;
   /** How long the database may take to answer; default 2,000 ms. */
   readonly databaseTimeoutMs?: number;
 }
@@ -50,6 +52,8 @@ export class Readiness {
         'the pubsub listener is not connected: config changes, streams and interrupts are delayed',
       );
     }
+    const notifyQueue = this.#deps.notifyQueueReason?.();
+    if (notifyQueue) reasons.push(notifyQueue);
     return reasons;
   }
 
