@@ -18,7 +18,8 @@ export interface ReadinessDependencies {
 
 /**
  * Whether this replica should receive traffic (`GET /readyz`): the database answers within a bound, its
- * schema is the one this build knows (or newer by expand steps only, see `db/migrate.ts`), the LISTEN connection is up, and the replica is not shutting down.
+ * schema is the one this build knows (or newer by expand steps only, see `db/migrate.ts`), the LISTEN
+ * connection is up, the NOTIFY queue is below its threshold, and the replica is not shutting down.
  * Each check that fails gives a reason a person can act on. Liveness (`/healthz`) is separate: a replica
  * that is not ready is still alive, and restarting it would not bring the database back.
  */
