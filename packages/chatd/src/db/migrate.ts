@@ -134,15 +134,17 @@ export async function migrate(
       } catch (error) {
         if (sqlStateOf(error) !== SqlState.lockNotAvailable) throw error;
         const label = `${String(migration.id).padStart(4, '0')}_${migration.name}`;
+        const longTransactions = await findLongTransactions(sql, lockTimeoutMs).catch(() => []);
         if (attempt >= attempts) {
+          const pids = longTransactions.map((row) => row.pid).join(', ');
           throw new MigrationLockTimeoutError(
-            `migration ${label} could not take its locks within ${lockTimeoutMs} ms in ${attempts} attempts: a long transaction holds a table it alters (see pg_stat_activity and pg_locks); end it, or run chatd migrate when traffic is lower`,
+            `migration ${label} could not take its locks within ${lockTimeoutMs} ms in ${attempts} attempts: a long transaction holds a table it alters (${pids ? `sessions ${pids}, ` : ''}see pg_stat_activity and pg_locks); end it, or run chatd migrate when traffic is lower`,
             { cause: error },
           );
         }
         const delayMs = retryDelayMs * 2 ** (attempt - 1);
         options.logger?.warn(
-          { migration: label, attempt, attempts, lockTimeoutMs, retryInMs: delayMs },
+          { migration: label, attempt, attempts, lockTimeoutMs, retryInMs: delayMs, longTransactions },
           'a migration timed out waiting for a lock and was rolled back; retrying',
         );
         await sleep(delayMs);
@@ -176,6 +178,30 @@ export async function checkSchema(sql: Sql, migrations?: readonly Migration[]): 
     );
   }
   return recorded.at(-1)?.id ?? 0;
+}
+
+/** A session whose transaction has been open longer than a lock timeout: a likely blocker. */
+export interface LongTransaction {
+  readonly pid: number;
+  readonly state: string | null;
+  readonly transactionSeconds: number;
+  readonly query: string | null;
+}
+
+/**
+ * The oldest transactions of this database open longer than `olderThanMs`, for the retry log: which
+ * session to end when a migration keeps timing out (the aborted attempt no longer knows whom it waited on).
+ */
+async function findLongTransactions(sql: Sql, olderThanMs: number): Promise<LongTransaction[]> {
+  return sql<LongTransaction[]>`
+    SELECT pid, state,
+      round(extract(epoch FROM now() - xact_start)::numeric, 1)::float8 AS transaction_seconds,
+      left(query, 200) AS query
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()
+      AND xact_start < now() - make_interval(secs => ${olderThanMs / 1000})
+    ORDER BY xact_start
+    LIMIT 5`;
 }
 
 /** A row of `chatd_migrations`. */

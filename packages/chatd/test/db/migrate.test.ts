@@ -120,6 +120,7 @@ describe('migrate', () => {
     const reader = connect();
     // A long transaction holding ACCESS SHARE on chats: ALTER TABLE needs ACCESS EXCLUSIVE.
     const held = await holder.reserve();
+    const [{ pid: holderPid }] = await held<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
     await held`BEGIN`;
     await held`SELECT count(*) FROM chats`;
     const warnings: Array<Record<string, unknown>> = [];
@@ -145,6 +146,10 @@ describe('migrate', () => {
     expect(result.applied).toEqual([9001]);
     expect(warnings.length).toBeGreaterThanOrEqual(2);
     expect(warnings[0]).toMatchObject({ migration: '9001_next_9001', attempt: 1, lockTimeoutMs });
+    // The retry log names the session holding the table.
+    expect(warnings.at(-1)!.longTransactions).toContainEqual(
+      expect.objectContaining({ pid: holderPid, state: 'idle in transaction' }),
+    );
     // Readers did queue behind the waiting ALTER (the lock queue is real), and only up to its timeout.
     expect(slowestMs).toBeGreaterThan(lockTimeoutMs / 2);
     expect(slowestMs).toBeLessThan(lockTimeoutMs + 700);
