@@ -99,3 +99,27 @@ export class CsrfError extends ChatdError {
     super('E_CSRF', message, options);
   }
 }
+
+/**
+ * The database schema has migrations this build does not know, and at least one of them is not an
+ * expand step (`-- chatd:expand`) that older builds may run on: this build must not serve it.
+ */
+export class SchemaTooNewError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_SCHEMA_TOO_NEW', message, options);
+  }
+}
+
+/** The database lacks migrations this build needs, and this start may not apply them (`--migrate off`). */
+export class SchemaTooOldError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_SCHEMA_TOO_OLD', message, options);
+  }
+}
+
+/** A migration could not take its locks within `lock_timeout`, on every attempt. */
+export class MigrationLockTimeoutError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_MIGRATION_LOCK_TIMEOUT', message, options);
+  }
+}

@@ -14,6 +14,7 @@ import { ChatService } from '../chat/chat-service.js';
 import { TitleGenerator } from '../chat/chat-titles.js';
 import { ChatWorker, type ChatWorkerOptions, DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { TurnInterrupts } from '../chat/turn-interrupts.js';
+import { DEFAULT_NOTIFY_QUEUE_THRESHOLD, NotifyQueueMonitor } from '../cluster/notify-queue-monitor.js';
 import { Readiness } from '../cluster/readiness.js';
 import { ReplicaRegistry } from '../cluster/replica-registry.js';
 import { ChatConfigCache, type ChatConfigCacheOptions } from '../config/chat-config-cache.js';
@@ -22,7 +23,7 @@ import { startConfigInvalidation } from '../config/config-invalidation.js';
 import { connectDatabase, type Sql } from '../db/connection.js';
 import { type DatabaseLocation, locateDatabase } from '../db/database-location.js';
 import { createMeteredStore } from '../db/metered-store.js';
-import { migrate } from '../db/migrate.js';
+import { checkSchema, loadMigrations, migrate } from '../db/migrate.js';
 import { QueryStats } from '../db/query-stats.js';
 import { createPostgresStore, type Store } from '../db/store.js';
 import { type ApiOptions, registerApi } from '../http/api.js';
@@ -69,6 +70,19 @@ export interface ChatdServerOptions {
   readonly api?: ApiOptions;
   /** Deletes chats untouched for `retentionMs` (`--chat-retention`); off when unset. */
   readonly chatRetention?: ChatRetentionOptions | undefined;
+  /**
+   * `auto` (default): apply missing migrations at start. `off` (`--migrate off`): apply nothing; the start
+   * refuses a schema older than this build (`E_SCHEMA_TOO_OLD`: run `chatd migrate` of this release once).
+   * Either refuses a schema newer by anything but expand steps (`E_SCHEMA_TOO_NEW`).
+   */
+  readonly migrate?: 'auto' | 'off';
+  /** `lock_timeout` of each migration statement, retried (see `migrate`); default 5 s. */
+  readonly migrationLockTimeoutMs?: number;
+  /**
+   * NOTIFY queue usage (0 to 1) above which the replica warns and is not ready
+   * (`--notify-queue-threshold`, a percentage); default 0.5.
+   */
+  readonly notifyQueueThreshold?: number;
 }
 
 /** A running chat server. */
@@ -124,9 +138,25 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       maxConnections: options.maxDatabaseConnections ?? 20,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
-    const migration = await migrate(sql);
-    if (migration.applied.length > 0) {
-      logger.info({ applied: migration.applied, version: migration.version }, 'applied database migrations');
+    const migrations = await loadMigrations();
+    const knownSchemaVersion = migrations.at(-1)?.id ?? 0;
+    if (options.migrate === 'off') {
+      const version = await checkSchema(sql, migrations);
+      logger.info(
+        { version, knownSchemaVersion },
+        'migrations are off: the schema has every migration of this build',
+      );
+    } else {
+      const migration = await migrate(sql, migrations, {
+        lockTimeoutMs: options.migrationLockTimeoutMs,
+        logger,
+      });
+      if (migration.applied.length > 0) {
+        logger.info(
+          { applied: migration.applied, version: migration.version },
+          'applied database migrations',
+        );
+      }
     }
 
     const registry = new Registry();
@@ -172,6 +202,15 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     });
     await replica.start(options.replicaHeartbeatMs ?? 5_000);
     cleanups.push(['replica registry', () => replica.stop()]);
+    const notifyQueue = new NotifyQueueMonitor(
+      { store, logger, registry },
+      {
+        threshold: options.notifyQueueThreshold ?? DEFAULT_NOTIFY_QUEUE_THRESHOLD,
+        intervalMs: options.replicaHeartbeatMs ?? 5_000,
+      },
+    );
+    await notifyQueue.start();
+    cleanups.push(['notify queue monitor', async () => notifyQueue.stop()]);
     const stopHousekeeping = startAuthHousekeeping(auth, logger);
     cleanups.push(['auth housekeeping', async () => stopHousekeeping()]);
     if (options.chatRetention) {
@@ -208,9 +247,10 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
 
     const readiness = new Readiness({
       store,
-      knownSchemaVersion: migration.version,
+      knownSchemaVersion,
       listenerConnected: () => pubsub.connected,
       stopping: () => startedWorker.stopping,
+      notifyQueueReason: () => notifyQueue.reason(),
     });
     const app: FastifyInstance = createHttpServer({ ...options.http, logger });
     registerReadinessRoute(app, () => readiness.reasons());

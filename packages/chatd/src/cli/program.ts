@@ -3,7 +3,7 @@ import { migrate } from '../db/migrate.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
 import { scaletestCommand } from './scaletest-command.js';
 import { secretsCommand } from './secrets-command.js';
-import { serverCommand } from './server-command.js';
+import { migrationLockTimeoutOption, serverCommand } from './server-command.js';
 import { tokensCommand } from './tokens-command.js';
 import { usersCommand } from './users-command.js';
 import { withDatabase } from './with-database.js';
@@ -23,9 +23,15 @@ export function buildProgram(): Command {
 
   const migrateCommand = program.command('migrate').description('apply database migrations and exit');
   for (const option of databaseOptions()) migrateCommand.addOption(option);
+  migrateCommand.addOption(migrationLockTimeoutOption());
   migrateCommand.action(async (_options: unknown, command: Command) => {
     const options = await resolveDatabaseOptions(command);
-    const result = await withDatabase(options, (sql) => migrate(sql));
+    const lockTimeoutMs = command.opts<{ migrationLockTimeout: number }>().migrationLockTimeout;
+    const result = await withDatabase(
+      options,
+      (sql, _store, logger) => migrate(sql, undefined, { lockTimeoutMs, logger }),
+      { migrate: false },
+    );
     process.stdout.write(
       result.applied.length > 0
         ? `applied migrations ${result.applied.join(', ')}; schema version ${result.version}\n`

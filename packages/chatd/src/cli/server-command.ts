@@ -2,7 +2,9 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_LOGIN_THROTTLE_OPTIONS } from '../auth/login-throttle.js';
 import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
+import { DEFAULT_NOTIFY_QUEUE_THRESHOLD } from '../cluster/notify-queue-monitor.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import { DEFAULT_MIGRATE_OPTIONS } from '../db/migrate.js';
 import { DEFAULT_API_OPTIONS } from '../http/api.js';
 import { DEFAULT_HTTP_TIMEOUTS, type ListenAddress, parseListenAddress } from '../http/server.js';
 import { DEFAULT_IDLE_TIMEOUT_MS } from '../llm/index.js';
@@ -23,7 +25,9 @@ import { onShutdownSignal } from './shutdown-signals.js';
 /** `chatd server`: every flag with its CHATD_* variable. */
 export function serverCommand(): Command {
   const command = new Command('server')
-    .description('start the chatd server (applies migrations; creates the first admin on an empty database)')
+    .description(
+      'start the chatd server (applies migrations unless --migrate off; creates the first admin on an empty database)',
+    )
     .addOption(
       new Option('--http-address <host:port>', 'address the HTTP API listens on')
         .env('CHATD_HTTP_ADDRESS')
@@ -214,6 +218,25 @@ export function serverCommand(): Command {
         .argParser(longDurationMs),
     )
     .addOption(
+      new Option(
+        '--migrate <mode>',
+        'auto: apply missing database migrations at start; off: apply none (run chatd migrate of each release once, before its servers) and refuse to start on a schema older than this build',
+      )
+        .env('CHATD_MIGRATE')
+        .choices(['auto', 'off'])
+        .default('auto'),
+    )
+    .addOption(migrationLockTimeoutOption())
+    .addOption(
+      new Option(
+        '--notify-queue-threshold <percent>',
+        "PostgreSQL's NOTIFY queue usage (pg_notification_queue_usage(), a percentage) above which the replica logs a warning and is not ready: a full queue makes every config and chat write fail",
+      )
+        .env('CHATD_NOTIFY_QUEUE_THRESHOLD')
+        .default(DEFAULT_NOTIFY_QUEUE_THRESHOLD * 100)
+        .argParser(percentOption),
+    )
+    .addOption(
       new Option('--database-pool-size <n>', 'connections in the database pool')
         .env('CHATD_DATABASE_POOL_SIZE')
         .default(20)
@@ -256,6 +279,9 @@ export function serverCommand(): Command {
       maxMessagesPerMinute: number;
       maxStreamsPerUser: number;
       chatRetention?: number;
+      migrate: 'auto' | 'off';
+      migrationLockTimeout: number;
+      notifyQueueThreshold: number;
     }>();
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
@@ -319,6 +345,9 @@ export function serverCommand(): Command {
         maxStreamsPerUser: flags.maxStreamsPerUser,
       },
       maxDatabaseConnections: flags.databasePoolSize,
+      migrate: flags.migrate,
+      migrationLockTimeoutMs: flags.migrationLockTimeout,
+      notifyQueueThreshold: flags.notifyQueueThreshold / 100,
       chatRetention: flags.chatRetention === undefined ? undefined : { retentionMs: flags.chatRetention },
       logger,
     });
@@ -347,6 +376,16 @@ export function serverCommand(): Command {
   return command;
 }
 
+/** `--migration-lock-timeout`, on `chatd server` and `chatd migrate`. */
+export function migrationLockTimeoutOption(): Option {
+  return durationOption(
+    '--migration-lock-timeout <duration>',
+    'a migration statement that cannot take its table lock this soon is rolled back and retried (5 attempts, the pause doubling from 1s), so that it never queues every query on the table behind a long transaction',
+    'CHATD_MIGRATION_LOCK_TIMEOUT',
+    DEFAULT_MIGRATE_OPTIONS.lockTimeoutMs,
+  );
+}
+
 /** A duration flag (`500ms`, `10s`, `5m`) with its variable and default, in ms once parsed. */
 function durationOption(flags: string, description: string, variable: string, defaultMs: number): Option {
   return new Option(flags, description)
@@ -367,6 +406,15 @@ function trustProxyOption(value: string): string | number {
     );
   }
   return entries.join(',');
+}
+
+/** A percentage above 0 and at most 100 (decimals allowed: `0.5`). */
+function percentOption(value: string): number {
+  const percent = Number(value.trim().replace(/%$/, ''));
+  if (!Number.isFinite(percent) || percent <= 0 || percent > 100 || value.trim() === '') {
+    throw new InvalidArgumentError('expected a percentage above 0 and at most 100, such as 50');
+  }
+  return percent;
 }
 
 function addressOption(value: string): ListenAddress {

@@ -2,7 +2,7 @@ import { connectDatabase, type Sql } from '../db/connection.js';
 import { locateDatabase } from '../db/database-location.js';
 import { migrate } from '../db/migrate.js';
 import { createPostgresStore, type Store } from '../db/store.js';
-import { createLogger } from '../logging/logger.js';
+import { createLogger, type Logger } from '../logging/logger.js';
 import type { DatabaseCliOptions } from './options.js';
 
 /**
@@ -11,7 +11,9 @@ import type { DatabaseCliOptions } from './options.js';
  */
 export async function withDatabase<T>(
   options: DatabaseCliOptions,
-  work: (sql: Sql, store: Store) => Promise<T>,
+  work: (sql: Sql, store: Store, logger: Logger) => Promise<T>,
+  /** `migrate: false` skips the migration before `work` (`chatd migrate` runs its own). */
+  settings: { readonly migrate?: boolean } = {},
 ): Promise<T> {
   const logger = createLogger(options.logLevel);
   const location = await locateDatabase({
@@ -22,8 +24,8 @@ export async function withDatabase<T>(
   try {
     const sql = await connectDatabase(location.url, { maxConnections: 2 });
     try {
-      await migrate(sql);
-      return await work(sql, createPostgresStore(sql));
+      if (settings.migrate !== false) await migrate(sql);
+      return await work(sql, createPostgresStore(sql), logger);
     } finally {
       await sql.end({ timeout: 5 });
     }

@@ -15,6 +15,7 @@ export const SqlState = Object.freeze({
   invalidCatalogName: '3D000',
   adminShutdown: '57P01',
   cannotConnectNow: '57P03',
+  lockNotAvailable: '55P03',
 });
 
 /** The SQLSTATE of a postgres.js error, or undefined when the error did not come from the server. */

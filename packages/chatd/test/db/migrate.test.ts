@@ -2,7 +2,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSql, type Sql } from '../../src/db/connection.js';
-import { loadMigrations, migrate } from '../../src/db/migrate.js';
+import { checkSchema, loadMigrations, type Migration, migrate } from '../../src/db/migrate.js';
 import { scratchDir } from '../support/scratch-dir.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -104,5 +104,141 @@ describe('migrate', () => {
     await expect(migrate(sql, await loadMigrations(dir))).rejects.toThrow(
       /the database has migrations this chatd does not know \(2\)/,
     );
+  });
+
+  /** A migration of the next release, applied on top of the shipped ones. */
+  function nextMigration(id: number, sqlText: string, expand = false): Migration {
+    return { id, name: `next_${id}`, sql: sqlText, expand };
+  }
+
+  it('retries a migration whose lock times out, without blocking queries on the table past lock_timeout', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    const shipped = await loadMigrations();
+    await migrate(sql, shipped);
+    const holder = connect();
+    const reader = connect();
+    // A long transaction holding ACCESS SHARE on chats: ALTER TABLE needs ACCESS EXCLUSIVE.
+    const held = await holder.reserve();
+    const [{ pid: holderPid }] = await held<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+    await held`BEGIN`;
+    await held`SELECT count(*) FROM chats`;
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = { warn: (fields: Record<string, unknown>) => warnings.push(fields) } as never;
+    const lockTimeoutMs = 300;
+    const migrating = migrate(
+      sql,
+      [...shipped, nextMigration(9001, 'ALTER TABLE chats ADD COLUMN next_note text')],
+      { lockTimeoutMs, attempts: 20, retryDelayMs: 100, logger },
+    );
+    // While the ALTER waits in the lock queue, new readers of chats queue behind it, but never for longer
+    // than its lock_timeout.
+    let slowestMs = 0;
+    const started = Date.now();
+    while (Date.now() - started < 1_500) {
+      const t0 = performance.now();
+      await reader`SELECT count(*) FROM chats`;
+      slowestMs = Math.max(slowestMs, performance.now() - t0);
+    }
+    await held`COMMIT`;
+    held.release();
+    const result = await migrating;
+    expect(result.applied).toEqual([9001]);
+    expect(warnings.length).toBeGreaterThanOrEqual(2);
+    expect(warnings[0]).toMatchObject({ migration: '9001_next_9001', attempt: 1, lockTimeoutMs });
+    // The retry log names the session holding the table.
+    expect(warnings.at(-1)!.longTransactions).toContainEqual(
+      expect.objectContaining({ pid: holderPid, state: 'idle in transaction' }),
+    );
+    // Readers did queue behind the waiting ALTER (the lock queue is real), and only up to its timeout.
+    expect(slowestMs).toBeGreaterThan(lockTimeoutMs / 2);
+    expect(slowestMs).toBeLessThan(lockTimeoutMs + 700);
+    const [{ column }] = await sql<[{ column: string | null }]>`
+      SELECT column_name AS column FROM information_schema.columns
+      WHERE table_name = 'chats' AND column_name = 'next_note'`;
+    expect(column).toBe('next_note');
+  });
+
+  it('gives up with E_MIGRATION_LOCK_TIMEOUT after its attempts, and records nothing', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    const shipped = await loadMigrations();
+    await migrate(sql, shipped);
+    const held = await connect().reserve();
+    await held`BEGIN`;
+    await held`SELECT count(*) FROM chats`;
+    const failure = await migrate(
+      sql,
+      [...shipped, nextMigration(9001, 'ALTER TABLE chats ADD COLUMN next_note text')],
+      { lockTimeoutMs: 100, attempts: 2, retryDelayMs: 50 },
+    ).catch((error: unknown) => error);
+    await held`ROLLBACK`;
+    held.release();
+    expect(failure).toMatchObject({ code: 'E_MIGRATION_LOCK_TIMEOUT' });
+    expect((failure as Error).message).toMatch(
+      /9001_next_9001 could not take its locks within 100 ms in 2 attempts/,
+    );
+    const ids = await sql<{ id: number }[]>`SELECT id FROM chatd_migrations WHERE id = 9001`;
+    expect(ids).toEqual([]);
+  });
+
+  it('lets a build run on expand steps it does not know, and refuses any other newer migration', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    const shipped = await loadMigrations();
+    await migrate(sql, shipped);
+    await migrate(sql, [
+      ...shipped,
+      nextMigration(9001, 'ALTER TABLE chats ADD COLUMN next_note text', true),
+    ]);
+    // This build knows up to the shipped migrations: the expand step does not stop it.
+    expect(await migrate(sql, shipped)).toEqual({ applied: [], version: 9001 });
+    expect(await checkSchema(sql, shipped)).toBe(9001);
+    await migrate(sql, [
+      ...shipped,
+      nextMigration(9001, '', true),
+      nextMigration(9002, 'ALTER TABLE chats DROP COLUMN next_note'),
+    ]);
+    await expect(migrate(sql, shipped)).rejects.toMatchObject({
+      code: 'E_SCHEMA_TOO_NEW',
+      message: expect.stringMatching(/schema is at version 9002, newer than this chatd knows/),
+    });
+    await expect(checkSchema(sql, shipped)).rejects.toMatchObject({ code: 'E_SCHEMA_TOO_NEW' });
+  });
+
+  it('reads the expand marker from the first line of a file', async () => {
+    const dir = await scratchDir('chatd-migrations-');
+    await writeFile(path.join(dir, '0001_a.sql'), '-- chatd:expand\nCREATE TABLE a (id int);');
+    await writeFile(path.join(dir, '0002_b.sql'), 'CREATE TABLE b (id int);\n-- chatd:expand');
+    expect((await loadMigrations(dir)).map((m) => m.expand)).toEqual([true, false]);
+  });
+
+  it('with --migrate off, refuses a schema older than this build, without writing', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    const shipped = await loadMigrations();
+    await expect(checkSchema(sql, shipped)).rejects.toMatchObject({ code: 'E_SCHEMA_TOO_OLD' });
+    const [{ table }] = await sql<
+      [{ table: string | null }]
+    >`SELECT to_regclass('chatd_migrations')::text AS table`;
+    expect(table).toBeNull();
+    await migrate(sql, shipped.slice(0, -1));
+    await expect(checkSchema(sql, shipped)).rejects.toThrow(
+      new RegExp(
+        `lacks migrations ${shipped.at(-1)!.id} that this chatd needs, and --migrate is off: run chatd migrate`,
+      ),
+    );
+    await migrate(sql, shipped);
+    expect(await checkSchema(sql, shipped)).toBe(shipped.at(-1)!.id);
+  });
+
+  it('adds the expand column to a migrations table created before it existed', async () => {
+    const { connect } = await emptyDatabase();
+    const sql = connect();
+    await sql`CREATE TABLE chatd_migrations (id integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`;
+    expect(await checkSchema(sql, [])).toBe(0);
+    await migrate(sql, [nextMigration(1, 'CREATE TABLE a (id int)', true)]);
+    const rows = await sql`SELECT id, expand FROM chatd_migrations`;
+    expect(rows).toEqual([{ id: 1, expand: true }]);
   });
 });

@@ -922,6 +922,26 @@ describe('schema version', () => {
     expect(await store.getSchemaVersion()).toBe(row.latest);
     expect(row.latest).toBeGreaterThanOrEqual(6);
   });
+
+  it('names the newer migrations that are not expand steps', async () => {
+    const latest = await store.getSchemaVersion();
+    expect(await store.getSchemaState(latest)).toEqual({ version: latest, newerNotExpand: [] });
+    await db.sql`INSERT INTO chatd_migrations (id, name, expand) VALUES (9001, 'expand', true), (9002, 'contract', false)`;
+    try {
+      expect(await store.getSchemaState(latest)).toEqual({ version: 9002, newerNotExpand: [9002] });
+      expect(await store.getSchemaState(9002)).toEqual({ version: 9002, newerNotExpand: [] });
+    } finally {
+      await db.sql`DELETE FROM chatd_migrations WHERE id > 9000`;
+    }
+  });
+});
+
+describe('notification queue', () => {
+  it('reads the usage as a fraction', async () => {
+    const usage = await store.getNotificationQueueUsage();
+    expect(usage).toBeGreaterThanOrEqual(0);
+    expect(usage).toBeLessThan(1);
+  });
 });
 
 describe('config version', () => {

@@ -13,6 +13,7 @@ import * as chats from './chats.js';
 import * as configVersion from './config-version.js';
 import * as deploymentSettings from './deployment-settings.js';
 import * as loginFailures from './login-failures.js';
+import * as notificationQueue from './notification-queue.js';
 import * as replicas from './replicas.js';
 import * as schemaVersion from './schema-version.js';
 import * as secretsKeyCheck from './secrets-key-check.js';
@@ -44,6 +45,7 @@ export const queries = Object.freeze({
   ...replicas,
   ...configVersion,
   ...schemaVersion,
+  ...notificationQueue,
   ...chatProviderApiKeys,
   ...secretsKeyCheck,
 });
