@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../errors.js';
+import { explainTlsError, type ResolvedPostgresUrl, redact, resolvePostgresUrl } from './postgres-url.js';
 import { SqlState, sqlStateOf } from './sqlstate.js';
 
 /** A postgres.js client or transaction: anything a named query can run on. */
@@ -22,10 +23,15 @@ export interface ConnectOptions {
 
 /**
  * Creates a postgres.js pool with chatd's conventions: camelCase column names, `bigint` as JS number
- * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped.
+ * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped. The URL's libpq TLS
+ * parameters (sslmode, sslrootcert, sslcert, sslkey) take libpq's meaning (see postgres-url.ts; the files
+ * are read here, once); a multi-host URL with `target_session_attrs` is handled by postgres.js.
+ * Throws {@link InvalidPostgresUrlError} for a URL it cannot use.
  */
 export function createSql(url: string, options: ConnectOptions = {}): Sql {
-  return postgres(url, {
+  const resolved = resolvePostgresUrl(url);
+  return postgres(resolved.url, {
+    ssl: resolved.ssl,
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
@@ -48,6 +54,7 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
  * Fails fast with a {@link DatabaseUnavailableError} that names the server (never the password).
  */
 export async function connectDatabase(url: string, options: ConnectOptions = {}): Promise<Sql> {
+  const resolved = resolvePostgresUrl(url);
   const sql = createSql(url, options);
   try {
     const [row] = await sql<
@@ -62,24 +69,23 @@ export async function connectDatabase(url: string, options: ConnectOptions = {})
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     if (error instanceof DatabaseUnavailableError) throw error;
-    throw new DatabaseUnavailableError(`cannot use PostgreSQL at ${describeUrl(url)}: ${explain(error)}`, {
-      cause: error,
-    });
+    throw new DatabaseUnavailableError(
+      `cannot use PostgreSQL at ${describeUrl(url)}: ${explain(error, resolved)}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
 /** A connection URL without its password, safe for logs and error messages. */
 export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redact(url);
 }
 
-function explain(error: unknown): string {
+function explain(error: unknown, resolved: ResolvedPostgresUrl): string {
+  const tlsReason = explainTlsError(error, resolved);
+  if (tlsReason) return tlsReason;
   const state = sqlStateOf(error);
   if (state === SqlState.invalidPassword) return 'password authentication failed';
   if (state === SqlState.invalidCatalogName) return 'the database does not exist';

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import postgres from 'postgres';
+import type { PostgresSsl } from '../db/postgres-url.js';
 
 /** What a {@link ListenerSession} needs. */
 export interface ListenerSessionOptions {
@@ -9,6 +10,13 @@ export interface ListenerSessionOptions {
   readonly onNotification: (channel: string, payload: string) => void;
   /** Called once, synchronously, when the session is lost (socket closed, or {@link ListenerSession.abandon}). */
   readonly onLost: (session: ListenerSession, reason: string) => void;
+  /** postgres.js's `ssl` option, from the URL's libpq parameters (see resolvePostgresUrl). */
+  readonly ssl?: PostgresSsl;
+  /**
+   * The URL's `target_session_attrs`: `read-write` (or `primary`) makes {@link ListenerSession.open} refuse
+   * a read-only server (or a standby), so that the owner moves on to the next host.
+   */
+  readonly targetSessionAttrs?: string | undefined;
 }
 
 /** A session was used after it was lost. */
@@ -16,6 +24,14 @@ export class SessionLostError extends Error {
   constructor() {
     super('the pubsub listener connection was lost');
     this.name = 'SessionLostError';
+  }
+}
+
+/** The server a session reached is not what `target_session_attrs` asks for. */
+export class WrongSessionTargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WrongSessionTargetError';
   }
 }
 
@@ -47,13 +63,17 @@ export class ListenerSession {
   #socket: net.Socket | undefined;
   readonly #onLost: (session: ListenerSession, reason: string) => void;
   #isLost = false;
+  readonly #targetSessionAttrs: string | undefined;
 
+  /** `url` names one host (the owner picks it from a multi-host URL). */
   constructor(url: string, options: ListenerSessionOptions) {
     this.#onLost = options.onLost;
+    this.#targetSessionAttrs = options.targetSessionAttrs;
     // `onnotify` and `socket` are postgres.js options (src/index.js parseOptions; the README documents
     // `socket`) that its TypeScript declarations lack, hence the untyped object.
     const clientOptions: Record<string, unknown> = {
       max: 1,
+      ssl: options.ssl ?? false,
       // Never end the connection on our behalf: an idle listener is the normal case, and every close
       // costs a reset (a flush of everything the consumers derived from notifications).
       idle_timeout: 0,
@@ -74,10 +94,28 @@ export class ListenerSession {
     return this.#isLost;
   }
 
-  /** Connects and reads the backend pid. Rejects when the connection fails or the session is lost. */
+  /**
+   * Connects and reads the backend pid. Rejects when the connection fails or the session is lost, and with
+   * a {@link WrongSessionTargetError} (the session is then abandoned) when the server is read-only or a
+   * standby and `target_session_attrs` asks for read-write or primary (postgres.js decides the same way,
+   * by `transaction_read_only` and `pg_is_in_recovery()`).
+   */
   async open(): Promise<void> {
-    const rows = await this.#query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    this.pid = rows[0]?.pid;
+    const rows = await this.#query<{ pid: number; read_only: string; in_recovery: boolean }>(
+      "SELECT pg_backend_pid() AS pid, current_setting('transaction_read_only') AS read_only, " +
+        'pg_is_in_recovery() AS in_recovery',
+    );
+    const row = rows[0];
+    this.pid = row?.pid;
+    const wanted = this.#targetSessionAttrs;
+    let wrong: string | undefined;
+    if (wanted === 'read-write' && row?.read_only === 'on') wrong = 'the server is read-only';
+    if (wanted === 'primary' && row?.in_recovery) wrong = 'the server is a standby';
+    if (wrong) {
+      const reason = `${wrong} (target_session_attrs=${wanted})`;
+      this.abandon(reason);
+      throw new WrongSessionTargetError(reason);
+    }
   }
 
   /**
