@@ -1,4 +1,5 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import postgres from 'postgres';
 import type { PostgresSsl } from '../db/postgres-url.js';
 
@@ -61,6 +62,9 @@ export class ListenerSession {
   readonly #client: postgres.Sql;
   /** The session's only socket, once postgres.js asked for it. */
   #socket: net.Socket | undefined;
+  /** The TLS socket over {@link #socket}, when the session negotiated TLS. */
+  #tlsSocket: tls.TLSSocket | undefined;
+  readonly #ssl: PostgresSsl;
   readonly #onLost: (session: ListenerSession, reason: string) => void;
   #isLost = false;
   readonly #targetSessionAttrs: string | undefined;
@@ -69,11 +73,13 @@ export class ListenerSession {
   constructor(url: string, options: ListenerSessionOptions) {
     this.#onLost = options.onLost;
     this.#targetSessionAttrs = options.targetSessionAttrs;
+    this.#ssl = options.ssl ?? false;
     // `onnotify` and `socket` are postgres.js options (src/index.js parseOptions; the README documents
     // `socket`) that its TypeScript declarations lack, hence the untyped object.
     const clientOptions: Record<string, unknown> = {
       max: 1,
-      ssl: options.ssl ?? false,
+      // The session negotiates TLS itself, in #openSocket (see #negotiateTls).
+      ssl: false,
       // Never end the connection on our behalf: an idle listener is the normal case, and every close
       // costs a reset (a flush of everything the consumers derived from notifications).
       idle_timeout: 0,
@@ -150,6 +156,8 @@ export class ListenerSession {
   abandon(reason: string): void {
     if (this.#isLost) return;
     this.#isLost = true;
+    // Outer socket first: a TLS socket whose raw socket is gone would write to a closed handle (EBADF).
+    this.#tlsSocket?.destroy();
     this.#socket?.destroy();
     this.#client.end({ timeout: 0 }).catch(() => {});
     this.#onLost(this, reason);
@@ -166,6 +174,11 @@ export class ListenerSession {
    * connection that closed during startup on its own, without delay or `onclose`): the session is then over.
    */
   #openSocket(parsed: ParsedConnectionOptions): Promise<net.Socket> {
+    const host = parsed.host[0] ?? 'localhost';
+    return this.#connect(parsed).then((raw) => this.#negotiateTls(raw, host));
+  }
+
+  #connect(parsed: ParsedConnectionOptions): Promise<net.Socket> {
     if (this.#socket) this.abandon('the connection closed while connecting');
     if (this.#isLost) return Promise.reject(new SessionLostError());
     const host = parsed.host[0] ?? 'localhost';
@@ -194,7 +207,80 @@ export class ListenerSession {
       socket.once('close', closedEarly);
     });
   }
+
+  /**
+   * The TLS start-up (SSLRequest, then a handshake with the URL's TLS options), done here rather than by
+   * postgres.js so that the session owns the TLS socket as well as the raw one and abandon() destroys both
+   * (postgres.js's own TLS socket, left over a destroyed raw socket, later failed with an uncaught EBADF).
+   * Same decisions as postgres.js: `prefer` goes on in plaintext when the server declines TLS.
+   */
+  async #negotiateTls(raw: net.Socket, host: string): Promise<net.Socket> {
+    const ssl = this.#ssl;
+    if (ssl === false) return raw;
+    const accepted = await new Promise<boolean>((resolve, reject) => {
+      const cleanup = () => {
+        raw.off('data', onData);
+        raw.off('error', onError);
+        raw.off('close', onClose);
+      };
+      const onData = (chunk: Buffer) => {
+        cleanup();
+        resolve(chunk[0] === 0x53); // 'S'
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new SessionLostError());
+      };
+      raw.on('data', onData);
+      raw.once('error', onError);
+      raw.once('close', onClose);
+      raw.write(SSL_REQUEST);
+    });
+    if (!accepted) {
+      if (ssl === 'prefer') return raw;
+      raw.destroy();
+      throw new Error('the server does not accept TLS connections, and the sslmode requires TLS');
+    }
+    const secure = tls.connect({
+      socket: raw,
+      servername: net.isIP(host) ? undefined : host,
+      ...(ssl === 'prefer' ? { rejectUnauthorized: false } : ssl),
+    });
+    Object.assign(secure, { host, port: (raw as net.Socket & { port?: number }).port });
+    this.#tlsSocket = secure;
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        secure.off('secureConnect', onSecure);
+        secure.off('error', onError);
+        secure.off('close', onClose);
+      };
+      const onSecure = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        secure.destroy();
+        reject(error);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new SessionLostError());
+      };
+      secure.once('secureConnect', onSecure);
+      secure.once('error', onError);
+      secure.once('close', onClose);
+    });
+    return secure;
+  }
 }
+
+/** PostgreSQL's SSLRequest message: length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /** The part of postgres.js's parsed options that its `socket` factory receives and we use. */
 interface ParsedConnectionOptions {

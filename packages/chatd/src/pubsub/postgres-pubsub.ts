@@ -41,6 +41,7 @@ import type { Counter } from 'prom-client';
 import { describeUrl } from '../db/connection.js';
 import {
   describeHost,
+  explainTlsError,
   listenerUrlFor,
   type ResolvedPostgresUrl,
   resolvePostgresUrl,
@@ -459,9 +460,22 @@ function closedBeforeActive(): PubsubClosedError {
 function unavailable(url: string, error: unknown): ChatdError {
   if (error instanceof ChatdError) return error;
   return new DatabaseUnavailableError(
-    `cannot LISTEN on PostgreSQL at ${describeUrl(url)}: ${describeError(error)}`,
+    `cannot LISTEN on PostgreSQL at ${describeUrl(url)}: ${explainTls(url, error) ?? describeError(error)}`,
     { cause: error },
   );
+}
+
+/** A TLS failure in words (mode, CA file), or undefined; a multi-host failure explains its last host's. */
+function explainTls(url: string, error: unknown): string | undefined {
+  try {
+    const resolved = resolvePostgresUrl(url);
+    const reason = explainTlsError(error, resolved);
+    if (reason || !(error instanceof Error)) return reason;
+    const causeReason = explainTlsError(error.cause, resolved);
+    return causeReason && `${error.message} (${causeReason})`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error's message, with its cause's (postgres.js and Node errors name the host, never the password). */
