@@ -304,6 +304,25 @@ export function listenerUrlFor(resolved: ResolvedPostgresUrl, host: PostgresHost
   return withSingleHost(`${base}${query ? `?${query}` : ''}${fragment}`, host);
 }
 
+/**
+ * `url` with its host list cut to the first host, so that WHATWG `new URL()` (which rejects
+ * `h1:5432,h2:5433`) can check and read the rest; postgres.js parses multi-host URLs the same way.
+ */
+export function firstHostUrl(url: string): string {
+  const { scheme, userInfo, hosts, rest } = splitAuthority(url);
+  const first = hosts.split(',')[0] ?? '';
+  return `${scheme}${userInfo === undefined ? '' : `${userInfo}@`}${first}${rest}`;
+}
+
+/** The same connection URL (multi-host or not) with another database name. */
+export function withDatabaseName(url: string, database: string): string {
+  const { scheme, userInfo, hosts, rest } = splitAuthority(url);
+  const { params, fragment } = splitQuery(rest);
+  const query = params.toString();
+  const authority = `${scheme}${userInfo === undefined ? '' : `${userInfo}@`}${hosts}`;
+  return `${authority}/${encodeURIComponent(database)}${query ? `?${query}` : ''}${fragment}`;
+}
+
 /** A connection URL without its password or sslpassword, safe for logs and error messages; multi-host aware. */
 export function redact(url: string): string {
   const { scheme, userInfo, hosts, rest } = splitAuthority(url);

@@ -4,7 +4,14 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeUrl } from '../../src/db/connection.js';
-import { listenerUrlFor, redact, resolvePostgresUrl, withSingleHost } from '../../src/db/postgres-url.js';
+import {
+  firstHostUrl,
+  listenerUrlFor,
+  redact,
+  resolvePostgresUrl,
+  withDatabaseName,
+  withSingleHost,
+} from '../../src/db/postgres-url.js';
 import { InvalidPostgresUrlError } from '../../src/errors.js';
 
 const BASE = 'postgres://chatd:s3cret@db.example:5432/chatd';
@@ -194,5 +201,16 @@ describe('redact', () => {
     );
     expect(describeUrl(BASE)).toBe('postgres://chatd@db.example:5432/chatd');
     expect(redact('not a url')).toBe('(unparseable URL)');
+  });
+});
+
+describe('multi-host URL helpers', () => {
+  it('cuts the host list for new URL(), and swaps the database keeping hosts and parameters', () => {
+    const url = 'postgres://u:p@h1:1,h2:2/db?target_session_attrs=read-write';
+    expect(new URL(firstHostUrl(url)).host).toBe('h1:1');
+    expect(withDatabaseName(url, 'other')).toBe(
+      'postgres://u:p@h1:1,h2:2/other?target_session_attrs=read-write',
+    );
+    expect(withDatabaseName('postgres://u@h/db', 'x')).toBe('postgres://u@h/x');
   });
 });
