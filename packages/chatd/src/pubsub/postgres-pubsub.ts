@@ -297,6 +297,8 @@ export class PostgresPubsub implements Pubsub {
       this.#log?.debug({ delayMs: Math.round(delayMs), attempt: failures }, 'pubsub listener reconnecting');
       await sleep(delayMs, this.#closing.signal);
     }
+    // Closed in the middle of the first round of hosts: connect() must not wait forever (no-op otherwise).
+    if (!everConnected) started.reject(new PubsubClosedError());
   }
 
   /**
