@@ -1,5 +1,6 @@
 import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../errors.js';
+import { poolConnectionTarget } from './multi-host-socket.js';
 import { explainTlsError, type ResolvedPostgresUrl, redact, resolvePostgresUrl } from './postgres-url.js';
 import { SqlState, sqlStateOf } from './sqlstate.js';
 
@@ -25,13 +26,16 @@ export interface ConnectOptions {
  * Creates a postgres.js pool with chatd's conventions: camelCase column names, `bigint` as JS number
  * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped. The URL's libpq TLS
  * parameters (sslmode, sslrootcert, sslcert, sslkey) take libpq's meaning (see postgres-url.ts; the files
- * are read here, once); a multi-host URL with `target_session_attrs` is handled by postgres.js.
+ * are read here, once); a multi-host URL with `target_session_attrs` walks its hosts (multi-host-socket.ts).
  * Throws {@link InvalidPostgresUrlError} for a URL it cannot use.
  */
 export function createSql(url: string, options: ConnectOptions = {}): Sql {
   const resolved = resolvePostgresUrl(url);
-  return postgres(resolved.url, {
+  const target = poolConnectionTarget(resolved);
+  return postgres(target.url, {
     ssl: resolved.ssl,
+    // postgres.js's `socket` option, missing from its TypeScript declarations (see multi-host-socket.ts).
+    ...(target.socket ? ({ socket: target.socket } as object) : {}),
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
@@ -57,9 +61,9 @@ export async function connectDatabase(url: string, options: ConnectOptions = {})
   const resolved = resolvePostgresUrl(url);
   const sql = createSql(url, options);
   try {
-    const [row] = await sql<
-      [{ version: number }]
-    >`SELECT current_setting('server_version_num')::int AS version`;
+    const probe = sql<[{ version: number }]>`SELECT current_setting('server_version_num')::int AS version`;
+    const [row] =
+      resolved.hosts.length > 1 ? await withinMultiHostBound(probe, resolved, options) : await probe;
     if (!row || row.version < MINIMUM_SERVER_VERSION_NUM) {
       throw new DatabaseUnavailableError(
         `PostgreSQL at ${describeUrl(url)} is version ${row?.version}; chatd needs PostgreSQL 13 or newer`,
@@ -75,6 +79,36 @@ export async function connectDatabase(url: string, options: ConnectOptions = {})
         cause: error,
       },
     );
+  }
+}
+
+/**
+ * postgres.js retries a multi-host connection attempt until a host qualifies, so a probe could wait
+ * forever: bound it by the connect timeout per host.
+ */
+async function withinMultiHostBound<T>(
+  probe: Promise<T>,
+  resolved: ResolvedPostgresUrl,
+  options: ConnectOptions,
+): Promise<T> {
+  const boundMs = (options.connectTimeoutSeconds ?? 5) * 1000 * resolved.hosts.length;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const kind = resolved.targetSessionAttrs
+        ? ` accepted a ${resolved.targetSessionAttrs} session`
+        : ' answered';
+      reject(
+        new DatabaseUnavailableError(
+          `cannot use PostgreSQL at ${resolved.description}: no host${kind} within ${boundMs} ms`,
+        ),
+      );
+    }, boundMs);
+  });
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -39,6 +39,7 @@
 import postgres from 'postgres';
 import type { Counter } from 'prom-client';
 import { describeUrl } from '../db/connection.js';
+import { poolConnectionTarget } from '../db/multi-host-socket.js';
 import {
   describeHost,
   explainTlsError,
@@ -109,9 +110,11 @@ export class PostgresPubsub implements Pubsub {
     this.#resets = new ListenerSet(report, 'reset-listener');
     this.#connectionChanges = new ListenerSet(report, 'connection-listener');
     this.#reconnects = reconnectsCounter(options.registry);
-    // The publisher follows target_session_attrs through postgres.js (it reconnects host by host).
-    this.#publisher = postgres(this.#url.url, {
+    // The publisher follows target_session_attrs as the pools do (see multi-host-socket.ts).
+    const target = poolConnectionTarget(this.#url);
+    this.#publisher = postgres(target.url, {
       ssl: this.#url.ssl,
+      ...(target.socket ? ({ socket: target.socket } as object) : {}),
       max: 1,
       idle_timeout: 60,
       connect_timeout: options.connectTimeoutMs / 1000,

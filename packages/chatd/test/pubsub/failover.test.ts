@@ -2,8 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createSql, type Sql } from '../../src/db/connection.js';
+import { connectDatabase, createSql, type Sql } from '../../src/db/connection.js';
 import { EmbeddedPostgres } from '../../src/db/embedded/embedded-postgres.js';
+import { DatabaseUnavailableError } from '../../src/errors.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
 import { recorder, waitFor } from './helpers.js';
 
@@ -121,7 +122,7 @@ it('the pool and the listener skip a read-only host, and follow the primary when
   }
 });
 
-it('the listener fails fast, naming every host, when no host is read-write', async () => {
+it('the listener and connectDatabase fail fast, naming the hosts, when no host is read-write', async () => {
   await setReadOnly(standby, true);
   const url =
     `postgres://chatd:${PASSWORD}@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres` +
@@ -138,4 +139,18 @@ it('the listener fails fast, naming every host, when no host is read-write', asy
   );
   expect(error.message).toContain(`127.0.0.1:${primary.port}:`);
   expect(error.message).not.toContain(PASSWORD);
+
+  // The pool waits for a read-write host (postgres.js retries, now with delays); connectDatabase bounds it.
+  const started = performance.now();
+  const poolError = await connectDatabase(url, { maxConnections: 1, connectTimeoutSeconds: 1 }).then(
+    async (sql) => {
+      await sql.end();
+      throw new Error('expected no host to be accepted');
+    },
+    (failure: unknown) => failure as Error,
+  );
+  expect(poolError).toBeInstanceOf(DatabaseUnavailableError);
+  expect(poolError.message).toContain('no host accepted a read-write session within 2000 ms');
+  expect(poolError.message).not.toContain(PASSWORD);
+  expect(performance.now() - started).toBeLessThan(4_000);
 });
