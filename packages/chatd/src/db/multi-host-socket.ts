@@ -6,8 +6,8 @@
  * 50 authenticated connections a second per pool connection, until a host qualifies. (It swallows every
  * error of a multi-host connection attempt and retries, so the query waits for a qualifying host; that is
  * kept.) The pool gets postgres.js's `socket` option from {@link multiHostSocketFactory}, so that:
- * - each connection attempt dials the next host in URL order (postgres.js closes a connection to a host
- *   of the wrong kind during start-up, and asks for a new socket);
+ * - a connection attempt dials the host that last worked, or the next one in URL order after a failure
+ *   (postgres.js closes a connection to a host of the wrong kind during start-up, and asks for a new socket);
  * - an attempt that cannot connect, or whose socket closes within {@link QUICK_CLOSE_MS} (a host of the
  *   wrong kind), is a failure; after a round of as many failures as hosts, the next attempt waits a
  *   growing, jittered delay (50 ms doubling to 2 s) first. A connection that lives QUICK_CLOSE_MS ends the
@@ -51,8 +51,13 @@ export function multiHostSocketFactory(hosts: readonly PostgresHost[]): MultiHos
         rounds += 1;
         await new Promise((resolve) => setTimeout(resolve, delay * (0.5 + Math.random() / 2)));
       }
-      const host = hosts[next % hosts.length]!;
-      next += 1;
+      const index = next % hosts.length;
+      const host = hosts[index]!;
+      // Move past a host once it failed (unless a concurrent attempt already did); a host that works stays
+      // `next`, so a new connection tries the current primary first.
+      const skip = () => {
+        if (next % hosts.length === index) next = index + 1;
+      };
       const socket = net.connect(host.port, host.host);
       Object.assign(socket, { host: host.host, port: host.port });
       try {
@@ -70,6 +75,7 @@ export function multiHostSocketFactory(hosts: readonly PostgresHost[]): MultiHos
         });
       } catch (error) {
         socket.destroy();
+        skip();
         fail(host, (error as NodeJS.ErrnoException).code ?? (error as Error).message);
         continue;
       }
@@ -85,6 +91,7 @@ export function multiHostSocketFactory(hosts: readonly PostgresHost[]): MultiHos
       socket.once('close', () => {
         if (survived) return;
         clearTimeout(timer);
+        skip();
         fail(host, 'closed during start-up (a read-only server or a standby?)');
       });
       return socket;
