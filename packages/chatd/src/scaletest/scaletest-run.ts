@@ -328,7 +328,12 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     replicaSeconds,
     cacheTtlSeconds,
     peakRssBytes,
-    propagation,
+    // Measured concurrently, so recorded as each finished: reported in the order the changes were made.
+    propagation: [...propagation].sort(
+      (a, b) =>
+        changes.findIndex((change) => change.name === a.change) -
+        changes.findIndex((change) => change.name === b.change),
+    ),
     invalidations,
     pubsubReconnects,
     cpuSeconds,
