@@ -267,15 +267,16 @@ describe('2. a turn whose end cannot be written', () => {
     const proxy = cluster.proxies[0]!;
     const chat = await cluster.member.createChat('steady q', cluster.modelConfigId);
     await eventually(() => llm.requestsFor('steady q').length === 1, 'the provider is called');
-    // The database goes away while the answer streams (1 s), and stays away past the end's retries
-    // (100 + 200 ms): waited for, not timed, since a loaded machine may stream slower.
+    // The database goes away while the answer streams (1 s), and stays away until the turn gave up its
+    // end (its retries, 100 + 200 ms, may each wait for the pool's connect timeout first): waited for by
+    // the turn's outcome, not timed, since a loaded machine is slower at every step.
+    const released = cluster.servers[0]!.chatMetrics.count('released');
     proxy.setMode('refuse');
     await eventually(
-      () => llm.requestsFor('steady q')[0]!.finishedAt !== undefined,
-      'the answer streamed',
-      20_000,
+      () => cluster.servers[0]!.chatMetrics.count('released') > released,
+      'the turn gave up its end',
+      30_000,
     );
-    await sleep(2_000);
     proxy.setMode('forward');
     const messages = await cluster.settled(chat.id, 2, 20_000);
     expect(shape(messages)).toEqual([
