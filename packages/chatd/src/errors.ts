@@ -41,6 +41,17 @@ export class DatabaseUnavailableError extends ChatdError {
   }
 }
 
+/**
+ * A PostgreSQL connection URL chatd cannot use as given: an unknown `sslmode`, an unreadable `sslrootcert`,
+ * a libpq parameter chatd's driver does not support. The message names the parameter and the file, never a
+ * password.
+ */
+export class InvalidPostgresUrlError extends ChatdError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('E_POSTGRES_URL', message, options);
+  }
+}
+
 /** Embedded PostgreSQL could not be set up or started; the message says what to do. */
 export class EmbeddedPostgresError extends ChatdError {
   constructor(message: string, options?: ErrorOptions) {

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { findBlockingDirectory, resolvePostgresRunAs } from '../db/embedded/system-user.js';
+import { firstHostUrl } from '../db/postgres-url.js';
 import { LOG_LEVELS, type LogLevel } from '../logging/logger.js';
 
 /** The default `--cache-dir`: `$XDG_CACHE_HOME/chatd`, else `~/.cache/chatd`. */
@@ -42,7 +43,7 @@ export function databaseOptions(): Option[] {
 function parsePostgresUrl(value: string): string {
   let parsed: URL;
   try {
-    parsed = new URL(value);
+    parsed = new URL(firstHostUrl(value)); // a multi-host URL (h1:5432,h2:5432) is valid too
   } catch {
     throw new InvalidArgumentError('expected a URL such as postgres://user:pass@host:5432/chatd');
   }

@@ -1,5 +1,7 @@
 import postgres from 'postgres';
 import { DatabaseUnavailableError } from '../errors.js';
+import { poolConnectionTarget } from './multi-host-socket.js';
+import { explainTlsError, type ResolvedPostgresUrl, redact, resolvePostgresUrl } from './postgres-url.js';
 import { SqlState, sqlStateOf } from './sqlstate.js';
 
 /** A postgres.js client or transaction: anything a named query can run on. */
@@ -22,10 +24,18 @@ export interface ConnectOptions {
 
 /**
  * Creates a postgres.js pool with chatd's conventions: camelCase column names, `bigint` as JS number
- * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped.
+ * (ids and counters stay far below 2^53), `undefined` as NULL, notices dropped. The URL's libpq TLS
+ * parameters (sslmode, sslrootcert, sslcert, sslkey) take libpq's meaning (see postgres-url.ts; the files
+ * are read here, once); a multi-host URL with `target_session_attrs` walks its hosts (multi-host-socket.ts).
+ * Throws {@link InvalidPostgresUrlError} for a URL it cannot use.
  */
 export function createSql(url: string, options: ConnectOptions = {}): Sql {
-  return postgres(url, {
+  const resolved = resolvePostgresUrl(url);
+  const target = poolConnectionTarget(resolved);
+  return postgres(target.url, {
+    ssl: resolved.ssl,
+    // postgres.js's `socket` option, missing from its TypeScript declarations (see multi-host-socket.ts).
+    ...(target.socket ? ({ socket: target.socket } as object) : {}),
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
@@ -48,11 +58,12 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
  * Fails fast with a {@link DatabaseUnavailableError} that names the server (never the password).
  */
 export async function connectDatabase(url: string, options: ConnectOptions = {}): Promise<Sql> {
+  const resolved = resolvePostgresUrl(url);
   const sql = createSql(url, options);
   try {
-    const [row] = await sql<
-      [{ version: number }]
-    >`SELECT current_setting('server_version_num')::int AS version`;
+    const probe = sql<[{ version: number }]>`SELECT current_setting('server_version_num')::int AS version`;
+    const [row] =
+      resolved.hosts.length > 1 ? await withinMultiHostBound(probe, resolved, options) : await probe;
     if (!row || row.version < MINIMUM_SERVER_VERSION_NUM) {
       throw new DatabaseUnavailableError(
         `PostgreSQL at ${describeUrl(url)} is version ${row?.version}; chatd needs PostgreSQL 13 or newer`,
@@ -62,24 +73,53 @@ export async function connectDatabase(url: string, options: ConnectOptions = {})
   } catch (error) {
     await sql.end({ timeout: 1 }).catch(() => {});
     if (error instanceof DatabaseUnavailableError) throw error;
-    throw new DatabaseUnavailableError(`cannot use PostgreSQL at ${describeUrl(url)}: ${explain(error)}`, {
-      cause: error,
-    });
+    throw new DatabaseUnavailableError(
+      `cannot use PostgreSQL at ${describeUrl(url)}: ${explain(error, resolved)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * postgres.js retries a multi-host connection attempt until a host qualifies, so a probe could wait
+ * forever: bound it by the connect timeout per host.
+ */
+async function withinMultiHostBound<T>(
+  probe: Promise<T>,
+  resolved: ResolvedPostgresUrl,
+  options: ConnectOptions,
+): Promise<T> {
+  const boundMs = (options.connectTimeoutSeconds ?? 5) * 1000 * resolved.hosts.length;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const kind = resolved.targetSessionAttrs
+        ? ` accepted a ${resolved.targetSessionAttrs} session`
+        : ' answered';
+      reject(
+        new DatabaseUnavailableError(
+          `cannot use PostgreSQL at ${resolved.description}: no host${kind} within ${boundMs} ms`,
+        ),
+      );
+    }, boundMs);
+  });
+  try {
+    return await Promise.race([probe, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 /** A connection URL without its password, safe for logs and error messages. */
 export function describeUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
+  return redact(url);
 }
 
-function explain(error: unknown): string {
+function explain(error: unknown, resolved: ResolvedPostgresUrl): string {
+  const tlsReason = explainTlsError(error, resolved);
+  if (tlsReason) return tlsReason;
   const state = sqlStateOf(error);
   if (state === SqlState.invalidPassword) return 'password authentication failed';
   if (state === SqlState.invalidCatalogName) return 'the database does not exist';

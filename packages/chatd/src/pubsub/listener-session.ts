@@ -1,5 +1,7 @@
 import net from 'node:net';
+import tls from 'node:tls';
 import postgres from 'postgres';
+import type { PostgresSsl } from '../db/postgres-url.js';
 
 /** What a {@link ListenerSession} needs. */
 export interface ListenerSessionOptions {
@@ -9,6 +11,13 @@ export interface ListenerSessionOptions {
   readonly onNotification: (channel: string, payload: string) => void;
   /** Called once, synchronously, when the session is lost (socket closed, or {@link ListenerSession.abandon}). */
   readonly onLost: (session: ListenerSession, reason: string) => void;
+  /** postgres.js's `ssl` option, from the URL's libpq parameters (see resolvePostgresUrl). */
+  readonly ssl?: PostgresSsl;
+  /**
+   * The URL's `target_session_attrs`: `read-write` (or `primary`) makes {@link ListenerSession.open} refuse
+   * a read-only server (or a standby), so that the owner moves on to the next host.
+   */
+  readonly targetSessionAttrs?: string | undefined;
 }
 
 /** A session was used after it was lost. */
@@ -16,6 +25,14 @@ export class SessionLostError extends Error {
   constructor() {
     super('the pubsub listener connection was lost');
     this.name = 'SessionLostError';
+  }
+}
+
+/** The server a session reached is not what `target_session_attrs` asks for. */
+export class WrongSessionTargetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WrongSessionTargetError';
   }
 }
 
@@ -45,15 +62,24 @@ export class ListenerSession {
   readonly #client: postgres.Sql;
   /** The session's only socket, once postgres.js asked for it. */
   #socket: net.Socket | undefined;
+  /** The TLS socket over {@link #socket}, when the session negotiated TLS. */
+  #tlsSocket: tls.TLSSocket | undefined;
+  readonly #ssl: PostgresSsl;
   readonly #onLost: (session: ListenerSession, reason: string) => void;
   #isLost = false;
+  readonly #targetSessionAttrs: string | undefined;
 
+  /** `url` names one host (the owner picks it from a multi-host URL). */
   constructor(url: string, options: ListenerSessionOptions) {
     this.#onLost = options.onLost;
+    this.#targetSessionAttrs = options.targetSessionAttrs;
+    this.#ssl = options.ssl ?? false;
     // `onnotify` and `socket` are postgres.js options (src/index.js parseOptions; the README documents
     // `socket`) that its TypeScript declarations lack, hence the untyped object.
     const clientOptions: Record<string, unknown> = {
       max: 1,
+      // The session negotiates TLS itself, in #openSocket (see #negotiateTls).
+      ssl: false,
       // Never end the connection on our behalf: an idle listener is the normal case, and every close
       // costs a reset (a flush of everything the consumers derived from notifications).
       idle_timeout: 0,
@@ -74,10 +100,28 @@ export class ListenerSession {
     return this.#isLost;
   }
 
-  /** Connects and reads the backend pid. Rejects when the connection fails or the session is lost. */
+  /**
+   * Connects and reads the backend pid. Rejects when the connection fails or the session is lost, and with
+   * a {@link WrongSessionTargetError} (the session is then abandoned) when the server is read-only or a
+   * standby and `target_session_attrs` asks for read-write or primary (postgres.js decides the same way,
+   * by `transaction_read_only` and `pg_is_in_recovery()`).
+   */
   async open(): Promise<void> {
-    const rows = await this.#query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
-    this.pid = rows[0]?.pid;
+    const rows = await this.#query<{ pid: number; read_only: string; in_recovery: boolean }>(
+      "SELECT pg_backend_pid() AS pid, current_setting('transaction_read_only') AS read_only, " +
+        'pg_is_in_recovery() AS in_recovery',
+    );
+    const row = rows[0];
+    this.pid = row?.pid;
+    const wanted = this.#targetSessionAttrs;
+    let wrong: string | undefined;
+    if (wanted === 'read-write' && row?.read_only === 'on') wrong = 'the server is read-only';
+    if (wanted === 'primary' && row?.in_recovery) wrong = 'the server is a standby';
+    if (wrong) {
+      const reason = `${wrong} (target_session_attrs=${wanted})`;
+      this.abandon(reason);
+      throw new WrongSessionTargetError(reason);
+    }
   }
 
   /**
@@ -112,6 +156,8 @@ export class ListenerSession {
   abandon(reason: string): void {
     if (this.#isLost) return;
     this.#isLost = true;
+    // Outer socket first: a TLS socket whose raw socket is gone would write to a closed handle (EBADF).
+    this.#tlsSocket?.destroy();
     this.#socket?.destroy();
     this.#client.end({ timeout: 0 }).catch(() => {});
     this.#onLost(this, reason);
@@ -128,6 +174,11 @@ export class ListenerSession {
    * connection that closed during startup on its own, without delay or `onclose`): the session is then over.
    */
   #openSocket(parsed: ParsedConnectionOptions): Promise<net.Socket> {
+    const host = parsed.host[0] ?? 'localhost';
+    return this.#connect(parsed).then((raw) => this.#negotiateTls(raw, host));
+  }
+
+  #connect(parsed: ParsedConnectionOptions): Promise<net.Socket> {
     if (this.#socket) this.abandon('the connection closed while connecting');
     if (this.#isLost) return Promise.reject(new SessionLostError());
     const host = parsed.host[0] ?? 'localhost';
@@ -156,7 +207,80 @@ export class ListenerSession {
       socket.once('close', closedEarly);
     });
   }
+
+  /**
+   * The TLS start-up (SSLRequest, then a handshake with the URL's TLS options), done here rather than by
+   * postgres.js so that the session owns the TLS socket as well as the raw one and abandon() destroys both
+   * (postgres.js's own TLS socket, left over a destroyed raw socket, later failed with an uncaught EBADF).
+   * Same decisions as postgres.js: `prefer` goes on in plaintext when the server declines TLS.
+   */
+  async #negotiateTls(raw: net.Socket, host: string): Promise<net.Socket> {
+    const ssl = this.#ssl;
+    if (ssl === false) return raw;
+    const accepted = await new Promise<boolean>((resolve, reject) => {
+      const cleanup = () => {
+        raw.off('data', onData);
+        raw.off('error', onError);
+        raw.off('close', onClose);
+      };
+      const onData = (chunk: Buffer) => {
+        cleanup();
+        resolve(chunk[0] === 0x53); // 'S'
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        reject(error);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new SessionLostError());
+      };
+      raw.on('data', onData);
+      raw.once('error', onError);
+      raw.once('close', onClose);
+      raw.write(SSL_REQUEST);
+    });
+    if (!accepted) {
+      if (ssl === 'prefer') return raw;
+      raw.destroy();
+      throw new Error('the server does not accept TLS connections, and the sslmode requires TLS');
+    }
+    const secure = tls.connect({
+      socket: raw,
+      servername: net.isIP(host) ? undefined : host,
+      ...(ssl === 'prefer' ? { rejectUnauthorized: false } : ssl),
+    });
+    Object.assign(secure, { host, port: (raw as net.Socket & { port?: number }).port });
+    this.#tlsSocket = secure;
+    await new Promise<void>((resolve, reject) => {
+      const cleanup = () => {
+        secure.off('secureConnect', onSecure);
+        secure.off('error', onError);
+        secure.off('close', onClose);
+      };
+      const onSecure = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: Error) => {
+        cleanup();
+        secure.destroy();
+        reject(error);
+      };
+      const onClose = () => {
+        cleanup();
+        reject(new SessionLostError());
+      };
+      secure.once('secureConnect', onSecure);
+      secure.once('error', onError);
+      secure.once('close', onClose);
+    });
+    return secure;
+  }
 }
+
+/** PostgreSQL's SSLRequest message: length 8, code 80877103. */
+const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
 
 /** The part of postgres.js's parsed options that its `socket` factory receives and we use. */
 interface ParsedConnectionOptions {

@@ -39,7 +39,15 @@
 import postgres from 'postgres';
 import type { Counter } from 'prom-client';
 import { describeUrl } from '../db/connection.js';
-import { DatabaseUnavailableError } from '../errors.js';
+import { poolConnectionTarget } from '../db/multi-host-socket.js';
+import {
+  describeHost,
+  explainTlsError,
+  listenerUrlFor,
+  type ResolvedPostgresUrl,
+  resolvePostgresUrl,
+} from '../db/postgres-url.js';
+import { ChatdError, DatabaseUnavailableError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 import { backoffDelay } from './backoff.js';
 import { createErrorReporter } from './error-reporter.js';
@@ -74,7 +82,7 @@ interface Waiter {
 export class PostgresPubsub implements Pubsub {
   /** The options, parsed once. */
   readonly options: ResolvedPostgresPubsubOptions;
-  readonly #url: string;
+  readonly #url: ResolvedPostgresUrl;
   readonly #log: Logger | undefined;
   readonly #subscriptions: SubscriptionRegistry;
   readonly #resets: ListenerSet<[]>;
@@ -94,7 +102,7 @@ export class PostgresPubsub implements Pubsub {
 
   private constructor(url: string, options: ResolvedPostgresPubsubOptions) {
     this.options = options;
-    this.#url = url;
+    this.#url = resolvePostgresUrl(url);
     // Bindings (such as a component name) are the caller's choice: chatd-server adds { component: 'pubsub' }.
     this.#log = options.logger;
     const report = createErrorReporter(options);
@@ -102,7 +110,11 @@ export class PostgresPubsub implements Pubsub {
     this.#resets = new ListenerSet(report, 'reset-listener');
     this.#connectionChanges = new ListenerSet(report, 'connection-listener');
     this.#reconnects = reconnectsCounter(options.registry);
-    this.#publisher = postgres(url, {
+    // The publisher follows target_session_attrs as the pools do (see multi-host-socket.ts).
+    const target = poolConnectionTarget(this.#url);
+    this.#publisher = postgres(target.url, {
+      ssl: this.#url.ssl,
+      ...(target.socket ? ({ socket: target.socket } as object) : {}),
       max: 1,
       idle_timeout: 60,
       connect_timeout: options.connectTimeoutMs / 1000,
@@ -206,10 +218,19 @@ export class PostgresPubsub implements Pubsub {
 
   /** The listener loop: see the comment at the top of this file. Never rejects on connection errors. */
   async #run(started: Deferred<void>): Promise<void> {
-    let failures = 0; // consecutive failed attempts: the backoff exponent
+    let failures = 0; // consecutive failed rounds: the backoff exponent
     let everConnected = false;
+    // Multi-host URL: each session dials one host. A lost session retries its host first (a blip); a failed
+    // attempt moves to the next host at once, and the loop backs off only after a round where every host
+    // failed, so a failover costs one failed attempt per dead or read-only host, not a backoff each.
+    const hosts = this.#url.hosts;
+    let hostIndex = 0;
+    let roundFailures: string[] = [];
     while (!this.#isClosed) {
-      const session = new ListenerSession(this.#url, {
+      const host = hosts[hostIndex % hosts.length]!;
+      const session = new ListenerSession(listenerUrlFor(this.#url, host), {
+        ssl: this.#url.ssl,
+        targetSessionAttrs: this.#url.targetSessionAttrs,
         applicationName: this.options.listenerApplicationName,
         onNotification: (channel, payload) => this.#subscriptions.dispatch(channel, payload),
         onLost: (lost, reason) => this.#onSessionLost(lost, reason),
@@ -222,6 +243,7 @@ export class PostgresPubsub implements Pubsub {
         if (session.isLost) throw new SessionLostError();
         established = true;
         failures = 0;
+        roundFailures = [];
         this.#setConnected(true);
         this.#settleWaiters();
         if (everConnected) {
@@ -239,11 +261,29 @@ export class PostgresPubsub implements Pubsub {
         }
         await this.#serve(session);
       } catch (error) {
-        if (!everConnected) {
+        if (!established) {
+          hostIndex = (hostIndex + 1) % hosts.length;
+          roundFailures.push(
+            hosts.length > 1 ? `${describeHost(host)}: ${describeError(error)}` : describeError(error),
+          );
+        }
+        const roundOver = established || roundFailures.length >= hosts.length;
+        if (!everConnected && roundOver) {
           session.abandon('the first connection attempt failed');
-          started.reject(error);
+          started.reject(hosts.length > 1 ? new Error(roundFailures.join('; '), { cause: error }) : error);
           return;
         }
+        if (!roundOver) {
+          session.abandon(describeError(error));
+          if (everConnected) {
+            this.#log?.warn(
+              { err: describeError(error), host: describeHost(host) },
+              'pubsub listener: host skipped',
+            );
+          }
+          continue;
+        }
+        roundFailures = [];
         // A loss was reported by #onSessionLost when it happened; this reports any other error (no-op if lost).
         session.abandon(describeError(error));
         if (!this.#isClosed && !established) {
@@ -260,6 +300,8 @@ export class PostgresPubsub implements Pubsub {
       this.#log?.debug({ delayMs: Math.round(delayMs), attempt: failures }, 'pubsub listener reconnecting');
       await sleep(delayMs, this.#closing.signal);
     }
+    // Closed in the middle of the first round of hosts: connect() must not wait forever (no-op otherwise).
+    if (!everConnected) started.reject(new PubsubClosedError());
   }
 
   /**
@@ -419,11 +461,26 @@ function closedBeforeActive(): PubsubClosedError {
   return new PubsubClosedError('pubsub was closed before the subscription became active');
 }
 
-function unavailable(url: string, error: unknown): DatabaseUnavailableError {
+/** A connect failure as a DatabaseUnavailableError; chatd's own errors (an invalid URL) pass through. */
+function unavailable(url: string, error: unknown): ChatdError {
+  if (error instanceof ChatdError) return error;
   return new DatabaseUnavailableError(
-    `cannot LISTEN on PostgreSQL at ${describeUrl(url)}: ${describeError(error)}`,
+    `cannot LISTEN on PostgreSQL at ${describeUrl(url)}: ${explainTls(url, error) ?? describeError(error)}`,
     { cause: error },
   );
+}
+
+/** A TLS failure in words (mode, CA file), or undefined; a multi-host failure explains its last host's. */
+function explainTls(url: string, error: unknown): string | undefined {
+  try {
+    const resolved = resolvePostgresUrl(url);
+    const reason = explainTlsError(error, resolved);
+    if (reason || !(error instanceof Error)) return reason;
+    const causeReason = explainTlsError(error.cause, resolved);
+    return causeReason && `${error.message} (${causeReason})`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error's message, with its cause's (postgres.js and Node errors name the host, never the password). */

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { connectDatabase } from '../db/connection.js';
 import { EmbeddedPostgres } from '../db/embedded/embedded-postgres.js';
 import { migrate } from '../db/migrate.js';
+import { withDatabaseName } from '../db/postgres-url.js';
 
 /** A throwaway, migrated database for a benchmark or scale test. */
 export interface ScratchDatabase {
@@ -74,9 +75,7 @@ export async function openScratchDatabase(options: {
     } finally {
       await admin.end();
     }
-    const parsed = new URL(serverUrl);
-    parsed.pathname = `/${name}`;
-    const url = parsed.toString();
+    const url = withDatabaseName(serverUrl, name);
     const sql = await connectDatabase(url, { maxConnections: 1 });
     try {
       await migrate(sql);

@@ -78,6 +78,18 @@ describe('chatd command line', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('accepts a multi-host URL and explains a libpq TLS parameter it cannot use, without the password', async () => {
+    const result = await runCli([
+      'server',
+      '--postgres-url',
+      'postgres://chatd:hunter2@127.0.0.1:1,127.0.0.1:2/chatd?sslmode=verify-full&target_session_attrs=read-write',
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('sslmode=verify-full needs sslrootcert');
+    expect(result.stderr).toContain('postgres://chatd@127.0.0.1:1,127.0.0.1:2/chatd');
+    expect(result.stderr).not.toContain('hunter2');
+  });
+
   it('rejects a cache TTL without a unit before starting anything', async () => {
     const result = await runCli(['server', '--config-cache-ttl', '10']);
     expect(result.code).not.toBe(0);
