@@ -37,6 +37,14 @@ import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
 export interface ChatdServerOptions {
   readonly httpAddress: ListenAddress;
   readonly postgresUrl?: string | undefined;
+  /**
+   * A direct connection (no transaction-mode pooler) for the pubsub's listener and publisher, when
+   * `postgresUrl` goes through one (`--postgres-listen-url`); default `postgresUrl`. LISTEN through
+   * PgBouncer in transaction mode is accepted and then receives nothing.
+   */
+  readonly postgresListenUrl?: string | undefined;
+  /** Named prepared statements on the pool (`--postgres-prepared-statements`); default true. */
+  readonly postgresPreparedStatements?: boolean | undefined;
   readonly cacheDir: string;
   readonly logger: Logger;
   /** `/metrics` listens here when set. */
@@ -122,6 +130,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     cleanups.push(['database', () => location.release()]);
     const sql: Sql = await connectDatabase(location.url, {
       maxConnections: options.maxDatabaseConnections ?? 20,
+      preparedStatements: options.postgresPreparedStatements ?? true,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
     const migration = await migrate(sql);
@@ -140,11 +149,16 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const firstAdmin = await createFirstAdminIfNoUsers(store, auth.passwords);
 
     const replicaId = options.replicaId ?? randomUUID();
-    const pubsub = await PostgresPubsub.connect(location.url, {
+    // The listener must keep one backend for its whole life (its LISTENs belong to that backend), so it
+    // connects past the pooler when there is one; the publisher goes with it (one direct connection more,
+    // and its prepared statement stays on its backend).
+    const pubsub = await PostgresPubsub.connect(options.postgresListenUrl ?? location.url, {
       registry,
       logger: logger.child({ component: 'pubsub' }),
       // A replica saturated by work answers its heartbeat late; only a connection silent this long is dead.
       heartbeatTimeoutMs: 15_000,
+      preparedStatements:
+        options.postgresListenUrl !== undefined || (options.postgresPreparedStatements ?? true),
     });
     cleanups.push(['pubsub', () => pubsub.close()]);
 

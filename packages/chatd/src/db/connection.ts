@@ -18,6 +18,12 @@ export interface ConnectOptions {
   readonly connectTimeoutSeconds?: number;
   /** `application_name` shown in pg_stat_activity. */
   readonly applicationName?: string;
+  /**
+   * Named prepared statements (postgres.js `prepare`); default true. False behind a transaction-mode
+   * pooler that does not track them (PgBouncer before 1.21, or `max_prepared_statements = 0`): each
+   * transaction may run on another server connection, where the statement does not exist.
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /**
@@ -29,6 +35,7 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
+    prepare: options.preparedStatements ?? true,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'chatd' },
     transform: { undefined: null, column: { from: postgres.toCamel } },
