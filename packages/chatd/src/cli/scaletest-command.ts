@@ -41,7 +41,13 @@ export function scaletestCommand(): Command {
         'PostgreSQL server to create the scratch database on (default: a temporary embedded PostgreSQL)',
       ).env('CHATD_POSTGRES_URL'),
     )
-    .action(async (options: { writes: number; postgresUrl?: string }) => {
+    .addOption(
+      new Option(
+        '--through-pgbouncer',
+        "start a PgBouncer (the pgbouncer binary, transaction mode) in front of the scratch database: both instances' pools go through it with prepared statements off, their listeners connect directly (as --postgres-listen-url)",
+      ).env('CHATD_SCALETEST_THROUGH_PGBOUNCER'),
+    )
+    .action(async (options: { writes: number; postgresUrl?: string; throughPgbouncer?: boolean }) => {
       const report = await measureConfigPropagation(options);
       process.stdout.write(`${formatPropagationReport(report)}\n`);
       if (report.freshReads !== report.writes) process.exitCode = 1;

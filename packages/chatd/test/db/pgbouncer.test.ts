@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { ChatdServer } from '../../src/cli/chatd-server.js';
 import { createSql } from '../../src/db/connection.js';
 import { sqlStateOf } from '../../src/db/sqlstate.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
 import { ChatdClient } from '../../src/scaletest/chatd-client.js';
+import { measureConfigPropagation } from '../../src/scaletest/config-propagation.js';
 import { startLlmMockServer } from '../../src/scaletest/llm-mock-server.js';
 import { type Pgbouncer, pgbouncerUnavailable, startPgbouncer } from '../../src/scaletest/pgbouncer.js';
 import { eventually } from '../support/eventually.js';
@@ -213,5 +214,15 @@ describePgbouncer('PgBouncer in transaction mode', () => {
       await a.close();
       await b.close();
     }
+  });
+
+  it('measures config propagation through a PgBouncer of its own (scaletest config-propagation --through-pgbouncer)', async () => {
+    const report = await measureConfigPropagation({
+      writes: 20,
+      postgresUrl: inject('adminDatabaseUrl'),
+      throughPgbouncer: true,
+    });
+    expect(report.throughPgbouncer).toBe(true);
+    expect(report.freshReads).toBe(20);
   });
 });
