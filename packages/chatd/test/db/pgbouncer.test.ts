@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { ChatdServer } from '../../src/cli/chatd-server.js';
 import { createSql } from '../../src/db/connection.js';
+import { migrate } from '../../src/db/migrate.js';
 import { sqlStateOf } from '../../src/db/sqlstate.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
 import { ChatdClient } from '../../src/scaletest/chatd-client.js';
@@ -9,7 +10,7 @@ import { startLlmMockServer } from '../../src/scaletest/llm-mock-server.js';
 import { type Pgbouncer, pgbouncerUnavailable, startPgbouncer } from '../../src/scaletest/pgbouncer.js';
 import { eventually } from '../support/eventually.js';
 import { describeWithPgbouncer } from '../support/pgbouncer.js';
-import { useTestDatabase } from '../support/test-database.js';
+import { createTestDatabase, useTestDatabase } from '../support/test-database.js';
 import { createMember, createModel, startTestServer, waitForTurn } from '../support/test-server.js';
 
 /** SQLSTATE 26000: "prepared statement … does not exist". */
@@ -85,6 +86,19 @@ describePgbouncer('PgBouncer in transaction mode', () => {
         await client.end({ timeout: 1 });
         await holder.end({ timeout: 1 });
       }
+    }
+  });
+
+  it('migrates an empty database through the pooler', async () => {
+    const empty = await createTestDatabase({ empty: true });
+    const sql = createSql(bouncer.url(empty.url), { maxConnections: 2, preparedStatements: false });
+    try {
+      const result = await migrate(sql);
+      expect(result.applied.length).toBeGreaterThan(0);
+      expect((await migrate(sql)).applied).toEqual([]);
+    } finally {
+      await sql.end({ timeout: 1 });
+      await empty.drop();
     }
   });
 
