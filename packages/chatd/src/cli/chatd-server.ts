@@ -29,6 +29,7 @@ import { type ApiOptions, registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, type HttpServerOptions, httpUrl, type ListenAddress } from '../http/server.js';
+import { checkNotificationDelivery, type DeliveryCheckResult } from '../pubsub/delivery-check.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 import { loadOrCreateSecretsKey, SECRETS_KEY_FILE, SecretBox } from '../secrets/secret-box.js';
 import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
@@ -77,6 +78,8 @@ export interface ChatdServerOptions {
   readonly api?: ApiOptions;
   /** Deletes chats untouched for `retentionMs` (`--chat-retention`); off when unset. */
   readonly chatRetention?: ChatRetentionOptions | undefined;
+  /** How long the start-up check waits for its own notification (see `notificationDelivery`); default 5 s. */
+  readonly notificationCheckTimeoutMs?: number;
 }
 
 /** A running chat server. */
@@ -96,6 +99,11 @@ export interface ChatdServer {
   readonly firstAdmin: CreatedFirstAdmin | undefined;
   /** What `GET /readyz` reports. */
   readonly readiness: Readiness;
+  /**
+   * The start-up check that a notification reaches this replica's own listener (it warns when not: a
+   * listener behind a transaction-mode pooler hears nothing); runs in the background after the start.
+   */
+  readonly notificationDelivery: Promise<DeliveryCheckResult>;
   /**
    * Stops in dependency order: the worker first (it drains: no more claims, `/readyz` answers 503,
    * running turns may finish for the shutdown grace period while HTTP still serves their streams, the
@@ -161,6 +169,22 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
         options.postgresListenUrl !== undefined || (options.postgresPreparedStatements ?? true),
     });
     cleanups.push(['pubsub', () => pubsub.close()]);
+    // In the background: it waits for a notification, and must not hold up the start. Stopped before
+    // the pubsub closes (cleanups run last in, first out).
+    const stopDeliveryCheck = new AbortController();
+    const notificationDelivery = checkNotificationDelivery({
+      pubsub,
+      logger: logger.child({ component: 'pubsub' }),
+      timeoutMs: options.notificationCheckTimeoutMs ?? 5_000,
+      signal: stopDeliveryCheck.signal,
+    });
+    cleanups.push([
+      'notification delivery check',
+      async () => {
+        stopDeliveryCheck.abort();
+        await notificationDelivery;
+      },
+    ]);
 
     const configCache = new ChatConfigCache(store, options.configCache);
     registerConfigCacheMetrics(registry, configCache);
@@ -273,6 +297,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       chatMetrics,
       firstAdmin,
       readiness,
+      notificationDelivery,
       close: () => {
         closing ??= closeAll();
         return closing;

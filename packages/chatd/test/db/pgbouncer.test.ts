@@ -156,6 +156,8 @@ describePgbouncer('PgBouncer in transaction mode', () => {
         'B serves the new prompt',
         2_000,
       );
+      expect(await a.notificationDelivery).toBe('delivered');
+      expect(await b.notificationDelivery).toBe('delivered');
     });
 
     it('streams a turn run on one replica to a client of the other, and interrupts it from there', async () => {
@@ -212,6 +214,7 @@ describePgbouncer('PgBouncer in transaction mode', () => {
   it('negative control: without the listen URL, B misses A’s config write until the TTL', async () => {
     const viaPoolerOnly = {
       configCache: LONG_TTLS,
+      notificationCheckTimeoutMs: 1_000,
       postgresPreparedStatements: false,
       maxDatabaseConnections: 5,
     };
@@ -224,6 +227,9 @@ describePgbouncer('PgBouncer in transaction mode', () => {
       await a.store.upsertUserChatPrompt(userId, 'second');
       await new Promise((resolve) => setTimeout(resolve, 2_000));
       expect(await b.configCache.getUserPrompt(userId)).toBe('first');
+      // And each replica said so at start (a warning naming --postgres-listen-url).
+      expect(await a.notificationDelivery).toBe('not-delivered');
+      expect(await b.notificationDelivery).toBe('not-delivered');
     } finally {
       await a.close();
       await b.close();
