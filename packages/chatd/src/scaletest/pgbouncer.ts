@@ -17,14 +17,26 @@ export interface Pgbouncer {
   stop(): Promise<void>;
 }
 
-/** Why PgBouncer cannot run here, or undefined when the `pgbouncer` binary is on the PATH. */
-export async function pgbouncerUnavailable(): Promise<string | undefined> {
-  try {
-    await promisify(execFile)('pgbouncer', ['--version']);
-    return undefined;
-  } catch (error) {
-    return `pgbouncer is not installed (${(error as Error).message.split('\n')[0]}); on Debian: apt-get install pgbouncer`;
+/** Debian installs it in /usr/sbin, which an unprivileged user's PATH often lacks. */
+const PGBOUNCER_CANDIDATES = ['pgbouncer', '/usr/sbin/pgbouncer'];
+
+/** The `pgbouncer` command that runs here, or undefined. */
+async function findPgbouncer(): Promise<string | undefined> {
+  for (const candidate of PGBOUNCER_CANDIDATES) {
+    try {
+      await promisify(execFile)(candidate, ['--version']);
+      return candidate;
+    } catch {
+      // Try the next one.
+    }
   }
+  return undefined;
+}
+
+/** Why PgBouncer cannot run here, or undefined when a `pgbouncer` binary runs (on the PATH or in /usr/sbin). */
+export async function pgbouncerUnavailable(): Promise<string | undefined> {
+  if (await findPgbouncer()) return undefined;
+  return `pgbouncer is not installed (neither on the PATH nor in /usr/sbin); on Debian: apt-get install pgbouncer (.ci/run does, as root)`;
 }
 
 /**
@@ -42,14 +54,15 @@ export async function startPgbouncer(
   const server = new URL(serverUrl);
   const user = decodeURIComponent(server.username);
   const password = decodeURIComponent(server.password);
+  const binary = await findPgbouncer();
+  if (!binary) throw new Error((await pgbouncerUnavailable()) ?? 'pgbouncer is not installed');
   const runAs = await resolvePostgresRunAs();
   const dir = await mkdtemp(path.join(tmpdir(), 'chatd-pgbouncer-'));
   let child: ChildProcess | undefined;
   const stop = async () => {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = once(child, 'exit');
-      child.kill('SIGINT'); // SIGINT: PgBouncer's "safe shutdown" waits for clients; SIGTERM exits at once.
-      child.kill('SIGTERM');
+      child.kill('SIGTERM'); // PgBouncer's immediate shutdown (SIGINT would wait for its clients).
       await exited;
     }
     await rm(dir, { recursive: true, force: true });
@@ -84,7 +97,7 @@ export async function startPgbouncer(
       for (const file of [dir, iniPath, path.join(dir, 'userlist.txt')])
         await chown(file, runAs.uid, runAs.gid);
     }
-    const started = spawn('pgbouncer', [iniPath], {
+    const started = spawn(binary, [iniPath], {
       stdio: ['ignore', 'ignore', 'pipe'],
       ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     });
