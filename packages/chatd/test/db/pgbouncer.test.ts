@@ -8,10 +8,18 @@ import { ChatdClient } from '../../src/scaletest/chatd-client.js';
 import { measureConfigPropagation } from '../../src/scaletest/config-propagation.js';
 import { startLlmMockServer } from '../../src/scaletest/llm-mock-server.js';
 import { type Pgbouncer, pgbouncerUnavailable, startPgbouncer } from '../../src/scaletest/pgbouncer.js';
+import { startCli } from '../support/cli-process.js';
 import { eventually } from '../support/eventually.js';
 import { describeWithPgbouncer } from '../support/pgbouncer.js';
+import { scratchDir } from '../support/scratch-dir.js';
 import { createTestDatabase, useTestDatabase } from '../support/test-database.js';
-import { createMember, createModel, startTestServer, waitForTurn } from '../support/test-server.js';
+import {
+  createMember,
+  createModel,
+  startTestServer,
+  TEST_SECRETS_KEY,
+  waitForTurn,
+} from '../support/test-server.js';
 
 /** SQLSTATE 26000: "prepared statement … does not exist". */
 const INVALID_SQL_STATEMENT_NAME = '26000';
@@ -244,5 +252,41 @@ describePgbouncer('PgBouncer in transaction mode', () => {
     });
     expect(report.throughPgbouncer).toBe(true);
     expect(report.freshReads).toBe(20);
+  });
+
+  it('chatd server: warns at start without --postgres-listen-url, serves with it', async () => {
+    const args = [
+      '--http-address',
+      '127.0.0.1:0',
+      '--log-level',
+      'warn',
+      '--postgres-prepared-statements',
+      'off',
+      '--secrets-key',
+      TEST_SECRETS_KEY.toString('hex'),
+      '--cache-dir',
+      await scratchDir('chatd-pgbouncer-cli-'),
+    ];
+    const without = startCli(['server', '--postgres-url', pooledUrl, ...args]);
+    const withListenUrl = startCli([
+      'server',
+      '--postgres-url',
+      pooledUrl,
+      '--postgres-listen-url',
+      db.database.url,
+      ...args,
+    ]);
+    try {
+      await without.waitForStdout(/chatd is ready at/);
+      await without.waitForStderr(/did not reach its own listener.*--postgres-listen-url/, 15_000);
+      await withListenUrl.waitForStdout(/chatd is ready at/);
+      // Its check ends well within the 5 s the other took to warn.
+      expect(withListenUrl.stderr()).not.toContain('did not reach its own listener');
+    } finally {
+      for (const cli of [without, withListenUrl]) {
+        cli.child.kill('SIGTERM');
+        await cli.exited;
+      }
+    }
   });
 });
