@@ -30,6 +30,7 @@ import { type ApiOptions, registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, type HttpServerOptions, httpUrl, type ListenAddress } from '../http/server.js';
+import { checkNotificationDelivery, type DeliveryCheckResult } from '../pubsub/delivery-check.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 import { loadOrCreateSecretsKey, SECRETS_KEY_FILE, SecretBox } from '../secrets/secret-box.js';
 import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
@@ -38,6 +39,14 @@ import { verifySecretsKeys } from '../secrets/secrets-key-check.js';
 export interface ChatdServerOptions {
   readonly httpAddress: ListenAddress;
   readonly postgresUrl?: string | undefined;
+  /**
+   * A direct connection (no transaction-mode pooler) for the pubsub's listener and publisher, when
+   * `postgresUrl` goes through one (`--postgres-listen-url`); default `postgresUrl`. LISTEN through
+   * PgBouncer in transaction mode is accepted and then receives nothing.
+   */
+  readonly postgresListenUrl?: string | undefined;
+  /** Named prepared statements on the pool (`--postgres-prepared-statements`); default true. */
+  readonly postgresPreparedStatements?: boolean | undefined;
   readonly cacheDir: string;
   readonly logger: Logger;
   /** `/metrics` listens here when set. */
@@ -83,6 +92,8 @@ export interface ChatdServerOptions {
    * (`--notify-queue-threshold`, a percentage); default 0.5.
    */
   readonly notifyQueueThreshold?: number;
+  /** How long the start-up check waits for its own notification (see `notificationDelivery`); default 5 s. */
+  readonly notificationCheckTimeoutMs?: number;
 }
 
 /** A running chat server. */
@@ -102,6 +113,11 @@ export interface ChatdServer {
   readonly firstAdmin: CreatedFirstAdmin | undefined;
   /** What `GET /readyz` reports. */
   readonly readiness: Readiness;
+  /**
+   * The start-up check that a notification reaches this replica's own listener (it warns when not: a
+   * listener behind a transaction-mode pooler hears nothing); runs in the background after the start.
+   */
+  readonly notificationDelivery: Promise<DeliveryCheckResult>;
   /**
    * Stops in dependency order: the worker first (it drains: no more claims, `/readyz` answers 503,
    * running turns may finish for the shutdown grace period while HTTP still serves their streams, the
@@ -136,6 +152,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     cleanups.push(['database', () => location.release()]);
     const sql: Sql = await connectDatabase(location.url, {
       maxConnections: options.maxDatabaseConnections ?? 20,
+      preparedStatements: options.postgresPreparedStatements ?? true,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
     const migrations = await loadMigrations();
@@ -170,13 +187,34 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const firstAdmin = await createFirstAdminIfNoUsers(store, auth.passwords);
 
     const replicaId = options.replicaId ?? randomUUID();
-    const pubsub = await PostgresPubsub.connect(location.url, {
+    // The listener must keep one backend for its whole life (its LISTENs belong to that backend), so it
+    // connects past the pooler when there is one; the publisher goes with it (one direct connection more,
+    // and its prepared statement stays on its backend).
+    const pubsub = await PostgresPubsub.connect(options.postgresListenUrl ?? location.url, {
       registry,
       logger: logger.child({ component: 'pubsub' }),
       // A replica saturated by work answers its heartbeat late; only a connection silent this long is dead.
       heartbeatTimeoutMs: 15_000,
+      preparedStatements:
+        options.postgresListenUrl !== undefined || (options.postgresPreparedStatements ?? true),
     });
     cleanups.push(['pubsub', () => pubsub.close()]);
+    // In the background: it waits for a notification, and must not hold up the start. Stopped before
+    // the pubsub closes (cleanups run last in, first out).
+    const stopDeliveryCheck = new AbortController();
+    const notificationDelivery = checkNotificationDelivery({
+      pubsub,
+      logger: logger.child({ component: 'pubsub' }),
+      timeoutMs: options.notificationCheckTimeoutMs ?? 5_000,
+      signal: stopDeliveryCheck.signal,
+    });
+    cleanups.push([
+      'notification delivery check',
+      async () => {
+        stopDeliveryCheck.abort();
+        await notificationDelivery;
+      },
+    ]);
 
     const configCache = new ChatConfigCache(store, options.configCache);
     registerConfigCacheMetrics(registry, configCache);
@@ -299,6 +337,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       chatMetrics,
       firstAdmin,
       readiness,
+      notificationDelivery,
       close: () => {
         closing ??= closeAll();
         return closing;

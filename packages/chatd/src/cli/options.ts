@@ -14,6 +14,8 @@ export function defaultCacheDir(): string {
 /** Options every command that touches the database takes. */
 export interface DatabaseCliOptions {
   postgresUrl?: string;
+  /** `--postgres-prepared-statements`: `off` behind a transaction-mode pooler that does not track them. */
+  postgresPreparedStatements: 'on' | 'off';
   cacheDir: string;
   logLevel: LogLevel;
 }
@@ -28,6 +30,13 @@ export function databaseOptions(): Option[] {
       .env('CHATD_POSTGRES_URL')
       .argParser(parsePostgresUrl),
     new Option(
+      '--postgres-prepared-statements <mode>',
+      'named prepared statements on the database pool; off when --postgres-url goes through a transaction-mode pooler that does not track them (PgBouncer before 1.21, or max_prepared_statements = 0). Off also sends one query at a time per connection (no pipelining)',
+    )
+      .env('CHATD_POSTGRES_PREPARED_STATEMENTS')
+      .choices(['on', 'off'])
+      .default('on'),
+    new Option(
       '--cache-dir <dir>',
       `directory for the embedded PostgreSQL data and generated secrets (as root, when the postgres user cannot reach the default: ${ROOT_FALLBACK_CACHE_DIR})`,
     )
@@ -40,7 +49,8 @@ export function databaseOptions(): Option[] {
   ];
 }
 
-function parsePostgresUrl(value: string): string {
+/** Parses a `postgres://` or `postgresql://` URL flag. */
+export function parsePostgresUrl(value: string): string {
   let parsed: URL;
   try {
     parsed = new URL(firstHostUrl(value)); // a multi-host URL (h1:5432,h2:5432) is valid too

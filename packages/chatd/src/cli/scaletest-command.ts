@@ -41,7 +41,13 @@ export function scaletestCommand(): Command {
         'PostgreSQL server to create the scratch database on (default: a temporary embedded PostgreSQL)',
       ).env('CHATD_POSTGRES_URL'),
     )
-    .action(async (options: { writes: number; postgresUrl?: string }) => {
+    .addOption(
+      new Option(
+        '--through-pgbouncer',
+        "start a PgBouncer (the pgbouncer binary, transaction mode) in front of the scratch database: both instances' pools go through it with prepared statements off, their listeners connect directly (as --postgres-listen-url)",
+      ).env('CHATD_SCALETEST_THROUGH_PGBOUNCER'),
+    )
+    .action(async (options: { writes: number; postgresUrl?: string; throughPgbouncer?: boolean }) => {
       const report = await measureConfigPropagation(options);
       process.stdout.write(`${formatPropagationReport(report)}\n`);
       if (report.freshReads !== report.writes) process.exitCode = 1;
@@ -284,6 +290,12 @@ export function scaletestCommand(): Command {
       ).env('CHATD_POSTGRES_URL'),
     )
     .addOption(
+      new Option(
+        '--through-pgbouncer',
+        "start a PgBouncer (the pgbouncer binary, transaction mode) in front of the scratch database: the replicas' pools go through it with prepared statements off, their listeners connect directly (--postgres-listen-url); not with --faults",
+      ).env('CHATD_SCALETEST_THROUGH_PGBOUNCER'),
+    )
+    .addOption(
       new Option('--llm-latency-ms <ms>', 'mock LLM time to first token')
         .env('CHATD_SCALETEST_LLM_LATENCY_MS')
         .default(50)
@@ -346,6 +358,7 @@ export function scaletestCommand(): Command {
         configCacheTtl?: number;
         userPromptCacheTtl?: number;
         postgresUrl?: string;
+        throughPgbouncer?: boolean;
         llmLatencyMs: number;
         llmChunkDelayMs: number;
         llmResponseTokens: number;
@@ -353,6 +366,9 @@ export function scaletestCommand(): Command {
       }) => {
         if (options.faults) {
           if (options.compare) throw new InvalidArgumentError('--faults and --compare do not go together');
+          if (options.throughPgbouncer) {
+            throw new InvalidArgumentError('--faults and --through-pgbouncer do not go together');
+          }
           await runFaults(options);
           return;
         }
@@ -362,6 +378,7 @@ export function scaletestCommand(): Command {
           turns: options.turns,
           users: options.users,
           postgresUrl: options.postgresUrl,
+          throughPgbouncer: options.throughPgbouncer,
           configCacheTtlMs: options.configCacheTtl,
           userPromptCacheTtlMs: options.userPromptCacheTtl,
           llmLatencyMs: options.llmLatencyMs,

@@ -16,6 +16,7 @@ import {
   formatDuration,
   longDurationMs,
   nonNegativeInteger,
+  parsePostgresUrl,
   positiveInteger,
   resolveDatabaseOptions,
 } from './options.js';
@@ -249,6 +250,14 @@ export function serverCommand(): Command {
     command.addOption(option);
   }
   for (const option of databaseOptions()) command.addOption(option);
+  command.addOption(
+    new Option(
+      '--postgres-listen-url <url>',
+      'a direct connection to the same database for LISTEN/NOTIFY, when --postgres-url goes through a transaction-mode pooler such as PgBouncer (LISTEN through one is accepted and then receives nothing: config stays stale until its TTL, streams and interrupts stop crossing replicas)',
+    )
+      .env('CHATD_POSTGRES_LISTEN_URL')
+      .argParser(parsePostgresUrl),
+  );
 
   command.action(async (_options: unknown, self: Command) => {
     const database = await resolveDatabaseOptions(self);
@@ -282,7 +291,11 @@ export function serverCommand(): Command {
       migrate: 'auto' | 'off';
       migrationLockTimeout: number;
       notifyQueueThreshold: number;
+      postgresListenUrl?: string;
     }>();
+    if (flags.postgresListenUrl !== undefined && database.postgresUrl === undefined) {
+      self.error('error: --postgres-listen-url needs --postgres-url (the embedded PostgreSQL has no pooler)');
+    }
     if (flags.turnTakeoverAfter < 3 * flags.turnHeartbeatInterval) {
       self.error(
         `error: --turn-takeover-after (${formatDuration(flags.turnTakeoverAfter)}) must be at least 3 x --turn-heartbeat-interval (${formatDuration(flags.turnHeartbeatInterval)}), or a replica that is merely busy would lose its turns`,
@@ -313,6 +326,8 @@ export function serverCommand(): Command {
       prometheusAddress: flags.prometheusAddress,
       secretsKey: secretsKeys,
       postgresUrl: database.postgresUrl,
+      postgresListenUrl: flags.postgresListenUrl,
+      postgresPreparedStatements: database.postgresPreparedStatements !== 'off',
       cacheDir: database.cacheDir,
       configCache: {
         enabled: flags.configCache === 'on',

@@ -22,7 +22,10 @@ export async function withDatabase<T>(
     logger,
   });
   try {
-    const sql = await connectDatabase(location.url, { maxConnections: 2 });
+    const sql = await connectDatabase(location.url, {
+      maxConnections: 2,
+      preparedStatements: options.postgresPreparedStatements !== 'off',
+    });
     try {
       if (settings.migrate !== false) await migrate(sql);
       return await work(sql, createPostgresStore(sql), logger);

@@ -20,6 +20,15 @@ export interface ConnectOptions {
   readonly connectTimeoutSeconds?: number;
   /** `application_name` shown in pg_stat_activity. */
   readonly applicationName?: string;
+  /**
+   * Named prepared statements (postgres.js `prepare`); default true. False behind a transaction-mode
+   * pooler that does not track them (PgBouncer before 1.21, or `max_prepared_statements = 0`): each
+   * transaction may run on another server connection, where the statement does not exist. False also
+   * sends one query at a time per connection (postgres.js `max_pipeline: 1`, instead of pipelining up
+   * to 100): through PgBouncer 1.18 in transaction mode, replicas under the scale test's load stalled
+   * for good with pipelining (`chatd scaletest run --through-pgbouncer`, 200 chats), and ran without.
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /**
@@ -39,6 +48,8 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
     max: options.maxConnections ?? 10,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
     idle_timeout: 60,
+    prepare: options.preparedStatements ?? true,
+    ...(options.preparedStatements === false ? { max_pipeline: 1 } : {}),
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'chatd' },
     transform: { undefined: null, column: { from: postgres.toCamel } },

@@ -32,6 +32,11 @@ export interface PostgresPubsubOptions extends PubsubCommonOptions {
   readonly heartbeatTimeoutMs?: number;
   /** Where `chatd_pubsub_reconnects_total` is registered; none by default. */
   readonly registry?: Registry;
+  /**
+   * Whether the publisher uses a named prepared statement (default true); false when its URL goes through
+   * a transaction-mode pooler that does not track them. The listener never prepares.
+   */
+  readonly preparedStatements?: boolean;
 }
 
 /** {@link PostgresPubsubOptions} parsed once, with defaults filled in. */
@@ -44,6 +49,7 @@ export interface ResolvedPostgresPubsubOptions {
   readonly heartbeatIntervalMs: number;
   readonly heartbeatTimeoutMs: number;
   readonly registry: Registry | undefined;
+  readonly preparedStatements: boolean;
   readonly logger: Logger | undefined;
   readonly onError: PubsubErrorHandler | undefined;
 }
@@ -59,6 +65,7 @@ export function resolvePostgresPubsubOptions(options: PostgresPubsubOptions): Re
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 10_000,
     heartbeatTimeoutMs: options.heartbeatTimeoutMs ?? 5_000,
     registry: options.registry,
+    preparedStatements: options.preparedStatements ?? true,
     logger: options.logger,
     onError: options.onError,
   };

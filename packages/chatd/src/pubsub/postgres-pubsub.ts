@@ -119,6 +119,7 @@ export class PostgresPubsub implements Pubsub {
       idle_timeout: 60,
       connect_timeout: options.connectTimeoutMs / 1000,
       fetch_types: false,
+      prepare: options.preparedStatements,
       onnotice: () => {},
       connection: { application_name: options.publisherApplicationName },
     });

@@ -25,6 +25,16 @@ export interface ConfigInstance {
   close(): Promise<void>;
 }
 
+/**
+ * How an instance reaches the database when its pool goes through a transaction-mode pooler: the direct
+ * URL of its listener (and publisher), and whether the pool prepares statements (as `chatd server`'s
+ * `--postgres-listen-url` and `--postgres-prepared-statements`).
+ */
+export interface ConfigInstanceConnection {
+  readonly listenUrl?: string;
+  readonly preparedStatements?: boolean;
+}
+
 /** Starts an independent instance on `url` (as a replica would), with a distinctive listener name. */
 export async function startConfigInstance(
   url: string,
@@ -33,13 +43,19 @@ export async function startConfigInstance(
   /** Lets a test put a slow step in front of the cache's queries (the store stays real). */
   wrapStore: (store: Store) => Store = (store) => store,
   reconnect: BackoffOptions = { initialDelayMs: 20, maxDelayMs: 200 },
+  connection: ConfigInstanceConnection = {},
 ): Promise<ConfigInstance> {
   const logger = pino({ level: 'silent' });
-  const sql = createSql(url, { maxConnections: 4 });
+  const sql = createSql(url, {
+    maxConnections: 4,
+    ...(connection.preparedStatements === undefined
+      ? {}
+      : { preparedStatements: connection.preparedStatements }),
+  });
   const stats = new QueryStats();
   const store = createMeteredStore(createPostgresStore(sql), stats);
   const registry = new Registry();
-  const pubsub = await PostgresPubsub.connect(url, {
+  const pubsub = await PostgresPubsub.connect(connection.listenUrl ?? url, {
     registry,
     logger,
     listenerApplicationName: `chatd-listener-${name}`,

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { CONFIG_CHANGE_CHANNEL, parseConfigChange } from '../config/config-change.js';
 import { startConfigInstance } from './config-instance.js';
 import { formatMs, percentile } from './percentiles.js';
+import { type Pgbouncer, startPgbouncer } from './pgbouncer.js';
 import { openScratchDatabase } from './scratch-database.js';
 
 /** Figures of one propagation run. */
@@ -13,21 +14,30 @@ export interface PropagationReport {
   readonly commitToAppliedMs: { p50: number; p99: number; max: number };
   /** Whether B's next read after each applied change returned the new value (must be every one). */
   readonly freshReads: number;
+  /** Whether the pools went through PgBouncer (transaction mode). */
+  readonly throughPgbouncer: boolean;
 }
 
 /**
  * Measures how fast a config write on one replica reaches another: two independent instances (own pool,
  * pubsub connection and config cache) on one scratch database; `writes` sequential user-prompt writes
- * through A; for each, the moment B's invalidation ran, and B's next read.
+ * through A; for each, the moment B's invalidation ran, and B's next read. With `throughPgbouncer`, a
+ * PgBouncer of its own (transaction mode) stands between both pools and the database, prepared
+ * statements off, and the pubsub of each connects directly, as `--postgres-listen-url` does.
  */
 export async function measureConfigPropagation(options: {
   writes: number;
   postgresUrl?: string | undefined;
+  throughPgbouncer?: boolean | undefined;
 }): Promise<PropagationReport> {
   const database = await openScratchDatabase({ postgresUrl: options.postgresUrl });
+  let bouncer: Pgbouncer | undefined;
   try {
-    const a = await startConfigInstance(database.url, 'propagation-a');
-    const b = await startConfigInstance(database.url, 'propagation-b');
+    bouncer = options.throughPgbouncer ? await startPgbouncer(database.url) : undefined;
+    const poolUrl = bouncer ? bouncer.url(database.url) : database.url;
+    const connection = bouncer ? { listenUrl: database.url, preparedStatements: false } : {};
+    const a = await startConfigInstance(poolUrl, 'propagation-a', {}, undefined, undefined, connection);
+    const b = await startConfigInstance(poolUrl, 'propagation-b', {}, undefined, undefined, connection);
     try {
       const user = await a.store.insertUser({ username: 'propagation', role: 'member' });
       await a.store.upsertUserChatPrompt(user.id, 'initial');
@@ -63,12 +73,14 @@ export async function measureConfigPropagation(options: {
         writeToAppliedMs: summary(writeToApplied),
         commitToAppliedMs: summary(commitToApplied),
         freshReads,
+        throughPgbouncer: bouncer !== undefined,
       };
     } finally {
       await a.close();
       await b.close();
     }
   } finally {
+    await bouncer?.stop();
     await database.close();
   }
 }
@@ -78,7 +90,7 @@ export function formatPropagationReport(report: PropagationReport): string {
   const row = (name: string, s: { p50: number; p99: number; max: number }) =>
     `| ${name} | ${formatMs(s.p50)} | ${formatMs(s.p99)} | ${formatMs(s.max)} |`;
   return [
-    `Config propagation over ${report.writes} writes (user prompt written on replica A, applied on replica B):`,
+    `Config propagation over ${report.writes} writes (user prompt written on replica A, applied on replica B${report.throughPgbouncer ? '; pools through PgBouncer in transaction mode, listeners direct' : ''}):`,
     '',
     '| interval | p50 ms | p99 ms | max ms |',
     '| --- | ---: | ---: | ---: |',

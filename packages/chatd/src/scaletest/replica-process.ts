@@ -11,6 +11,11 @@ export interface ReplicaOptions {
   readonly index: number;
   /** The database every replica shares (passed through the environment, never the command line). */
   readonly databaseUrl: string;
+  /**
+   * `--postgres-listen-url` (through the environment too) when `databaseUrl` goes through a
+   * transaction-mode pooler; the replica then also runs with `--postgres-prepared-statements off`.
+   */
+  readonly listenUrl?: string | undefined;
   /** The secrets key every replica shares, hex. */
   readonly secretsKey: string;
   readonly configCache: boolean;
@@ -69,11 +74,18 @@ export async function startReplica(options: ReplicaOptions, cleanups: Cleanups):
       '1000000',
       '--cache-dir',
       cacheDir,
+      ...(options.listenUrl === undefined ? [] : ['--postgres-prepared-statements', 'off']),
       ...(options.extraArgs ?? []),
     ],
     [/chatd is ready at (\S+)/, /metrics at (\S+)/],
     // The database URL and the key go through the environment, not the command line (ps shows it).
-    { env: { CHATD_POSTGRES_URL: options.databaseUrl, CHATD_SECRETS_KEY: options.secretsKey } },
+    {
+      env: {
+        CHATD_POSTGRES_URL: options.databaseUrl,
+        CHATD_SECRETS_KEY: options.secretsKey,
+        ...(options.listenUrl === undefined ? {} : { CHATD_POSTGRES_LISTEN_URL: options.listenUrl }),
+      },
+    },
   );
   cleanups.push(() => started.process.stop());
   return {

@@ -14,6 +14,7 @@ import { queryCounts, scrapeMetrics } from './child-process.js';
 import type { Cleanups } from './cleanups.js';
 import { startLlmMockChild } from './llm-mock-child.js';
 import { formatMs } from './percentiles.js';
+import { startPgbouncer } from './pgbouncer.js';
 import { processTreeCpuSeconds, readProcessTable } from './process-cpu.js';
 import { type ReplicaProcess, startReplica } from './replica-process.js';
 import { openScratchDatabase } from './scratch-database.js';
@@ -42,6 +43,11 @@ export interface ScaleTestOptions {
   /** The replicas' `--user-prompt-cache-ttl` in ms; their default when undefined. */
   readonly userPromptCacheTtlMs?: number | undefined;
   readonly postgresUrl?: string | undefined;
+  /**
+   * Put a PgBouncer of its own (transaction mode) between the replicas' pools and the database; their
+   * listeners connect directly (`--postgres-listen-url`), prepared statements off.
+   */
+  readonly throughPgbouncer?: boolean | undefined;
   /** Mock LLM pacing. */
   readonly llmLatencyMs: number;
   readonly llmChunkDelayMs: number;
@@ -127,6 +133,15 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   });
   cleanups.push(() => database.close());
   checkStopped();
+  let replicaDatabaseUrl = database.url;
+  if (options.throughPgbouncer) {
+    say('starting PgBouncer (transaction mode)');
+    // Server connections enough for every replica's pool: the pooler must not be what is measured.
+    const bouncer = await startPgbouncer(database.url, { poolSize: options.replicas * 30 });
+    cleanups.push(() => bouncer.stop());
+    replicaDatabaseUrl = bouncer.url(database.url);
+    checkStopped();
+  }
 
   say('starting the mock LLM');
   const { url: llmUrl, pid: llmMockPid } = await startLlmMockChild(options, cleanups);
@@ -158,7 +173,8 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
       await startReplica(
         {
           index,
-          databaseUrl: database.url,
+          databaseUrl: replicaDatabaseUrl,
+          ...(options.throughPgbouncer ? { listenUrl: database.url } : {}),
           secretsKey,
           configCache: options.configCache,
           configCacheTtlMs: options.configCacheTtlMs,

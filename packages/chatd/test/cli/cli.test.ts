@@ -37,6 +37,9 @@ describe('chatd command line', () => {
       expect.arrayContaining([
         'server --http-address',
         'server --postgres-url',
+        'server --postgres-listen-url',
+        'server --postgres-prepared-statements',
+        'migrate --postgres-prepared-statements',
         'server --cache-dir',
         'create --cache-dir',
       ]),
@@ -48,6 +51,12 @@ describe('chatd command line', () => {
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("unknown option '--no-such-flag'");
     expect(result.stderr).toContain('Usage: chatd server');
+  });
+
+  it('refuses --postgres-listen-url without --postgres-url', async () => {
+    const result = await runCli(['server', '--postgres-listen-url', 'postgres://u:p@127.0.0.1:1/chatd']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain('--postgres-listen-url needs --postgres-url');
   });
 
   it('rejects a malformed --http-address before starting anything', async () => {
