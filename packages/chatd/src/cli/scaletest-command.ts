@@ -15,7 +15,7 @@ import {
 } from '../scaletest/fault-run.js';
 import { type LlmFaultMode, parseLlmFaultModes, startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
-import { durationMs, positiveInteger } from './options.js';
+import { durationMs, nonNegativeInteger, positiveInteger } from './options.js';
 import { onShutdownSignal } from './shutdown-signals.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
@@ -35,12 +35,7 @@ export function scaletestCommand(): Command {
         .default(200)
         .argParser(positiveInteger),
     )
-    .addOption(
-      new Option(
-        '--postgres-url <url>',
-        'PostgreSQL server to create the scratch database on (default: a temporary embedded PostgreSQL)',
-      ).env('CHATD_POSTGRES_URL'),
-    )
+    .addOption(scratchPostgresOption('the scratch database', 'a temporary embedded PostgreSQL'))
     .addOption(
       new Option(
         '--through-pgbouncer',
@@ -88,12 +83,7 @@ export function scaletestCommand(): Command {
         .default(CONTEXT_WINDOW_BENCH_DEFAULTS.every)
         .argParser(positiveInteger),
     )
-    .addOption(
-      new Option(
-        '--postgres-url <url>',
-        'PostgreSQL server to create the scratch database on (default: a temporary embedded PostgreSQL)',
-      ).env('CHATD_POSTGRES_URL'),
-    )
+    .addOption(scratchPostgresOption('the scratch database', 'a temporary embedded PostgreSQL'))
     .action(async (options: ContextWindowBenchOptions) => {
       const report = await runContextWindowBench(options);
       process.stdout.write(`${formatContextWindowBenchReport(report)}\n`);
@@ -283,12 +273,7 @@ export function scaletestCommand(): Command {
         .default(undefined, 'the server default')
         .argParser(durationMs),
     )
-    .addOption(
-      new Option(
-        '--postgres-url <url>',
-        'PostgreSQL server to create scratch databases on (default: embedded)',
-      ).env('CHATD_POSTGRES_URL'),
-    )
+    .addOption(scratchPostgresOption('scratch databases', 'embedded'))
     .addOption(
       new Option(
         '--through-pgbouncer',
@@ -522,8 +507,10 @@ function faultModesOption(value: string): LlmFaultMode[] {
   }
 }
 
-function nonNegativeInteger(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected an integer >= 0');
-  return parsed;
+/** `--postgres-url` of a scale test: where its scratch databases go. */
+function scratchPostgresOption(what: string, fallback: string): Option {
+  return new Option(
+    '--postgres-url <url>',
+    `PostgreSQL server to create ${what} on (default: ${fallback})`,
+  ).env('CHATD_POSTGRES_URL');
 }
