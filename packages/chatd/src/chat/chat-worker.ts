@@ -14,11 +14,16 @@ import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-eve
 import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
 import type { TitleGenerator } from './chat-titles.js';
 import { PromptTooLargeError } from './context-window.js';
-import { resolveChatModel } from './model-resolution.js';
+import { providerConnectionOf, resolveChatModel } from './model-resolution.js';
 import { PartBatcher } from './part-batcher.js';
 import { assembleSystemPrompt } from './prompt.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
-import { type ConversationMessage, TurnPrompts, type TurnSummary } from './turn-prompt.js';
+import {
+  type ConversationMessage,
+  type TurnPromptRequest,
+  TurnPrompts,
+  type TurnSummary,
+} from './turn-prompt.js';
 
 /** The channel the database notifies when a chat becomes pending (migration 0003). */
 export const CHAT_WORK_CHANNEL = 'chat:work';
@@ -399,12 +404,7 @@ export class ChatWorker {
       configCache.getSystemPrompt(),
       configCache.getUserPrompt(chat.ownerId),
     ]);
-    const { provider } = model;
-    const connection = {
-      kind: provider.provider,
-      apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
-      baseUrl: provider.baseUrl,
-    };
+    const connection = providerConnectionOf(model.provider, secretBox);
     return { model, connection, system: assembleSystemPrompt(systemPrompt, userPrompt) };
   }
 
@@ -419,18 +419,9 @@ export class ChatWorker {
     signal: AbortSignal,
     onTextDelta: (delta: string) => void,
   ) {
-    const { model, connection, system } = await this.#resolveModel(chat);
-    const prompt = await this.#prompts.prepare({
-      chatId: chat.id,
-      claimId,
-      model,
-      connection,
-      system,
-      summary: history.summary,
-      messages: history.messages,
-      compactRequested: history.compactRequested,
-      signal,
-    });
+    const request = await this.#promptRequest(chat, claimId, history, signal);
+    const { model, connection } = request;
+    const prompt = await this.#prompts.prepare(request);
     const result = await runChatTurn(
       {
         provider: connection,
@@ -448,6 +439,27 @@ export class ChatWorker {
     return { ...result, modelConfigId: model.config.id };
   }
 
+  /** What the prompt of a turn (or of a compaction) is made from: the chat's model and its history. */
+  async #promptRequest(
+    chat: ChatRow,
+    claimId: string,
+    history: TurnHistory,
+    signal: AbortSignal,
+  ): Promise<TurnPromptRequest> {
+    const { model, connection, system } = await this.#resolveModel(chat);
+    return {
+      chatId: chat.id,
+      claimId,
+      model,
+      connection,
+      system,
+      summary: history.summary,
+      messages: history.messages,
+      compactRequested: history.compactRequested,
+      signal,
+    };
+  }
+
   /**
    * A turn with nothing to answer that was asked to compact: summarises the history and ends. Its failure
    * (a provider error, an interrupt) is logged and the turn ends all the same; a lost claim or a give-up
@@ -461,18 +473,8 @@ export class ChatWorker {
     turn: LiveTurn,
   ): Promise<void> {
     try {
-      const { model, connection, system } = await this.#resolveModel(chat);
-      await this.#prompts.compactOnly({
-        chatId: chat.id,
-        claimId,
-        model,
-        connection,
-        system,
-        summary: history.summary,
-        messages: history.messages,
-        compactRequested: true,
-        signal,
-      });
+      const request = await this.#promptRequest(chat, claimId, history, signal);
+      await this.#prompts.compactOnly({ ...request, compactRequested: true });
     } catch (error) {
       if (turn.lost || turn.givenUp) throw error;
       if (!(error instanceof TurnAbortedError)) {
