@@ -214,10 +214,11 @@ describe('failover', () => {
         async () => (await grace.getChat(chat.id)).chat.status === 'running',
         'C runs the turn',
       );
-      // A replacement replica comes up, then C goes away mid-turn.
+      // C goes away mid-turn (at once: starting a replica first can outlast the provider's 1.5 s on a
+      // loaded machine, and C would finish the turn itself), then a replacement replica comes up.
+      await c.close();
       const e = await startTestServer(db.database.url);
       try {
-        await c.close();
         await eventually(
           async () => (await db.store.getChatById(chat.id))?.status === 'waiting',
           'E finished the chat',
