@@ -301,6 +301,8 @@ describe('3. an interrupt before the first token, with messages queued', () => {
     const chat = await member.createChat('late q1', modelConfigId);
     await member.sendMessage(chat.id, 'ok q2');
     await cluster.running(chat.id);
+    // Before the first token, but after the call: `running` can be seen before the provider is asked.
+    await eventually(() => llm.requestsFor('late q1').length === 1, 'the provider is called');
     await member.request('POST', `/api/v1/chats/${chat.id}/interrupt`);
     const messages = await cluster.settled(chat.id, 4);
     expect(shape(messages)).toEqual([
