@@ -2,9 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 const cacheSource = fileURLToPath(new URL('./packages/cache/src/index.ts', import.meta.url));
+const clientSource = fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { '@chatd/cache': cacheSource } },
+  resolve: { alias: { '@chatd/cache': cacheSource, '@chatd/client': clientSource } },
   test: {
     projects: [
       {

@@ -1,0 +1,2 @@
+/** @chatd/client: the typed client of chatd's HTTP API. */
+export {};
