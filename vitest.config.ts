@@ -15,6 +15,16 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'client',
+          include: ['packages/client/test/**/*.test.ts'],
+          globalSetup: ['packages/chatd/test/support/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'chatd',
           include: ['packages/chatd/test/**/*.test.ts'],
           globalSetup: ['packages/chatd/test/support/global-setup.ts'],
