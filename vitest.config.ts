@@ -3,9 +3,14 @@ import { defineConfig } from 'vitest/config';
 
 const cacheSource = fileURLToPath(new URL('./packages/cache/src/index.ts', import.meta.url));
 const clientSource = fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url));
+const clientNodeSource = fileURLToPath(new URL('./packages/client/src/node-fetch.ts', import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { '@chatd/cache': cacheSource, '@chatd/client': clientSource } },
+  resolve: { alias: [
+      { find: /^@chatd\/cache$/, replacement: cacheSource },
+      { find: /^@chatd\/client$/, replacement: clientSource },
+      { find: /^@chatd\/client\/node$/, replacement: clientNodeSource },
+    ], },
   test: {
     projects: [
       {
