@@ -6,11 +6,13 @@ const clientSource = fileURLToPath(new URL('./packages/client/src/index.ts', imp
 const clientNodeSource = fileURLToPath(new URL('./packages/client/src/node-fetch.ts', import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: [
+  resolve: {
+    alias: [
       { find: /^@chatd\/cache$/, replacement: cacheSource },
       { find: /^@chatd\/client$/, replacement: clientSource },
       { find: /^@chatd\/client\/node$/, replacement: clientNodeSource },
-    ], },
+    ],
+  },
   test: {
     projects: [
       {
