@@ -220,6 +220,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     registerConfigCacheMetrics(registry, configCache);
     const stopInvalidation = await startConfigInvalidation({ pubsub, cache: configCache, store, logger });
     cleanups.push(['config invalidation', stopInvalidation]);
+    // Tokens and sessions from memory from here on, dropped by the revocation notifications.
+    cleanups.push(['credential cache', await auth.credentials.start(pubsub)]);
 
     const events = new ChatEventHub({ pubsub, replicaId, logger });
     await events.start();
@@ -305,6 +307,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
         sessions: auth.sessions,
         login: auth.login,
         pubsub,
+        credentials: auth.credentials,
       },
       options.api,
     );

@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import type { Logger } from 'pino';
+import type { CredentialReader } from '../auth/credential-cache.js';
 import { subscribeToRevocations } from '../auth/credential-revocations.js';
 import type { PasswordLogin } from '../auth/password-login.js';
 import type { PasswordHasher } from '../auth/passwords.js';
@@ -47,6 +48,8 @@ export interface ApiDependencies {
   readonly login: PasswordLogin;
   /** Carries the database's `auth:revoked` notifications, which close the streams of ended credentials. */
   readonly pubsub: Pubsub;
+  /** Where requests' tokens and sessions are read (a started `CredentialCache`); default the store. */
+  readonly credentials?: CredentialReader;
 }
 
 /** Options of {@link registerApi}; durations in ms. */
@@ -87,7 +90,7 @@ export const DEFAULT_API_OPTIONS: ResolvedApiOptions = Object.freeze({
  */
 export function registerApi(app: FastifyInstance, deps: ApiDependencies, options: ApiOptions = {}): void {
   const resolved = resolveApiOptions(options);
-  const access = createAccessHooks(deps.store, deps.sessions);
+  const access = createAccessHooks(deps.store, deps.sessions, deps.credentials);
   const openStreams = new OpenStreams(
     { store: deps.store, logger: deps.logger },
     { maxPerUser: resolved.maxStreamsPerUser, sessionIdleTimeoutMs: deps.sessions.options.idleTimeoutMs },
