@@ -50,6 +50,11 @@ export interface ChatWorkerOptions {
   readonly partIntervalMs: number;
   /** …or when this many characters have gathered. */
   readonly partMaxChars: number;
+  /**
+   * The first part of an answer leaves at once instead of after a whole `partIntervalMs` (see
+   * `PartBatcher`); default true. False only to measure the old behaviour (`chatd scaletest first-token`).
+   */
+  readonly partLeadingEdge?: boolean;
   /** Retry policy and idle timeout of provider calls. */
   readonly turn: TurnOptions;
 }
@@ -298,7 +303,11 @@ export class ChatWorker {
           void events.publish(chat.id, [{ type: 'message_part', text, version: chat.statusVersion }]);
         }
       },
-      { intervalMs: this.#options.partIntervalMs, maxChars: this.#options.partMaxChars },
+      {
+        intervalMs: this.#options.partIntervalMs,
+        maxChars: this.#options.partMaxChars,
+        leadingEdge: this.#options.partLeadingEdge ?? true,
+      },
     );
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
@@ -364,7 +373,8 @@ export class ChatWorker {
         if (!(error instanceof NothingToAnswerError)) throw error;
         // Nothing asked since the last answer and nothing queued: the turn just ends.
       }
-      parts.flush();
+      // The answer's last words go out with its final message, in one notification (see PartBatcher).
+      const tail = parts.take();
       const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError);
       if (completion === 'lost') {
         outcome = 'lost';
@@ -378,7 +388,8 @@ export class ChatWorker {
         outcome = 'released';
         return;
       }
-      const finished: ChatEvent[] = [];
+      const finished: ChatEvent[] =
+        tail === '' ? [] : [{ type: 'message_part', text: tail, version: chat.statusVersion }];
       if (completion.message) {
         const { modelConfigId, inputTokens, outputTokens } = completion.message;
         metrics.tokensUsed(modelConfigId, inputTokens, outputTokens);
