@@ -237,6 +237,14 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       id: replicaId,
       hostname: osHostname(),
       appliedVersion: () => configCache.appliedVersion,
+      onDatabaseConfigVersion: (version) => {
+        if (configCache.checkVersion(version)) {
+          logger.warn(
+            { databaseVersion: version, appliedVersion: configCache.appliedVersion },
+            'a config change was not notified within a heartbeat (or its write was rolled back): config caches flushed. If this repeats, notifications are not arriving: is the listener behind a transaction-mode pooler? (see --postgres-listen-url)',
+          );
+        }
+      },
       // A replica silent as long as a turn would be taken over from it is gone.
       expiryMs: options.worker?.staleAfterMs ?? DEFAULT_CHAT_WORKER_OPTIONS.staleAfterMs,
     });

@@ -79,7 +79,7 @@ export function serverCommand(): Command {
     .addOption(
       durationOption(
         '--config-cache-ttl <duration>',
-        'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
+        'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is, and a missed notification is caught by the version check of every replica heartbeat: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
         'CHATD_CONFIG_CACHE_TTL',
         DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
       ),
