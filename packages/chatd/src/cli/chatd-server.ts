@@ -42,7 +42,8 @@ export interface ChatdServerOptions {
   /**
    * A direct connection (no transaction-mode pooler) for the pubsub's listener and publisher, when
    * `postgresUrl` goes through one (`--postgres-listen-url`); default `postgresUrl`. LISTEN through
-   * PgBouncer in transaction mode is accepted and then receives nothing.
+   * PgBouncer in transaction mode is accepted and then receives nothing. With it the pool never
+   * pipelines (see `ConnectOptions.pipelining`).
    */
   readonly postgresListenUrl?: string | undefined;
   /** Named prepared statements on the pool (`--postgres-prepared-statements`); default true. */
@@ -150,9 +151,13 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       logger,
     });
     cleanups.push(['database', () => location.release()]);
+    const preparedStatements = options.postgresPreparedStatements ?? true;
     const sql: Sql = await connectDatabase(location.url, {
       maxConnections: options.maxDatabaseConnections ?? 20,
-      preparedStatements: options.postgresPreparedStatements ?? true,
+      preparedStatements,
+      // A listen URL says the pool goes through a pooler: no pipelining there even with prepared
+      // statements on (PgBouncer 1.21+ tracks them), as a pipelined query can lose its answer.
+      pipelining: options.postgresListenUrl === undefined && preparedStatements,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
     const migrations = await loadMigrations();

@@ -253,7 +253,7 @@ export function serverCommand(): Command {
   command.addOption(
     new Option(
       '--postgres-listen-url <url>',
-      'a direct connection to the same database for LISTEN/NOTIFY, when --postgres-url goes through a transaction-mode pooler such as PgBouncer (LISTEN through one is accepted and then receives nothing: config stays stale until its TTL, streams and interrupts stop crossing replicas)',
+      'a direct connection to the same database for LISTEN/NOTIFY, when --postgres-url goes through a transaction-mode pooler such as PgBouncer (LISTEN through one is accepted and then receives nothing: config stays stale until its TTL, streams and interrupts stop crossing replicas); with it the pool never pipelines queries (at most one query or transaction per pool connection at a time)',
     )
       .env('CHATD_POSTGRES_LISTEN_URL')
       .argParser(parsePostgresUrl),

@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { ChatdServer } from '../../src/cli/chatd-server.js';
 import { createSql } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 import { sqlStateOf } from '../../src/db/sqlstate.js';
+import { createPostgresStore } from '../../src/db/store.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
 import { ChatdClient } from '../../src/scaletest/chatd-client.js';
 import { measureConfigPropagation } from '../../src/scaletest/config-propagation.js';
@@ -92,6 +94,30 @@ describePgbouncer('PgBouncer in transaction mode', () => {
         await client.end({ timeout: 1 });
         await holder.end({ timeout: 1 });
       }
+    }
+  });
+
+  it('answers every query of a store whose pool has prepared statements off, with more queries than connections', async () => {
+    // 4 connections, 40 queries at a time: half without parameters (sent in one go), half with (described
+    // first, then bound). Pipelined one behind another, a query lost its answer within a second
+    // (PgBouncer gave the server connection to another client at the end of the first one's transaction;
+    // see ConnectOptions.pipelining) and waited forever: each round here must end within 5 s.
+    const sql = createSql(pooledUrl, { maxConnections: 4, preparedStatements: false });
+    const store = createPostgresStore(sql);
+    try {
+      for (let round = 0; round < 150; round++) {
+        const pairs = Array.from({ length: 20 }, (_, i) =>
+          Promise.all([store.getConfigVersion(), store.getChatById(randomUUID())]).then(() => i),
+        );
+        let timer: NodeJS.Timeout | undefined;
+        const stalled = new Promise<'stalled'>((resolve) => {
+          timer = setTimeout(() => resolve('stalled'), 5_000);
+        });
+        const answered = await Promise.race([Promise.all(pairs), stalled]).finally(() => clearTimeout(timer));
+        expect(answered === 'stalled' ? `round ${round} stalled` : answered).toEqual([...Array(20).keys()]);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
     }
   });
 
