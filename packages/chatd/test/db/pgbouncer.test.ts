@@ -243,7 +243,7 @@ describePgbouncer('PgBouncer in transaction mode', () => {
     });
   });
 
-  it('negative control: without the listen URL, B misses A’s config write until the TTL', async () => {
+  it('negative control: without the listen URL, B hears nothing; only the heartbeat version check catches the write', async () => {
     const viaPoolerOnly = {
       configCache: LONG_TTLS,
       notificationCheckTimeoutMs: 1_000,
@@ -251,14 +251,26 @@ describePgbouncer('PgBouncer in transaction mode', () => {
       maxDatabaseConnections: 5,
     };
     const a = await startTestServer(pooledUrl, viaPoolerOnly);
-    const b = await startTestServer(pooledUrl, viaPoolerOnly);
+    // B's heartbeat (and so its version check) every 2 s: a notification would take milliseconds.
+    const b = await startTestServer(pooledUrl, { ...viaPoolerOnly, replicaHeartbeatMs: 2_000 });
     try {
       const userId = (await a.store.insertUser({ username: 'pooled-stale', role: 'member' })).id;
       await a.store.upsertUserChatPrompt(userId, 'first');
       expect(await b.configCache.getUserPrompt(userId)).toBe('first');
+      const writtenAt = Date.now();
       await a.store.upsertUserChatPrompt(userId, 'second');
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Through the pooler the notification never comes: still the old prompt (a 10-minute TTL).
       expect(await b.configCache.getUserPrompt(userId)).toBe('first');
+      expect(b.configCache.invalidationCount('user_prompt', 'notify')).toBe(0);
+      // Two heartbeats later the version check has seen a version nobody notified, and flushed.
+      await eventually(
+        async () => (await b.configCache.getUserPrompt(userId)) === 'second',
+        'the version check catches the missed write',
+        10_000,
+      );
+      expect(Date.now() - writtenAt).toBeLessThan(3 * 2_000 + 1_000);
+      expect(b.configCache.invalidationCount('user_prompt', 'check')).toBeGreaterThanOrEqual(1);
       // And each replica said so at start (a warning naming --postgres-listen-url).
       expect(await a.notificationDelivery).toBe('not-delivered');
       expect(await b.notificationDelivery).toBe('not-delivered');
