@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JsonValue } from '../db/rows.js';
 import { InvalidInputError } from '../errors.js';
 
 /** Which part of a request a value came from; names the field in error messages. */
@@ -21,8 +22,25 @@ export function text(): z.ZodString {
 /** A name shown to people (the schema allows 1-200 characters). */
 export const displayName = text().trim().min(1, 'must not be blank').max(200);
 
+/**
+ * Any JSON value: `z.json()` spelled out, so that its recursion refers to a named schema (the document
+ * then has a `JsonValue` component instead of a reference to nothing).
+ */
+export const jsonValue: z.ZodType<JsonValue> = z
+  .lazy(() =>
+    z.union([
+      z.string(),
+      z.number(),
+      z.boolean(),
+      z.null(),
+      z.array(jsonValue),
+      z.record(z.string(), jsonValue),
+    ]),
+  )
+  .meta({ id: 'JsonValue', description: 'Any JSON value' });
+
 /** A JSON object (jsonb `options`). */
-export const jsonObject = z.record(z.string(), z.json());
+export const jsonObject = z.record(z.string(), jsonValue);
 
 /**
  * Parses one part of a request with a zod schema. Objects are expected to be strict (`z.strictObject`),
@@ -36,7 +54,12 @@ export function parseRequestPart<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new InvalidInputError(describeIssues(result.error.issues, part), { cause: result.error });
+  throw invalidInput(result.error, part);
+}
+
+/** The error answered (400 `E_INVALID_INPUT`) for a part of a request that its schema refuses. */
+export function invalidInput(error: z.ZodError, part: RequestPart): InvalidInputError {
+  return new InvalidInputError(describeIssues(error.issues, part), { cause: error });
 }
 
 /**
@@ -76,17 +99,22 @@ function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined):
 /** Routes that take no body accept none, or an empty object. */
 export const noBody = z.strictObject({}).optional();
 
-/** A message id in a query string (a non-negative integer), as a number. */
+/**
+ * A message id in a query string, a path or a header (a non-negative integer), as a number. Documented as
+ * the integer it stands for (`meta`), so that clients pass a number; a URL carries it as digits.
+ */
 export const messageIdParam = z
   .string()
   .regex(/^\d{1,15}$/, 'must be a message id (a non-negative integer)')
-  .transform(Number);
+  .transform(Number)
+  .meta({ type: 'integer', minimum: 0, description: 'A message id' });
 
-/** A page size in a query string: an integer from 1 to `max`. */
+/** A page size in a query string: an integer from 1 to `max` (documented as one, see `messageIdParam`). */
 export function pageLimitParam(max: number) {
   return z
     .string()
     .regex(/^\d{1,4}$/, `must be an integer from 1 to ${max}`)
     .transform(Number)
-    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`);
+    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`)
+    .meta({ type: 'integer', minimum: 1, maximum: max, description: 'The page size' });
 }
