@@ -63,3 +63,22 @@ function inert<T>(name: string): T {
     construct: fail,
   }) as T;
 }
+
+/**
+ * The document as `chatd openapi` writes it (and `packages/client/openapi.json` holds it): pretty-printed
+ * JSON with the keys of every object sorted, so that the file changes only when the API does, whatever
+ * order the routes were registered in. Arrays keep their order (it can matter: `required`, `enum`).
+ */
+export function formatOpenApiDocument(document: OpenApiDocument): string {
+  return `${JSON.stringify(sortKeys(document), null, 2)}\n`;
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+  );
+}

@@ -23,24 +23,11 @@ export function text(): z.ZodString {
 export const displayName = text().trim().min(1, 'must not be blank').max(200);
 
 /**
- * Any JSON value: `z.json()` spelled out, so that its recursion refers to a named schema (the document
- * then has a `JsonValue` component instead of a reference to nothing).
+ * A JSON object (jsonb `options`). Its values are not checked again: a request body comes from
+ * `JSON.parse`, so each is a JSON value already (and the document says "any value" rather than a
+ * recursive type that generated client types cannot spell).
  */
-export const jsonValue: z.ZodType<JsonValue> = z
-  .lazy(() =>
-    z.union([
-      z.string(),
-      z.number(),
-      z.boolean(),
-      z.null(),
-      z.array(jsonValue),
-      z.record(z.string(), jsonValue),
-    ]),
-  )
-  .meta({ id: 'JsonValue', description: 'Any JSON value' });
-
-/** A JSON object (jsonb `options`). */
-export const jsonObject = z.record(z.string(), jsonValue);
+export const jsonObject = z.record(z.string(), z.custom<JsonValue>());
 
 /**
  * Parses one part of a request with a zod schema. Objects are expected to be strict (`z.strictObject`),
