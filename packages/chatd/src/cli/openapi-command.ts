@@ -16,7 +16,11 @@ export function openapiCommand(): Command {
     .option('-o, --output <file>', 'write the document to this file instead of stdout')
     .action(async (options: { output?: string }) => {
       const text = formatOpenApiDocument(await buildOpenApiDocument());
-      if (options.output === undefined) process.stdout.write(text);
-      else await writeFile(options.output, text);
+      if (options.output !== undefined) return writeFile(options.output, text);
+      // A reader that stops early (`chatd openapi | head`) is not an error.
+      process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code !== 'EPIPE') throw error;
+      });
+      process.stdout.write(text);
     });
 }

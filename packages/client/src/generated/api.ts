@@ -431,7 +431,7 @@ export interface paths {
          *
          *     A running turn is interrupted first. Takes no body (or `{}`).
          */
-        post: operations["regenerateAnswer"];
+        post: operations["regenerateChat"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2943,7 +2943,7 @@ export interface operations {
             };
         };
     };
-    regenerateAnswer: {
+    regenerateChat: {
         parameters: {
             query?: never;
             header?: never;

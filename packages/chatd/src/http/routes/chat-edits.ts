@@ -77,7 +77,7 @@ export function registerChatEditRoutes(app: ApiInstance, { deps, access, limits 
       ...user,
       preHandler: limits.messages,
       schema: {
-        operationId: 'regenerateAnswer',
+        operationId: 'regenerateChat',
         summary: 'Run the last answer again',
         description: 'A running turn is interrupted first. Takes no body (or `{}`).',
         tags,
