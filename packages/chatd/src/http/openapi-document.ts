@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { API_PREFIX, DEFAULT_API_OPTIONS, registerApiRoutes } from './api.js';
 import { createAccessHooks } from './auth.js';
@@ -20,7 +19,7 @@ export async function buildOpenApiDocument(): Promise<OpenApiDocument> {
   const app = createHttpServer({ logger: pino({ level: 'silent' }) });
   try {
     registerReadinessRoute(app, async () => []);
-    app.register(async (api) => registerApiRoutes(api, inertRouteContext(api)), { prefix: API_PREFIX });
+    app.register(async (api) => registerApiRoutes(api, inertRouteContext()), { prefix: API_PREFIX });
     await app.ready();
     return app.swagger() as unknown as OpenApiDocument;
   } finally {
@@ -35,7 +34,7 @@ export async function buildOpenApiDocument(): Promise<OpenApiDocument> {
  * dependency at registration fails the document build loudly instead of reaching a database. The access
  * hooks are the real ones (their identity says each route's access level).
  */
-function inertRouteContext(_api: FastifyInstance): RouteContext {
+function inertRouteContext(): RouteContext {
   const noLimit = async () => {};
   return {
     deps: inert('deps'),

@@ -31,7 +31,9 @@ export const jsonObject = z.record(z.string(), z.custom<JsonValue>());
 
 /**
  * Parses one part of a request with a zod schema. Objects are expected to be strict (`z.strictObject`),
- * so unknown fields are refused rather than silently ignored.
+ * so unknown fields are refused rather than silently ignored. Routes validate through their `schema`
+ * option (`zod-compilers.ts`); this is for what a schema there cannot say: that a route takes no body
+ * (`noBody`), where Fastify hands a missing body over as `null`.
  * @throws {InvalidInputError} whose message names each offending field.
  */
 export function parseRequestPart<S extends z.ZodType>(
