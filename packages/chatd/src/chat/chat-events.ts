@@ -170,7 +170,7 @@ export class ChatEventHub {
       payload = '';
       bytes = 0;
       try {
-        await this.#pubsub.publish(CHAT_EVENTS_CHANNEL, text);
+        await publishWithin(this.#pubsub, text, PUBLISH_TIMEOUT_MS);
       } catch (error) {
         this.#logger.warn({ err: error }, 'could not publish chat events to other replicas');
       }
@@ -250,4 +250,28 @@ function splitPart(
     envelopes.push(JSON.stringify({ r: replicaId, c: chatId, e: [part] }));
   }
   return envelopes;
+}
+
+/**
+ * How long one NOTIFY of chat events may take. Batches are sent one after another (so every replica
+ * receives a chat's events in order): a NOTIFY that never answers, such as one sent on a connection that
+ * died without a word during a database outage, would otherwise hold back every later event of every
+ * chat on this replica, and every turn waiting for its final events. Past this it counts as failed: the
+ * other replicas' streams catch up from the database, as after any failed publish.
+ */
+const PUBLISH_TIMEOUT_MS = 10_000;
+
+async function publishWithin(pubsub: Pubsub, payload: string, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`the notification was not sent within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+  });
+  try {
+    await Promise.race([pubsub.publish(CHAT_EVENTS_CHANNEL, payload), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
