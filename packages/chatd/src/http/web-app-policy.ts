@@ -47,6 +47,19 @@ export function isServerPath(pathname: string): boolean {
 }
 
 /**
+ * Whether a request is a page load: a browser says so in `Sec-Fetch-Dest` (`document`; an image or a
+ * script that is not there is not answered with the page); other clients by accepting HTML.
+ */
+export function isNavigation(headers: {
+  accept?: string | undefined;
+  'sec-fetch-dest'?: string | string[] | undefined;
+}): boolean {
+  const destination = headers['sec-fetch-dest'];
+  if (destination !== undefined && destination !== 'document') return false;
+  return acceptsHtml(headers.accept);
+}
+
+/**
  * Whether an `Accept` header accepts `text/html` (directly, as `text/*` or as `*\/*`, with a q above 0).
  * No header accepts anything (RFC 9110).
  */

@@ -5,7 +5,7 @@ import fastifyStatic, { type SetHeadersResponse } from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { handleUnknownRoute } from './error-handler.js';
-import { acceptsHtml, HTML_HEADERS, IMMUTABLE_CACHE_CONTROL, isServerPath } from './web-app-policy.js';
+import { HTML_HEADERS, IMMUTABLE_CACHE_CONTROL, isNavigation, isServerPath } from './web-app-policy.js';
 
 /** Options of {@link registerWebApp}. */
 export interface WebAppOptions {
@@ -37,7 +37,8 @@ export function resolveWebAppRoot(): string | undefined {
  * - `/assets/*`: the fingerprinted files, `Cache-Control: public, max-age=31536000, immutable`, the
  *   build's `.br` / `.gz` by `Accept-Encoding` (`Vary: Accept-Encoding`), ETags.
  * - the other files at the top of the build (`favicon.ico`…): revalidated (`no-cache`).
- * - any other GET or HEAD that accepts HTML and is not a server path (`/api`, `/healthz`, `/readyz`,
+ * - any other GET or HEAD that is a page load (accepts HTML; `Sec-Fetch-Dest: document` from a browser)
+ *   and not a server path (`/api`, `/healthz`, `/readyz`,
  *   `/metrics`): `index.html` (the app routes in the browser), with the CSP and `no-cache`.
  * - anything else, unknown API paths included: the API's JSON 404.
  *
@@ -81,9 +82,9 @@ export function registerWebApp(app: FastifyInstance, options: WebAppOptions): vo
   });
 }
 
-/** A GET or HEAD for something the app answers: not a server path, and HTML is acceptable. */
+/** A GET or HEAD the app answers: a page load (see `isNavigation`) of a path that is not the server's. */
 function isAppRequest(request: FastifyRequest): boolean {
-  return !isServerPath(pathOf(request)) && acceptsHtml(request.headers.accept);
+  return !isServerPath(pathOf(request)) && isNavigation(request.headers);
 }
 
 function serveAppPath(

@@ -73,6 +73,7 @@ describe('the web app served by chatd', () => {
     expectHtmlPage(root);
     expectHtmlPage(await raw(`${server.url}/chats/123`, { headers: HTML }));
     expectHtmlPage(await raw(`${server.url}/settings?tab=profile`, { headers: { accept: '*/*' } }));
+    expectHtmlPage(await raw(`${server.url}/chats`, { headers: { ...HTML, 'sec-fetch-dest': 'document' } }));
     // The build's manifest is not served: that path is a deep link like any other.
     expectHtmlPage(await raw(`${server.url}/.vite/manifest.json`, { headers: HTML }));
     const revalidated = await raw(`${server.url}/`, {
@@ -126,6 +127,7 @@ describe('the web app served by chatd', () => {
       ['GET', '/api', HTML],
       ['GET', '/metrics', HTML],
       ['GET', '/chats/123', { accept: 'application/json' }],
+      ['GET', '/logo.png', { accept: 'image/avif,image/webp,*/*;q=0.8', 'sec-fetch-dest': 'image' }],
       ['GET', '/.vite/manifest.json', { accept: 'application/json' }],
       ['POST', '/', HTML],
       ['DELETE', '/chats/123', HTML],

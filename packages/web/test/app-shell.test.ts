@@ -1,0 +1,82 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expectAccessible } from './support/accessibility.js';
+import {
+  chromiumUnavailable,
+  describeWithBrowser,
+  launchBrowser,
+  openWatchedPage,
+} from './support/browser.js';
+import { startWebTestCluster, type WebTestCluster } from './support/chatd.js';
+
+const unavailable = chromiumUnavailable();
+const describeBrowser = describeWithBrowser(unavailable);
+let browser: Browser;
+let chatd: WebTestCluster;
+
+beforeAll(async () => {
+  if (unavailable !== undefined) return;
+  [browser, chatd] = await Promise.all([launchBrowser(), startWebTestCluster()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  await chatd?.close();
+});
+
+describeBrowser('the web app in Chromium', () => {
+  it('loads from chatd with its title, under its CSP, with no error and nothing blocked', async () => {
+    const watched = await openWatchedPage(browser);
+    try {
+      const response = await watched.page.goto(`${chatd.url}/`, { waitUntil: 'networkidle' });
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
+      await expect.poll(() => watched.page.title()).toMatch(/chatd/);
+      // The app rendered something into its root.
+      await expect.poll(() => watched.page.locator('#root').innerHTML()).not.toBe('');
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('answers a deep link with the app, which renders there too', async () => {
+    const watched = await openWatchedPage(browser);
+    try {
+      const response = await watched.page.goto(`${chatd.url}/chats/123`, { waitUntil: 'networkidle' });
+      expect(response?.status()).toBe(200);
+      await expect.poll(() => watched.page.locator('#root').innerHTML()).not.toBe('');
+      expect(watched.problems.filter((problem) => !/\/api\//.test(problem))).toEqual([]);
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('enforces the CSP: an injected inline script is refused, and the watcher reports it', async () => {
+    const watched = await openWatchedPage(browser);
+    try {
+      await watched.page.goto(`${chatd.url}/`);
+      await watched.page.evaluate(
+        "const s = document.createElement('script'); s.textContent = 'window.ranInline = true'; document.head.append(s)",
+      );
+      expect(await watched.page.evaluate('window.ranInline === true')).toBe(false);
+      await expect
+        .poll(() => watched.problems.join('\n'))
+        .toMatch(/CSP violation: script-src-elem blocked inline/);
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('reports an injected violation: the accessibility check can fail', async () => {
+    const watched = await openWatchedPage(browser);
+    try {
+      await watched.page.goto(`${chatd.url}/`);
+      await expectAccessible(watched.page);
+      // An image with no alternative text is a critical violation (image-alt).
+      await watched.page.evaluate("document.body.append(document.createElement('img'))");
+      await expect(expectAccessible(watched.page)).rejects.toThrow(/\[critical\] image-alt/);
+    } finally {
+      await watched.close();
+    }
+  });
+});
