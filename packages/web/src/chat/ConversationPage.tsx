@@ -1,0 +1,177 @@
+import { useCallback, useEffect, useRef } from 'react';
+import { useLocation } from 'wouter';
+import { deleteChat, editMessage, renameChat, runChatAction, sendMessage } from '../api/chats';
+import type { ChatStreamEvent } from '../api/types';
+import { LazyMarkdown } from '../markdown/LazyMarkdown';
+import { ErrorNotice } from '../ui/ErrorNotice';
+import { useAction } from '../ui/use-action';
+import { ChatHeader } from './ChatHeader';
+import { ChatStatusIndicator } from './ChatStatusIndicator';
+import { Composer } from './Composer';
+import { useChatList } from './chat-list-context';
+import { MessageItem } from './MessageItem';
+import { QueuedMessages } from './QueuedMessages';
+import { useConversation } from './use-conversation';
+
+/** One chat: its messages, the live answer, the composer and the chat's actions. */
+export function ConversationPage({ chatId }: { chatId: string }) {
+  const [, navigate] = useLocation();
+  const chatList = useChatList();
+  const onEvent = useCallback(
+    (event: ChatStreamEvent) => {
+      if (event.type === 'title') chatList.patch(chatId, { title: event.title });
+      else if (event.type === 'status') chatList.patch(chatId, { status: event.status });
+      else if (event.type === 'deleted') chatList.remove(chatId);
+    },
+    [chatList.patch, chatList.remove, chatId],
+  );
+  const conversation = useConversation(chatId, onEvent);
+  const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
+    conversation.state;
+
+  const action = useAction(async (run: () => Promise<unknown>) => run());
+  const send = useAction(async (content: string) => {
+    const result = await sendMessage(chatId, content);
+    if (result.queued) conversation.queued(result.queued_message);
+  });
+
+  const endOfLog = useRef<HTMLDivElement>(null);
+  const lastId = messages.at(-1)?.id;
+  // Keep the newest message in view as messages and parts arrive (not when older ones are prepended).
+  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll on new content, not on every render
+  useEffect(() => {
+    endOfLog.current?.scrollIntoView({ block: 'end' });
+  }, [lastId, streamingText.length > 0]);
+
+  if (conversation.loadError)
+    return (
+      <section className="page">
+        <h1>Chat</h1>
+        <ErrorNotice error={conversation.loadError} />
+      </section>
+    );
+  if (deleted)
+    return (
+      <section className="page">
+        <h1>Chat deleted</h1>
+        <p>This chat was deleted.</p>
+      </section>
+    );
+  if (!chat)
+    return (
+      <section className="page">
+        <h1>Chat</h1>
+        <p role="status">Loading…</p>
+      </section>
+    );
+
+  const turnActive = chat.status === 'pending' || chat.status === 'running';
+  const lastMessage = messages.at(-1);
+  const lastAnswerId = lastMessage?.role === 'assistant' ? lastMessage.id : undefined;
+
+  return (
+    <section className="conversation">
+      <ChatHeader
+        chat={chat}
+        busy={action.busy}
+        onRename={(title) =>
+          action.run(async () => {
+            const renamed = await renameChat(chatId, title);
+            conversation.chatChanged(renamed);
+            chatList.patch(chatId, { title: renamed.title });
+          })
+        }
+        onArchive={(archived) =>
+          void action.run(async () => {
+            await runChatAction(chatId, archived ? 'archive' : 'unarchive');
+            conversation.chatChanged({ ...chat, archived });
+            chatList.remove(chatId);
+          })
+        }
+        onDelete={() =>
+          void action.run(async () => {
+            await deleteChat(chatId);
+            chatList.remove(chatId);
+            navigate('/');
+          })
+        }
+      />
+      <ErrorNotice error={action.error} />
+      <div className="message-log" role="log" aria-live="polite" aria-label="Messages">
+        {olderBeforeId !== null && (
+          <button
+            type="button"
+            className="button-small load-older"
+            disabled={conversation.loadingOlder}
+            onClick={() => void action.run(conversation.loadOlder)}
+          >
+            {conversation.loadingOlder ? 'Loading…' : 'Load older messages'}
+          </button>
+        )}
+        {messages.map((message) => (
+          <MessageItem
+            key={message.id}
+            message={message}
+            busy={action.busy}
+            onEdit={
+              message.role === 'user'
+                ? (content) => action.run(() => editMessage(chatId, message.id, content))
+                : undefined
+            }
+            onRegenerate={
+              message.id === lastAnswerId && !turnActive
+                ? () => void action.run(() => runChatAction(chatId, 'regenerate'))
+                : undefined
+            }
+          />
+        ))}
+        {turnActive && (streamingText || lastMessage?.role !== 'assistant') && (
+          <article
+            className="message message-assistant message-streaming"
+            aria-label="Assistant is answering"
+          >
+            <header className="message-meta">
+              <span className="message-author">Assistant</span>
+            </header>
+            {streamingText ? (
+              <LazyMarkdown source={streamingText} />
+            ) : (
+              <p className="muted">{chat.status === 'pending' ? 'Waiting…' : 'Thinking…'}</p>
+            )}
+          </article>
+        )}
+        <div ref={endOfLog} />
+      </div>
+      {chat.status === 'error' && (
+        <div className="notice notice-error" role="alert">
+          <p>{chat.last_error ?? streamError ?? 'The answer failed.'}</p>
+          <button
+            type="button"
+            className="button-small"
+            disabled={action.busy}
+            onClick={() => void action.run(() => runChatAction(chatId, 'retry'))}
+          >
+            Retry
+          </button>
+        </div>
+      )}
+      <QueuedMessages messages={queued} />
+      <div className="conversation-footer">
+        <ChatStatusIndicator status={chat.status} streamState={streamState} />
+        <ErrorNotice error={send.error} />
+        <Composer onSend={send.run} busy={send.busy}>
+          {turnActive && (
+            <button
+              type="button"
+              className="button-danger"
+              disabled={action.busy}
+              onClick={() => void action.run(() => runChatAction(chatId, 'interrupt'))}
+            >
+              Stop
+            </button>
+          )}
+        </Composer>
+      </div>
+    </section>
+  );
+}

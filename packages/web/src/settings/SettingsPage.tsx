@@ -1,0 +1,15 @@
+import { ApiTokensSection } from './ApiTokensSection';
+import { ChangePasswordForm } from './ChangePasswordForm';
+import { PersonalInstructionsForm } from './PersonalInstructionsForm';
+
+/** The logged-in person's settings. Lazy-loaded (default export). */
+export default function SettingsPage() {
+  return (
+    <section className="page" aria-labelledby="settings-heading">
+      <h1 id="settings-heading">Settings</h1>
+      <PersonalInstructionsForm />
+      <ChangePasswordForm />
+      <ApiTokensSection />
+    </section>
+  );
+}
