@@ -31,9 +31,10 @@ describeBrowser('the web app in Chromium', () => {
       expect(response?.status()).toBe(200);
       expect(response?.headers()['content-security-policy']).toContain("default-src 'self'");
       await expect.poll(() => watched.page.title()).toMatch(/chatd/);
-      // The app rendered something into its root.
-      await expect.poll(() => watched.page.locator('#root').innerHTML()).not.toBe('');
+      // Nobody is logged in: the app asked for the session (401) and shows the login form.
+      await watched.page.getByRole('heading', { name: 'Log in to chatd' }).waitFor();
       expect(watched.problems).toEqual([]);
+      expect(watched.apiRefusals).toEqual([`HTTP 401: GET ${chatd.url}/api/v1/auth/session`]);
     } finally {
       await watched.close();
     }
@@ -44,8 +45,8 @@ describeBrowser('the web app in Chromium', () => {
     try {
       const response = await watched.page.goto(`${chatd.url}/chats/123`, { waitUntil: 'networkidle' });
       expect(response?.status()).toBe(200);
-      await expect.poll(() => watched.page.locator('#root').innerHTML()).not.toBe('');
-      expect(watched.problems.filter((problem) => !/\/api\//.test(problem))).toEqual([]);
+      await watched.page.getByRole('heading', { name: 'Log in to chatd' }).waitFor();
+      expect(watched.problems).toEqual([]);
     } finally {
       await watched.close();
     }

@@ -57,18 +57,19 @@ export interface WatchedPage {
   readonly context: BrowserContext;
   readonly page: Page;
   /**
-   * Console errors, uncaught exceptions, Content-Security-Policy violations and failed or refused
-   * requests, in
-   * order, each one readable line.
+   * Console errors, uncaught exceptions, Content-Security-Policy violations, failed requests and
+   * refused ones (any 5xx; a 4xx not from the API), in order, each one readable line.
    */
   readonly problems: string[];
+  /** The API's 4xx answers (`HTTP 401: GET …/api/v1/auth/session`): expected or not, the test decides. */
+  readonly apiRefusals: string[];
   close(): Promise<void>;
 }
 
 /**
  * Opens a page in a new context of `browser`, with the page's real CSP enforced, and records
  * {@link WatchedPage.problems}: `console.error`, `pageerror`, every `securitypolicyviolation` (listened
- * for before any page script runs) and every request that failed or answered 4xx or 5xx.
+ * for before any page script runs) and every request that failed or was refused (see {@link WatchedPage.apiRefusals}).
  */
 export async function openWatchedPage(browser: Browser): Promise<WatchedPage> {
   const context = await browser.newContext();
@@ -84,10 +85,14 @@ export async function openWatchedPage(browser: Browser): Promise<WatchedPage> {
   page.on('requestfailed', (request) => {
     problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
   });
+  const apiRefusals: string[] = [];
   page.on('response', (response) => {
-    if (response.status() >= 400) {
-      problems.push(`HTTP ${response.status()}: ${response.request().method()} ${response.url()}`);
-    }
+    const status = response.status();
+    if (status < 400) return;
+    const line = `HTTP ${status}: ${response.request().method()} ${response.url()}`;
+    // The API's 4xx are answers the app handles (401 before login, 409 on a conflict): the test decides.
+    const isApi = new URL(response.url()).pathname.startsWith('/api/');
+    (isApi && status < 500 ? apiRefusals : problems).push(line);
   });
-  return { context, page, problems, close: () => context.close() };
+  return { context, page, problems, apiRefusals, close: () => context.close() };
 }
