@@ -14,8 +14,8 @@ export function DeploymentPage() {
   const data = status.data;
   const behind = data?.replicas.filter((replica) => replica.applied_version < data.version).length ?? 0;
   return (
-    <section className="page" aria-labelledby="deployment-heading">
-      <h1 id="deployment-heading">Deployment</h1>
+    <section className="page">
+      <h1>Deployment</h1>
       <ErrorNotice error={status.error} />
       {data && (
         <>

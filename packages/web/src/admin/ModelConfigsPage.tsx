@@ -41,8 +41,8 @@ export function ModelConfigsPage() {
   const providerName = (id: string) =>
     providers.find((provider) => provider.id === id)?.display_name ?? 'unknown provider';
   return (
-    <section className="page" aria-labelledby="models-heading">
-      <h1 id="models-heading">Models</h1>
+    <section className="page">
+      <h1>Models</h1>
       <ErrorNotice error={loaded.error ?? save.error ?? remove.error} />
       {adding ? (
         <div className="card">

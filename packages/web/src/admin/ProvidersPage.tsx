@@ -29,8 +29,8 @@ export function ProvidersPage() {
     await providers.reload();
   });
   return (
-    <section className="page" aria-labelledby="providers-heading">
-      <h1 id="providers-heading">Providers</h1>
+    <section className="page">
+      <h1>Providers</h1>
       <ErrorNotice error={providers.error ?? save.error ?? remove.error} />
       {adding ? (
         <div className="card">

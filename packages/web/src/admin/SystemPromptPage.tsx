@@ -18,8 +18,8 @@ export function SystemPromptPage() {
     setSaved(await save.run(prompt));
   };
   return (
-    <section className="page" aria-labelledby="system-prompt-heading">
-      <h1 id="system-prompt-heading">System prompt</h1>
+    <section className="page">
+      <h1>System prompt</h1>
       <p className="muted">Sent to the model first in every chat of every user.</p>
       <ErrorNotice error={loaded.error ?? save.error} />
       <form onSubmit={submit}>

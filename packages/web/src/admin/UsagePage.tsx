@@ -13,8 +13,8 @@ export function UsagePage() {
   const report = useAsync(useCallback(() => getUsage({ from, to, group_by: groupBy }), [from, to, groupBy]));
   const rows = report.data?.rows ?? [];
   return (
-    <section className="page" aria-labelledby="usage-heading">
-      <h1 id="usage-heading">Usage</h1>
+    <section className="page">
+      <h1>Usage</h1>
       <form className="row row-end" onSubmit={(event) => event.preventDefault()}>
         <label className="field">
           <span>From</span>

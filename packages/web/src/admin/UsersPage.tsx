@@ -30,8 +30,8 @@ export function UsersPage() {
   const replace = (changed: UserAccount) =>
     setUsers((known) => known.map((user) => (user.id === changed.id ? changed : user)));
   return (
-    <section className="page" aria-labelledby="users-heading">
-      <h1 id="users-heading">Users</h1>
+    <section className="page">
+      <h1>Users</h1>
       <CreateUserForm onCreated={(user) => setUsers((known) => [...known, user])} />
       <ErrorNotice error={load.error} />
       <div className="table-wrap">

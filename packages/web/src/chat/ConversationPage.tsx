@@ -97,7 +97,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
         }
       />
       <ErrorNotice error={action.error} />
-      <div className="message-log" role="log" aria-live="polite" aria-label="Messages">
+      <div className="message-log" role="log" aria-live="polite" aria-label="Conversation">
         {olderBeforeId !== null && (
           <button
             type="button"

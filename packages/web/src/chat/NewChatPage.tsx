@@ -34,8 +34,8 @@ export function NewChatPage() {
   });
   const noModels = models.data !== undefined && models.data.length === 0;
   return (
-    <section className="page new-chat-page" aria-labelledby="new-chat-heading">
-      <h1 id="new-chat-heading">New chat</h1>
+    <section className="page new-chat-page">
+      <h1>New chat</h1>
       <ErrorNotice error={models.error} />
       {noModels ? (
         <p className="notice">

@@ -15,8 +15,8 @@ export function LoginPage() {
   };
   return (
     <main className="login" id="main">
-      <form className="card login-card" onSubmit={submit} aria-labelledby="login-heading">
-        <h1 id="login-heading">Log in to chatd</h1>
+      <form className="card login-card" onSubmit={submit}>
+        <h1>Log in to chatd</h1>
         <ErrorNotice error={login.error ?? restoreError} />
         <label className="field">
           <span>Username</span>

@@ -5,8 +5,8 @@ import { PersonalInstructionsForm } from './PersonalInstructionsForm';
 /** The logged-in person's settings. Lazy-loaded (default export). */
 export default function SettingsPage() {
   return (
-    <section className="page" aria-labelledby="settings-heading">
-      <h1 id="settings-heading">Settings</h1>
+    <section className="page">
+      <h1>Settings</h1>
       <PersonalInstructionsForm />
       <ChangePasswordForm />
       <ApiTokensSection />
