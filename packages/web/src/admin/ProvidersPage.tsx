@@ -8,6 +8,7 @@ import {
 } from '../api/admin';
 import { ConfirmButton } from '../ui/ConfirmButton';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useAsync } from '../ui/use-async';
 import { ProviderForm } from './ProviderForm';
@@ -30,6 +31,7 @@ export function ProvidersPage() {
   });
   return (
     <section className="page">
+      <PageTitle title="Providers" />
       <h1>Providers</h1>
       <ErrorNotice error={providers.error ?? save.error ?? remove.error} />
       {adding ? (

@@ -3,6 +3,7 @@ import { listUsers } from '../api/admin';
 import type { UserAccount } from '../api/types';
 import { useUser } from '../session/session-context';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { CreateUserForm } from './CreateUserForm';
 import { UserRow } from './UserRow';
@@ -31,6 +32,7 @@ export function UsersPage() {
     setUsers((known) => known.map((user) => (user.id === changed.id ? changed : user)));
   return (
     <section className="page">
+      <PageTitle title="Users" />
       <h1>Users</h1>
       <CreateUserForm onCreated={(user) => setUsers((known) => [...known, user])} />
       <ErrorNotice error={load.error} />

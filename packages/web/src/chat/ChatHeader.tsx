@@ -2,6 +2,7 @@ import { type FormEvent, useState } from 'react';
 import type { Chat } from '../api/types';
 import { ConfirmButton } from '../ui/ConfirmButton';
 import { formatCount } from '../ui/format';
+import { PageTitle } from '../ui/PageTitle';
 
 /** The conversation's title (renamable), its token usage, and archive and delete. */
 export function ChatHeader({
@@ -25,6 +26,7 @@ export function ChatHeader({
   };
   return (
     <div className="chat-header">
+      <PageTitle title={chat.title || 'Untitled chat'} />
       {renaming ? (
         <form className="rename-form row" onSubmit={submit}>
           <label className="field field-inline">

@@ -1,3 +1,4 @@
+import { PageTitle } from '../ui/PageTitle';
 import { ApiTokensSection } from './ApiTokensSection';
 import { ChangePasswordForm } from './ChangePasswordForm';
 import { PersonalInstructionsForm } from './PersonalInstructionsForm';
@@ -6,6 +7,7 @@ import { PersonalInstructionsForm } from './PersonalInstructionsForm';
 export default function SettingsPage() {
   return (
     <section className="page">
+      <PageTitle title="Settings" />
       <h1>Settings</h1>
       <PersonalInstructionsForm />
       <ChangePasswordForm />
