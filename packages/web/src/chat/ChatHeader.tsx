@@ -10,12 +10,15 @@ export function ChatHeader({
   busy,
   onRename,
   onArchive,
+  onCompact,
   onDelete,
 }: {
   chat: Chat;
   busy: boolean;
   onRename: (title: string) => Promise<boolean>;
   onArchive: (archived: boolean) => void;
+  /** Summarises older history now (what happens on its own past the compression threshold). */
+  onCompact: () => void;
   onDelete: () => void;
 }) {
   const [renaming, setRenaming] = useState(false);
@@ -69,6 +72,9 @@ export function ChatHeader({
             Rename
           </button>
         )}
+        <button type="button" className="button-small" disabled={busy || chat.archived} onClick={onCompact}>
+          Compact history
+        </button>
         <button
           type="button"
           className="button-small"

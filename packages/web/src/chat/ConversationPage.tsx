@@ -21,8 +21,9 @@ export function ConversationPage({ chatId }: { chatId: string }) {
       if (event.type === 'title') chatList.patch(chatId, { title: event.title });
       else if (event.type === 'status') chatList.patch(chatId, { status: event.status });
       else if (event.type === 'deleted') chatList.remove(chatId);
+      else if (event.type === 'message' && event.message.role === 'user') chatList.moveToTop(chatId);
     },
-    [chatList.patch, chatList.remove, chatId],
+    [chatList.patch, chatList.remove, chatList.moveToTop, chatId],
   );
   const conversation = useConversation(chatId, onEvent);
   const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
@@ -77,6 +78,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
             chatList.remove(chatId);
           })
         }
+        onCompact={() => void action.run(() => runChatAction(chatId, 'compact'))}
         onDelete={() =>
           void action.run(async () => {
             await deleteChat(chatId);
