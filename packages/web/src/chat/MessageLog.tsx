@@ -37,7 +37,7 @@ export function MessageLog({
       className="message-log"
       role="log"
       aria-live="polite"
-      aria-label="Conversation"
+      aria-label="Messages"
       ref={ref}
       onScroll={onScroll}
     >
