@@ -3,14 +3,31 @@ import { defineConfig } from 'vitest/config';
 
 const cacheSource = fileURLToPath(new URL('./packages/cache/src/index.ts', import.meta.url));
 const clientSource = fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url));
+const clientNodeSource = fileURLToPath(new URL('./packages/client/src/node-fetch.ts', import.meta.url));
 
 export default defineConfig({
-  resolve: { alias: { '@chatd/cache': cacheSource, '@chatd/client': clientSource } },
+  resolve: {
+    alias: [
+      { find: /^@chatd\/cache$/, replacement: cacheSource },
+      { find: /^@chatd\/client$/, replacement: clientSource },
+      { find: /^@chatd\/client\/node$/, replacement: clientNodeSource },
+    ],
+  },
   test: {
     projects: [
       {
         extends: true,
         test: { name: 'cache', include: ['packages/cache/test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'client',
+          include: ['packages/client/test/**/*.test.ts'],
+          globalSetup: ['packages/chatd/test/support/global-setup.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         extends: true,

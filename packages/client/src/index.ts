@@ -1,2 +1,22 @@
-/** @chatd/client: the typed client of chatd's HTTP API. */
-export {};
+/**
+ * @chatd/client: chatd's HTTP API, typed from its OpenAPI document, for the web app, the scale test and
+ * the tests alike.
+ */
+export { ChatdApiError, isChatdApiError } from './api-error.js';
+export {
+  type ApiErrorBody,
+  type ApiResult,
+  type ChatdClient,
+  type ChatdClientOptions,
+  createChatdClient,
+  isAbort,
+} from './chatd-client.js';
+export type { components, paths } from './generated/api.js';
+export { logIn, logOut, restoreSession, type SessionInfo } from './sessions.js';
+export type { ChatMessage, ChatStatus, ChatStreamEvent } from './stream-events.js';
+export {
+  type ChatStreamFollower,
+  type FollowChatStreamOptions,
+  followChatStream,
+  type StreamState,
+} from './stream-follower.js';

@@ -1,13 +1,15 @@
 /**
- * A small client of chatd's HTTP API (v1), for the scale test and integration tests: JSON calls with
- * errors surfaced as {@link ChatdApiError}, and a chat's Server-Sent Events stream as an async iterator.
+ * The scale test's and the integration tests' view of chatd's HTTP API (v1), on top of `@chatd/client` (the
+ * one client, which the web app uses too): typed calls for the load generator's requests, a generic
+ * `request` for the tests' many routes, and a chat's Server-Sent Events stream as an async iterator.
  *
- * It speaks HTTP through `node:http` (keep-alive connections of the global agent) rather than `fetch`:
- * the load generator shares the machine with the servers it measures, and fetch's web streams cost it
- * about twice the CPU per request.
+ * It speaks HTTP through `@chatd/client/node`'s fetch over `node:http` keep-alive connections: the load
+ * generator shares the machine with the servers it measures, and undici's fetch costs it about twice the
+ * CPU per request.
  */
-import http from 'node:http';
-import https from 'node:https';
+import { type ChatdClient as ApiClient, ChatdApiError, createChatdClient } from '@chatd/client';
+import { nodeHttpFetch } from '@chatd/client/node';
+import { createParser } from 'eventsource-parser';
 
 /** A chat as the API returns it. */
 export interface ChatJson {
@@ -39,60 +41,34 @@ export interface StreamEvent {
   id?: string;
 }
 
-/** A non-2xx answer. */
-export class ChatdApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${status} ${code}: ${message}`);
-    this.name = 'ChatdApiError';
-  }
-}
-
-/**
- * Connection failures that, against chatd, mean the request never reached the application:
- * - the connection could not be made;
- * - a pooled keep-alive connection was already closed when it was reused (the server closes idle
- *   connections; a client whose event loop lags can reuse one a moment too late): a reset or broken pipe,
- *   retried only on a reused connection.
- * Retrying these does not run a request twice; the load report counts every retry.
- */
-const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT']);
-const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
+export { ChatdApiError };
 
 /** How long a JSON request may take in all (a stream has no limit: it lasts as long as its chat). */
 const REQUEST_TIMEOUT_MS = 300_000;
 
-/** A request failure, and whether it happened on a reused keep-alive connection. */
-interface SendFailure extends Error {
-  reusedSocket?: boolean;
-}
-
 /** Options of a {@link ChatdClient}. */
 export interface ChatdClientOptions {
-  /** Attempts per request on connection failures (see above); default 3. */
+  /** Attempts per request on connection failures that prove the server never got it; default 3. */
   readonly connectionAttempts?: number;
   /** Called for each retry, so that load reports can count them. */
   readonly onConnectionRetry?: (error: Error) => void;
 }
 
 export class ChatdClient {
-  readonly #baseUrl: string;
   readonly #token: string;
   readonly #options: ChatdClientOptions;
+  readonly #api: ApiClient;
 
   /** @param baseUrl the server, e.g. http://127.0.0.1:3000 */
   constructor(baseUrl: string, token: string, options: ChatdClientOptions = {}) {
-    this.#baseUrl = baseUrl.replace(/\/+$/, '');
     this.#token = token;
     this.#options = options;
+    this.#api = createChatdClient({ baseUrl, token, fetch: nodeHttpFetch(options) });
   }
 
   /** The server this client talks to, without a trailing slash. */
   get baseUrl(): string {
-    return this.#baseUrl;
+    return this.#api.baseUrl;
   }
 
   /** The API token this client sends. */
@@ -100,188 +76,125 @@ export class ChatdClient {
     return this.#token;
   }
 
+  /** The typed client underneath, for calls with their request and response types. */
+  get api(): ApiClient {
+    return this.#api;
+  }
+
   /** A client of the same user (token and options) talking to another server, e.g. another replica. */
   withBaseUrl(baseUrl: string): ChatdClient {
     return new ChatdClient(baseUrl, this.#token, this.#options);
   }
 
-  /** Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). */
+  /**
+   * Calls `method path` with a JSON body; resolves the parsed answer (undefined for 204/empty). For the
+   * tests' many routes and malformed inputs; typed calls go through {@link api}.
+   * @throws {ChatdApiError} on a non-2xx answer, and with status 0 when the request failed on the network.
+   */
   async request<T>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
     const timeout = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
-    const response = await this.#send(method, path, {
-      headers: payload === undefined ? {} : { 'content-type': 'application/json' },
-      body: payload,
+    const response = await this.#api.fetch(path, {
+      method,
+      ...(body === undefined
+        ? {}
+        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
     });
-    const text = await readText(response);
+    const text = await response.text();
     const json = text === '' ? undefined : (JSON.parse(text) as unknown);
-    if (!isSuccess(response)) {
-      const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ChatdApiError(response.statusCode!, error?.code ?? 'E_UNKNOWN', error?.message ?? text);
-    }
+    if (!response.ok) throw ChatdApiError.fromResponse(response, json);
     return json as T;
   }
 
-  /** Sends a request and resolves its response head; retried on connection failures that prove the
-   *  server never got it. */
-  async #send(
-    method: string,
-    path: string,
-    init: { headers: Record<string, string>; body?: string | undefined; signal?: AbortSignal | undefined },
-  ): Promise<http.IncomingMessage> {
-    const attempts = this.#options.connectionAttempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await sendOnce(new URL(`${this.#baseUrl}${path}`), method, {
-          ...init,
-          headers: { authorization: `Bearer ${this.#token}`, ...init.headers },
-        });
-      } catch (error) {
-        const code = connectionErrorCode(error);
-        const retryable =
-          code !== undefined &&
-          (CONNECT_FAILURE_CODES.has(code) ||
-            (STALE_CONNECTION_CODES.has(code) && (error as SendFailure).reusedSocket === true));
-        if (!retryable || attempt >= attempts || init.signal?.aborted) {
-          throw new Error(`${(error as Error).message}${code ? ` (${code})` : ''}`, { cause: error });
-        }
-        this.#options.onConnectionRetry?.(error as Error);
-      }
-    }
-  }
-
   createChat(content: string, modelConfigId?: string): Promise<ChatJson> {
-    return this.request('POST', '/api/v1/chats', {
-      content,
-      ...(modelConfigId ? { model_config_id: modelConfigId } : {}),
-    });
+    const body = { content, ...(modelConfigId ? { model_config_id: modelConfigId } : {}) };
+    return this.#api.call(this.#api.api.POST('/api/v1/chats', { body })) as Promise<ChatJson>;
   }
 
   sendMessage(
     chatId: string,
     content: string,
   ): Promise<{ queued: boolean; message?: MessageJson; queued_message?: { id: number } }> {
-    return this.request('POST', `/api/v1/chats/${chatId}/messages`, { content });
+    return this.#api.call(
+      this.#api.api.POST('/api/v1/chats/{id}/messages', {
+        params: { path: { id: chatId } },
+        body: { content },
+      }),
+    ) as Promise<{ queued: boolean; message?: MessageJson; queued_message?: { id: number } }>;
   }
 
   getChat(chatId: string): Promise<{ chat: ChatJson; messages: MessageJson[]; queued_messages: unknown[] }> {
-    return this.request('GET', `/api/v1/chats/${chatId}`);
+    return this.#api.call(
+      this.#api.api.GET('/api/v1/chats/{id}', { params: { path: { id: chatId } } }),
+    ) as Promise<{
+      chat: ChatJson;
+      messages: MessageJson[];
+      queued_messages: unknown[];
+    }>;
   }
 
   /**
-   * Follows a chat's event stream until `signal` aborts or the server ends it. `afterId` resumes after
-   * that message id (as `?after_id`); `lastEventId` does the same as a reconnecting EventSource does, with
-   * the `Last-Event-ID` header (the `id` of the last event received).
+   * Follows a chat's event stream until `signal` aborts or the server ends it, once (no reconnection: the
+   * scale test's followers decide that themselves, to count it; `followChatStream` of `@chatd/client`
+   * reconnects on its own). `afterId` resumes after that message id (as `?after_id`); `lastEventId` does
+   * the same as a reconnecting EventSource does, with the `Last-Event-ID` header.
    */
   async *stream(
     chatId: string,
     options: { afterId?: number; lastEventId?: string; signal?: AbortSignal } = {},
   ): AsyncGenerator<StreamEvent> {
     const query = options.afterId === undefined ? '' : `?after_id=${options.afterId}`;
-    const response = await this.#send('GET', `/api/v1/chats/${chatId}/stream${query}`, {
+    const response = await this.#api.fetch(`/api/v1/chats/${chatId}/stream${query}`, {
       headers: {
         accept: 'text/event-stream',
         ...(options.lastEventId === undefined ? {} : { 'last-event-id': options.lastEventId }),
       },
-      signal: options.signal,
+      ...(options.signal ? { signal: options.signal } : {}),
     });
-    if (!isSuccess(response)) {
-      throw new ChatdApiError(response.statusCode!, 'E_STREAM', await readText(response));
+    if (!response.ok || response.body === null) {
+      const text = await response.text();
+      throw ChatdApiError.fromResponse(response, text === '' ? undefined : safeJson(text));
     }
+    const reader = response.body.getReader();
     try {
-      yield* parseEventStream(response);
+      yield* parseEventStream(reader);
     } finally {
       // The caller stopped early (or the stream failed): let go of the connection.
-      response.destroy();
+      await reader.cancel().catch(() => undefined);
     }
   }
 }
 
-/** One request; resolves with the response head, rejects with the socket error (code set) or the abort. */
-function sendOnce(
-  url: URL,
-  method: string,
-  init: { headers: Record<string, string>; body?: string | undefined; signal?: AbortSignal | undefined },
-): Promise<http.IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { ...init.headers };
-    if (init.body !== undefined) headers['content-length'] = Buffer.byteLength(init.body);
-    const request = (url.protocol === 'https:' ? https : http).request(url, {
-      method,
-      headers,
-      ...(init.signal ? { signal: init.signal } : {}),
-    });
-    request.once('response', resolve);
-    // Not `once`: an error can follow the response (a reset mid-body); the response stream reports that
-    // to its reader, and a second 'error' without a listener would crash the process.
-    request.on('error', (error: SendFailure) => {
-      error.reusedSocket = request.reusedSocket;
-      reject(error);
-    });
-    request.end(init.body);
-  });
-}
-
-function isSuccess(response: http.IncomingMessage): boolean {
-  return response.statusCode !== undefined && response.statusCode >= 200 && response.statusCode < 300;
-}
-
-async function readText(response: http.IncomingMessage): Promise<string> {
-  response.setEncoding('utf8');
-  let text = '';
-  for await (const chunk of response) text += chunk as string;
-  return text;
-}
-
-/** The code of a request failure, or of its cause. */
-function connectionErrorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 4 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
   }
-  return undefined;
 }
 
-/** Parses a `text/event-stream` body (UTF-8, `\n` or `\r\n` lines) into events; comments are skipped. */
-export async function* parseEventStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<StreamEvent> {
+/** The events of a `text/event-stream` body (with `eventsource-parser`); data is parsed as JSON when it is. */
+async function* parseEventStream(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): AsyncGenerator<StreamEvent> {
   const decoder = new TextDecoder();
-  let buffer = '';
-  let event = 'message';
-  let data: string[] = [];
-  let id: string | undefined;
-  for await (const chunk of body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let newline = buffer.indexOf('\n');
-    while (newline !== -1) {
-      const line = buffer.slice(0, newline).replace(/\r$/, '');
-      buffer = buffer.slice(newline + 1);
-      newline = buffer.indexOf('\n');
-      if (line === '') {
-        if (data.length > 0) {
-          const raw = data.join('\n');
-          let parsed: unknown = raw;
-          try {
-            parsed = JSON.parse(raw);
-          } catch {
-            // Not JSON: hand over the text.
-          }
-          yield id === undefined ? { event, data: parsed } : { event, data: parsed, id };
-        }
-        event = 'message';
-        data = [];
-        id = undefined;
-        continue;
+  const ready: StreamEvent[] = [];
+  const parser = createParser({
+    onEvent(message) {
+      let data: unknown = message.data;
+      try {
+        data = JSON.parse(message.data);
+      } catch {
+        // Not JSON: hand over the text.
       }
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') event = value;
-      else if (field === 'data') data.push(value);
-      else if (field === 'id') id = value;
-    }
+      const event = message.event ?? 'message';
+      ready.push(message.id === undefined ? { event, data } : { event, data, id: message.id });
+    },
+  });
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) return;
+    parser.feed(decoder.decode(chunk.value, { stream: true }));
+    while (ready.length > 0) yield ready.shift()!;
   }
 }

@@ -331,5 +331,6 @@ export async function runFaultLoad(options: FaultLoadOptions): Promise<FaultLoad
 
 /** Statuses worth sending again: the server (or the replica) may answer differently in a moment. */
 function retryableStatus(status: number): boolean {
-  return status >= 500 || status === 408 || status === 409 || status === 429;
+  // 0: the request failed on the network (a replica killed mid-request): retried like a 503.
+  return status === 0 || status >= 500 || status === 408 || status === 409 || status === 429;
 }

@@ -1,6 +1,7 @@
 import { getConfigStatus } from '../api/admin';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { formatDateTime } from '../ui/format';
+import { PageTitle } from '../ui/PageTitle';
 import { useAsync } from '../ui/use-async';
 import { usePollingWhileVisible } from '../ui/use-polling';
 
@@ -14,8 +15,9 @@ export function DeploymentPage() {
   const data = status.data;
   const behind = data?.replicas.filter((replica) => replica.applied_version < data.version).length ?? 0;
   return (
-    <section className="page" aria-labelledby="deployment-heading">
-      <h1 id="deployment-heading">Deployment</h1>
+    <section className="page">
+      <PageTitle title="Deployment" />
+      <h1>Deployment</h1>
       <ErrorNotice error={status.error} />
       {data && (
         <>

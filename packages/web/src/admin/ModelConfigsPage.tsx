@@ -10,6 +10,7 @@ import {
 import { ConfirmButton } from '../ui/ConfirmButton';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { formatCount } from '../ui/format';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useAsync } from '../ui/use-async';
 import { ModelConfigForm } from './ModelConfigForm';
@@ -41,8 +42,9 @@ export function ModelConfigsPage() {
   const providerName = (id: string) =>
     providers.find((provider) => provider.id === id)?.display_name ?? 'unknown provider';
   return (
-    <section className="page" aria-labelledby="models-heading">
-      <h1 id="models-heading">Models</h1>
+    <section className="page">
+      <PageTitle title="Models" />
+      <h1>Models</h1>
       <ErrorNotice error={loaded.error ?? save.error ?? remove.error} />
       {adding ? (
         <div className="card">

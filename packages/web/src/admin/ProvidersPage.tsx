@@ -8,6 +8,7 @@ import {
 } from '../api/admin';
 import { ConfirmButton } from '../ui/ConfirmButton';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useAsync } from '../ui/use-async';
 import { ProviderForm } from './ProviderForm';
@@ -29,8 +30,9 @@ export function ProvidersPage() {
     await providers.reload();
   });
   return (
-    <section className="page" aria-labelledby="providers-heading">
-      <h1 id="providers-heading">Providers</h1>
+    <section className="page">
+      <PageTitle title="Providers" />
+      <h1>Providers</h1>
       <ErrorNotice error={providers.error ?? save.error ?? remove.error} />
       {adding ? (
         <div className="card">

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { getSystemPrompt, setSystemPrompt } from '../api/admin';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useAsync } from '../ui/use-async';
 
@@ -18,8 +19,9 @@ export function SystemPromptPage() {
     setSaved(await save.run(prompt));
   };
   return (
-    <section className="page" aria-labelledby="system-prompt-heading">
-      <h1 id="system-prompt-heading">System prompt</h1>
+    <section className="page">
+      <PageTitle title="System prompt" />
+      <h1>System prompt</h1>
       <p className="muted">Sent to the model first in every chat of every user.</p>
       <ErrorNotice error={loaded.error ?? save.error} />
       <form onSubmit={submit}>

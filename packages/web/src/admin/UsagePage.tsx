@@ -3,6 +3,7 @@ import { getUsage } from '../api/admin';
 import type { UsageGrouping } from '../api/types';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { formatCount } from '../ui/format';
+import { PageTitle } from '../ui/PageTitle';
 import { useAsync } from '../ui/use-async';
 
 /** Token usage per user or per model over a range of UTC days (by default the last 30). */
@@ -13,8 +14,9 @@ export function UsagePage() {
   const report = useAsync(useCallback(() => getUsage({ from, to, group_by: groupBy }), [from, to, groupBy]));
   const rows = report.data?.rows ?? [];
   return (
-    <section className="page" aria-labelledby="usage-heading">
-      <h1 id="usage-heading">Usage</h1>
+    <section className="page">
+      <PageTitle title="Usage" />
+      <h1>Usage</h1>
       <form className="row row-end" onSubmit={(event) => event.preventDefault()}>
         <label className="field">
           <span>From</span>

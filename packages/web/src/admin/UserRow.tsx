@@ -76,7 +76,7 @@ export function UserRow({
                 />
               </label>
               <button type="submit" className="button-small button-primary" disabled={reset.busy}>
-                Set password
+                Save password
               </button>
               <button type="button" className="button-small" onClick={() => setResetting(false)}>
                 Cancel

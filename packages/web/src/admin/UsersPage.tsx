@@ -3,6 +3,7 @@ import { listUsers } from '../api/admin';
 import type { UserAccount } from '../api/types';
 import { useUser } from '../session/session-context';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { CreateUserForm } from './CreateUserForm';
 import { UserRow } from './UserRow';
@@ -30,8 +31,9 @@ export function UsersPage() {
   const replace = (changed: UserAccount) =>
     setUsers((known) => known.map((user) => (user.id === changed.id ? changed : user)));
   return (
-    <section className="page" aria-labelledby="users-heading">
-      <h1 id="users-heading">Users</h1>
+    <section className="page">
+      <PageTitle title="Users" />
+      <h1>Users</h1>
       <CreateUserForm onCreated={(user) => setUsers((known) => [...known, user])} />
       <ErrorNotice error={load.error} />
       <div className="table-wrap">

@@ -5,7 +5,7 @@ import type { ApiToken, IssuedApiToken, ModelConfig } from './types';
 /** The model configs the caller may pick (members: the enabled ones; admins: all). */
 export async function listModelConfigs(): Promise<ModelConfig[]> {
   const { model_configs } = await request<{ model_configs: ModelConfig[] }>(
-    chatd.api.GET('/api/v1/chat/model-configs'),
+    chatd.api.GET('/api/v1/chat/model-configs', {}),
   );
   return model_configs;
 }
@@ -13,7 +13,7 @@ export async function listModelConfigs(): Promise<ModelConfig[]> {
 /** The caller's personal instructions (empty when none). */
 export async function getUserPrompt(): Promise<string> {
   const { custom_prompt } = await request<{ custom_prompt: string | null }>(
-    chatd.api.GET('/api/v1/chat/config/user-prompt'),
+    chatd.api.GET('/api/v1/chat/config/user-prompt', {}),
   );
   return custom_prompt ?? '';
 }
@@ -32,7 +32,7 @@ export async function changeOwnPassword(currentPassword: string, password: strin
 
 /** The caller's API tokens (names and dates; never the tokens). */
 export async function listOwnTokens(): Promise<ApiToken[]> {
-  const { tokens } = await request<{ tokens: ApiToken[] }>(chatd.api.GET('/api/v1/users/me/tokens'));
+  const { tokens } = await request<{ tokens: ApiToken[] }>(chatd.api.GET('/api/v1/users/me/tokens', {}));
   return tokens;
 }
 

@@ -22,7 +22,7 @@ export interface ProviderInput {
 
 /** Every provider. */
 export async function listProviders(): Promise<Provider[]> {
-  const { providers } = await request<{ providers: Provider[] }>(chatd.api.GET('/api/v1/chat/providers'));
+  const { providers } = await request<{ providers: Provider[] }>(chatd.api.GET('/api/v1/chat/providers', {}));
   return providers;
 }
 
@@ -79,7 +79,7 @@ export async function deleteModelConfig(id: string): Promise<void> {
 /** The deployment's system prompt (empty when none). */
 export async function getSystemPrompt(): Promise<string> {
   const { system_prompt } = await request<{ system_prompt: string | null }>(
-    chatd.api.GET('/api/v1/chat/config/system-prompt'),
+    chatd.api.GET('/api/v1/chat/config/system-prompt', {}),
   );
   return system_prompt ?? '';
 }
@@ -139,5 +139,5 @@ export function getUsage(query: {
 
 /** The database's config version and each replica's applied one. */
 export function getConfigStatus(): Promise<ConfigStatus> {
-  return request<ConfigStatus>(chatd.api.GET('/api/v1/chat/config/status'));
+  return request<ConfigStatus>(chatd.api.GET('/api/v1/chat/config/status', {}));
 }

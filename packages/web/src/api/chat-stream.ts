@@ -1,5 +1,6 @@
 /** A chat's live events. */
-import { chatd, followChatStream } from './client';
+import { followChatStream } from '@chatd/client';
+import { chatd, noticeUnauthorized } from './client';
 import type { ChatStreamEvent, StreamState } from './types';
 
 /** What to do with a followed stream's events and connection states. */
@@ -9,6 +10,8 @@ export interface ChatStreamHandlers {
   signal: AbortSignal;
   onEvent: (event: ChatStreamEvent) => void;
   onState: (state: StreamState) => void;
+  /** The stream was refused for good (the chat is gone, or the session ended). */
+  onFailure: (error: unknown) => void;
 }
 
 /**
@@ -16,10 +19,14 @@ export interface ChatStreamHandlers {
  * message delivered, so no message is delivered twice.
  */
 export function followChat(chatId: string, handlers: ChatStreamHandlers): void {
-  followChatStream(chatd, chatId, {
+  const follower = followChatStream(chatd, chatId, {
     afterId: handlers.afterId,
     signal: handlers.signal,
+    // The client's event type is built on the generated paths; `types.ts` names the same shapes.
     onEvent: (event) => handlers.onEvent(event as ChatStreamEvent),
-    onState: (state) => handlers.onState(state as StreamState),
+    onState: handlers.onState,
+  });
+  follower.done.catch((error: unknown) => {
+    if (!handlers.signal.aborted) handlers.onFailure(noticeUnauthorized(error));
   });
 }

@@ -74,7 +74,7 @@ export async function editMessage(id: string, messageId: number, content: string
 }
 
 /** The chat actions without a body: each answers 202 or 204. */
-export type ChatAction = 'interrupt' | 'regenerate' | 'retry' | 'archive' | 'unarchive';
+export type ChatAction = 'interrupt' | 'regenerate' | 'retry' | 'compact' | 'archive' | 'unarchive';
 
 /** Runs one of the body-less chat actions. */
 export async function runChatAction(id: string, action: ChatAction): Promise<void> {
@@ -83,6 +83,7 @@ export async function runChatAction(id: string, action: ChatAction): Promise<voi
     interrupt: () => chatd.api.POST('/api/v1/chats/{id}/interrupt', params),
     regenerate: () => chatd.api.POST('/api/v1/chats/{id}/regenerate', params),
     retry: () => chatd.api.POST('/api/v1/chats/{id}/retry', params),
+    compact: () => chatd.api.POST('/api/v1/chats/{id}/compact', params),
     archive: () => chatd.api.POST('/api/v1/chats/{id}/archive', params),
     unarchive: () => chatd.api.POST('/api/v1/chats/{id}/unarchive', params),
   }[action]();

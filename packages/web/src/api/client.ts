@@ -1,15 +1,10 @@
 /** The one API client of the app: same origin, the session cookie, and the CSRF token once known. */
-import { ChatdApiError, createChatdClient } from './interim-client';
+import { ChatdApiError, createChatdClient } from '@chatd/client';
 
-export { ChatdApiError, followChatStream } from './interim-client';
+export { ChatdApiError } from '@chatd/client';
 
 /** The client every API module uses. */
 export const chatd = createChatdClient({ baseUrl: window.location.origin });
-
-/** Sets (or, with `undefined`, forgets) the CSRF token sent with every unsafe request. */
-export function setCsrfToken(token: string | undefined): void {
-  chatd.setCsrfToken(token);
-}
 
 const unauthorizedListeners = new Set<() => void>();
 
@@ -17,6 +12,13 @@ const unauthorizedListeners = new Set<() => void>();
 export function onUnauthorized(listener: () => void): () => void {
   unauthorizedListeners.add(listener);
   return () => unauthorizedListeners.delete(listener);
+}
+
+/** Tells the {@link onUnauthorized} listeners when `error` is a 401; returns `error` to rethrow. */
+export function noticeUnauthorized(error: unknown): unknown {
+  if (error instanceof ChatdApiError && error.status === 401)
+    for (const listener of unauthorizedListeners) listener();
+  return error;
 }
 
 /**
@@ -27,8 +29,6 @@ export async function request<T = void>(pending: Promise<unknown>): Promise<T> {
   try {
     return (await chatd.call(pending as Parameters<typeof chatd.call>[0])) as T;
   } catch (error) {
-    if (error instanceof ChatdApiError && error.status === 401)
-      for (const listener of unauthorizedListeners) listener();
-    throw error;
+    throw noticeUnauthorized(error);
   }
 }

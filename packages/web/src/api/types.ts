@@ -149,15 +149,14 @@ export interface UsageReport {
   rows: UsageRow[];
 }
 
-/** What a chat's event stream delivers: the SSE event name as `type`, and the event's data fields. */
+/** What a chat's event stream delivers (as `@chatd/client`'s follower hands it over). */
 export type ChatStreamEvent =
   | { type: 'status'; status: ChatStatus; last_error?: string | null }
   | { type: 'message_part'; text: string }
-  | ({ type: 'message' } & Message)
+  | { type: 'message'; message: Message }
   | { type: 'error'; message: string }
   | { type: 'title'; title: string }
   | { type: 'truncate'; after_id: number }
-  | { type: 'deleted' };
+  | { type: 'deleted'; chat_id: string };
 
-/** The state of a stream connection. */
-export type StreamState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type { StreamState } from '@chatd/client';

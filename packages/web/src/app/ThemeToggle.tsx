@@ -5,7 +5,8 @@ export function ThemeToggle() {
   const { theme, toggle } = useTheme();
   return (
     <button type="button" className="button-ghost" aria-pressed={theme === 'dark'} onClick={toggle}>
-      Dark theme
+      <span aria-hidden="true">☾</span>
+      <span className="theme-label">Dark theme</span>
     </button>
   );
 }

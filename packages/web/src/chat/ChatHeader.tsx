@@ -2,6 +2,7 @@ import { type FormEvent, useState } from 'react';
 import type { Chat } from '../api/types';
 import { ConfirmButton } from '../ui/ConfirmButton';
 import { formatCount } from '../ui/format';
+import { PageTitle } from '../ui/PageTitle';
 
 /** The conversation's title (renamable), its token usage, and archive and delete. */
 export function ChatHeader({
@@ -9,12 +10,15 @@ export function ChatHeader({
   busy,
   onRename,
   onArchive,
+  onCompact,
   onDelete,
 }: {
   chat: Chat;
   busy: boolean;
   onRename: (title: string) => Promise<boolean>;
   onArchive: (archived: boolean) => void;
+  /** Summarises older history now (what happens on its own past the compression threshold). */
+  onCompact: () => void;
   onDelete: () => void;
 }) {
   const [renaming, setRenaming] = useState(false);
@@ -25,6 +29,7 @@ export function ChatHeader({
   };
   return (
     <div className="chat-header">
+      <PageTitle title={chat.title || 'Untitled chat'} />
       {renaming ? (
         <form className="rename-form row" onSubmit={submit}>
           <label className="field field-inline">
@@ -67,6 +72,9 @@ export function ChatHeader({
             Rename
           </button>
         )}
+        <button type="button" className="button-small" disabled={busy || chat.archived} onClick={onCompact}>
+          Compact history
+        </button>
         <button
           type="button"
           className="button-small"

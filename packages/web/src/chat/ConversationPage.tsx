@@ -1,15 +1,14 @@
-import { useCallback, useEffect, useRef } from 'react';
+import { useCallback } from 'react';
 import { useLocation } from 'wouter';
 import { deleteChat, editMessage, renameChat, runChatAction, sendMessage } from '../api/chats';
 import type { ChatStreamEvent } from '../api/types';
-import { LazyMarkdown } from '../markdown/LazyMarkdown';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { useAction } from '../ui/use-action';
 import { ChatHeader } from './ChatHeader';
 import { ChatStatusIndicator } from './ChatStatusIndicator';
 import { Composer } from './Composer';
 import { useChatList } from './chat-list-context';
-import { MessageItem } from './MessageItem';
+import { MessageLog } from './MessageLog';
 import { QueuedMessages } from './QueuedMessages';
 import { useConversation } from './use-conversation';
 
@@ -22,8 +21,9 @@ export function ConversationPage({ chatId }: { chatId: string }) {
       if (event.type === 'title') chatList.patch(chatId, { title: event.title });
       else if (event.type === 'status') chatList.patch(chatId, { status: event.status });
       else if (event.type === 'deleted') chatList.remove(chatId);
+      else if (event.type === 'message' && event.message.role === 'user') chatList.moveToTop(chatId);
     },
-    [chatList.patch, chatList.remove, chatId],
+    [chatList.patch, chatList.remove, chatList.moveToTop, chatId],
   );
   const conversation = useConversation(chatId, onEvent);
   const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
@@ -34,14 +34,6 @@ export function ConversationPage({ chatId }: { chatId: string }) {
     const result = await sendMessage(chatId, content);
     if (result.queued) conversation.queued(result.queued_message);
   });
-
-  const endOfLog = useRef<HTMLDivElement>(null);
-  const lastId = messages.at(-1)?.id;
-  // Keep the newest message in view as messages and parts arrive (not when older ones are prepended).
-  // biome-ignore lint/correctness/useExhaustiveDependencies: scroll on new content, not on every render
-  useEffect(() => {
-    endOfLog.current?.scrollIntoView({ block: 'end' });
-  }, [lastId, streamingText.length > 0]);
 
   if (conversation.loadError)
     return (
@@ -66,8 +58,6 @@ export function ConversationPage({ chatId }: { chatId: string }) {
     );
 
   const turnActive = chat.status === 'pending' || chat.status === 'running';
-  const lastMessage = messages.at(-1);
-  const lastAnswerId = lastMessage?.role === 'assistant' ? lastMessage.id : undefined;
 
   return (
     <section className="conversation">
@@ -88,6 +78,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
             chatList.remove(chatId);
           })
         }
+        onCompact={() => void action.run(() => runChatAction(chatId, 'compact'))}
         onDelete={() =>
           void action.run(async () => {
             await deleteChat(chatId);
@@ -97,51 +88,17 @@ export function ConversationPage({ chatId }: { chatId: string }) {
         }
       />
       <ErrorNotice error={action.error} />
-      <div className="message-log" role="log" aria-live="polite" aria-label="Messages">
-        {olderBeforeId !== null && (
-          <button
-            type="button"
-            className="button-small load-older"
-            disabled={conversation.loadingOlder}
-            onClick={() => void action.run(conversation.loadOlder)}
-          >
-            {conversation.loadingOlder ? 'Loading…' : 'Load older messages'}
-          </button>
-        )}
-        {messages.map((message) => (
-          <MessageItem
-            key={message.id}
-            message={message}
-            busy={action.busy}
-            onEdit={
-              message.role === 'user'
-                ? (content) => action.run(() => editMessage(chatId, message.id, content))
-                : undefined
-            }
-            onRegenerate={
-              message.id === lastAnswerId && !turnActive
-                ? () => void action.run(() => runChatAction(chatId, 'regenerate'))
-                : undefined
-            }
-          />
-        ))}
-        {turnActive && (streamingText || lastMessage?.role !== 'assistant') && (
-          <article
-            className="message message-assistant message-streaming"
-            aria-label="Assistant is answering"
-          >
-            <header className="message-meta">
-              <span className="message-author">Assistant</span>
-            </header>
-            {streamingText ? (
-              <LazyMarkdown source={streamingText} />
-            ) : (
-              <p className="muted">{chat.status === 'pending' ? 'Waiting…' : 'Thinking…'}</p>
-            )}
-          </article>
-        )}
-        <div ref={endOfLog} />
-      </div>
+      <MessageLog
+        messages={messages}
+        status={chat.status}
+        streamingText={streamingText}
+        hasOlder={olderBeforeId !== null}
+        loadingOlder={conversation.loadingOlder}
+        busy={action.busy}
+        onLoadOlder={() => void action.run(conversation.loadOlder)}
+        onEdit={(messageId, content) => action.run(() => editMessage(chatId, messageId, content))}
+        onRegenerate={() => void action.run(() => runChatAction(chatId, 'regenerate'))}
+      />
       {chat.status === 'error' && (
         <div className="notice notice-error" role="alert">
           <p>{chat.last_error ?? streamError ?? 'The answer failed.'}</p>

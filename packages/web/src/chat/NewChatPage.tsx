@@ -4,6 +4,7 @@ import { listModelConfigs } from '../api/account';
 import { createChat } from '../api/chats';
 import { useUser } from '../session/session-context';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useAsync } from '../ui/use-async';
 import { Composer } from './Composer';
@@ -34,8 +35,9 @@ export function NewChatPage() {
   });
   const noModels = models.data !== undefined && models.data.length === 0;
   return (
-    <section className="page new-chat-page" aria-labelledby="new-chat-heading">
-      <h1 id="new-chat-heading">New chat</h1>
+    <section className="page new-chat-page">
+      <PageTitle title="New chat" />
+      <h1>New chat</h1>
       <ErrorNotice error={models.error} />
       {noModels ? (
         <p className="notice">

@@ -4,8 +4,8 @@ import type { QueuedMessage } from '../api/types';
 export function QueuedMessages({ messages }: { messages: readonly QueuedMessage[] }) {
   if (messages.length === 0) return null;
   return (
-    <section className="queued" aria-labelledby="queued-heading">
-      <h2 id="queued-heading">Queued ({messages.length})</h2>
+    <section className="queued">
+      <h2>Queued ({messages.length})</h2>
       <ol>
         {messages.map((message) => (
           <li key={message.id} className="queued-message">

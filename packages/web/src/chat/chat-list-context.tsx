@@ -27,6 +27,8 @@ export interface ChatListValue {
   /** A chat was changed in part (a title event). */
   patch: (id: string, change: Partial<Chat>) => void;
   remove: (id: string) => void;
+  /** A chat got a new message: it moves to the top, as the server orders by last change. */
+  moveToTop: (id: string) => void;
 }
 
 const ChatListContext = createContext<ChatListValue | undefined>(undefined);
@@ -92,6 +94,12 @@ export function ChatListProvider({ children }: { children: ReactNode }) {
   const patch = useCallback((id: string, change: Partial<Chat>) => {
     setChats((known) => known.map((chat) => (chat.id === id ? { ...chat, ...change } : chat)));
   }, []);
+  const moveToTop = useCallback((id: string) => {
+    setChats((known) => {
+      const chat = known.find((other) => other.id === id);
+      return chat ? [chat, ...known.filter((other) => other.id !== id)] : known;
+    });
+  }, []);
   const remove = useCallback((id: string) => {
     setChats((known) => known.filter((chat) => chat.id !== id));
   }, []);
@@ -110,8 +118,9 @@ export function ChatListProvider({ children }: { children: ReactNode }) {
       upsert,
       patch,
       remove,
+      moveToTop,
     }),
-    [chats, query, archived, cursor, loading, error, loadMore, upsert, patch, remove],
+    [chats, query, archived, cursor, loading, error, loadMore, upsert, patch, remove, moveToTop],
   );
   return <ChatListContext value={value}>{children}</ChatListContext>;
 }

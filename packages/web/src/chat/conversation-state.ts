@@ -46,14 +46,6 @@ export function mergeMessages(known: readonly Message[], incoming: readonly Mess
   return [...byId.values()].sort((a, b) => a.id - b.id);
 }
 
-/** The message of a `message` event (the data is the message itself; tolerate a `{message}` wrapper). */
-export function messageOfEvent(event: Extract<ChatStreamEvent, { type: 'message' }>): Message {
-  const wrapped = (event as { message?: unknown }).message;
-  if (wrapped && typeof wrapped === 'object') return wrapped as Message;
-  const { type: _, ...message } = event;
-  return message as Message;
-}
-
 function applyStreamEvent(state: ConversationState, event: ChatStreamEvent): ConversationState {
   switch (event.type) {
     case 'status': {
@@ -67,7 +59,7 @@ function applyStreamEvent(state: ConversationState, event: ChatStreamEvent): Con
     case 'message_part':
       return { ...state, streamingText: state.streamingText + event.text };
     case 'message': {
-      const message = messageOfEvent(event);
+      const { message } = event;
       return {
         ...state,
         messages: mergeMessages(state.messages, [message]),

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { followChat } from '../api/chat-stream';
 import { getChat } from '../api/chats';
 import type { Chat, ChatStreamEvent, QueuedMessage } from '../api/types';
-import { conversationReducer, initialConversationState, messageOfEvent } from './conversation-state';
+import { conversationReducer, initialConversationState } from './conversation-state';
 
 /** What a conversation page works with. */
 export interface Conversation {
@@ -60,15 +60,15 @@ export function useConversation(chatId: string, onEvent: (event: ChatStreamEvent
           signal: controller.signal,
           onEvent(event) {
             dispatch({ type: 'stream-event', event });
-            if (
-              event.type === 'status' ||
-              (event.type === 'message' && messageOfEvent(event).role === 'user')
-            )
+            if (event.type === 'status' || (event.type === 'message' && event.message.role === 'user'))
               refreshSummary();
             onEventRef.current(event);
           },
           onState(streamState) {
             dispatch({ type: 'stream-state', state: streamState });
+          },
+          onFailure(error) {
+            setLoadError(error);
           },
         });
       },

@@ -1,5 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { PageTitle } from '../ui/PageTitle';
 import { useAction } from '../ui/use-action';
 import { useSession } from './session-context';
 
@@ -15,8 +16,9 @@ export function LoginPage() {
   };
   return (
     <main className="login" id="main">
-      <form className="card login-card" onSubmit={submit} aria-labelledby="login-heading">
-        <h1 id="login-heading">Log in to chatd</h1>
+      <form className="card login-card" onSubmit={submit}>
+        <PageTitle title="Log in" />
+        <h1>Log in to chatd</h1>
         <ErrorNotice error={login.error ?? restoreError} />
         <label className="field">
           <span>Username</span>

@@ -54,8 +54,8 @@ export function ApiTokensSection() {
     void create.run();
   };
   return (
-    <section className="card" aria-labelledby="tokens-heading">
-      <h2 id="tokens-heading">API tokens</h2>
+    <section className="card">
+      <h2>API tokens</h2>
       <p className="muted">For scripts and other clients: send as "Authorization: Bearer …".</p>
       <ErrorNotice error={tokens.error ?? create.error ?? revoke.error} />
       {issued && <IssuedTokenNotice token={issued.token} onDismiss={() => setIssued(undefined)} />}

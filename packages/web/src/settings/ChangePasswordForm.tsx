@@ -1,10 +1,12 @@
 import { type FormEvent, useState } from 'react';
 import { changeOwnPassword } from '../api/account';
+import { useUser } from '../session/session-context';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { useAction } from '../ui/use-action';
 
 /** Changes the logged-in person's password (asks for the current one). */
 export function ChangePasswordForm() {
+  const user = useUser();
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [repeat, setRepeat] = useState('');
@@ -23,10 +25,12 @@ export function ChangePasswordForm() {
     }
   };
   return (
-    <section className="card" aria-labelledby="password-heading">
-      <h2 id="password-heading">Change password</h2>
+    <section className="card">
+      <h2>Change password</h2>
       <ErrorNotice error={change.error} />
       <form onSubmit={submit}>
+        {/* For password managers: which account this password belongs to. */}
+        <input type="text" name="username" autoComplete="username" value={user.username} readOnly hidden />
         <label className="field">
           <span>Current password</span>
           <input

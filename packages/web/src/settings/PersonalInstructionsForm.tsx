@@ -18,13 +18,13 @@ export function PersonalInstructionsForm() {
     setSaved(await save.run(prompt));
   };
   return (
-    <section className="card" aria-labelledby="instructions-heading">
-      <h2 id="instructions-heading">Personal instructions</h2>
+    <section className="card">
+      <h2>Personal instructions</h2>
       <p className="muted">Sent to the model with every chat of yours (at most 128 KiB).</p>
       <ErrorNotice error={loaded.error ?? save.error} />
       <form onSubmit={submit}>
         <label className="field">
-          <span>Instructions</span>
+          <span>Personal instructions</span>
           <textarea
             rows={6}
             value={prompt}

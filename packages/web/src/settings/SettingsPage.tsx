@@ -1,3 +1,4 @@
+import { PageTitle } from '../ui/PageTitle';
 import { ApiTokensSection } from './ApiTokensSection';
 import { ChangePasswordForm } from './ChangePasswordForm';
 import { PersonalInstructionsForm } from './PersonalInstructionsForm';
@@ -5,8 +6,9 @@ import { PersonalInstructionsForm } from './PersonalInstructionsForm';
 /** The logged-in person's settings. Lazy-loaded (default export). */
 export default function SettingsPage() {
   return (
-    <section className="page" aria-labelledby="settings-heading">
-      <h1 id="settings-heading">Settings</h1>
+    <section className="page">
+      <PageTitle title="Settings" />
+      <h1>Settings</h1>
       <PersonalInstructionsForm />
       <ChangePasswordForm />
       <ApiTokensSection />

@@ -1,0 +1,121 @@
+/**
+ * A `fetch` for Node over `node:http`/`node:https` keep-alive connections, for clients that share a machine
+ * with the servers they measure (the scale test's load generator): undici's fetch costs about twice the
+ * CPU per request. Pass it as `createChatdClient({ fetch: nodeHttpFetch() })`. Imported from
+ * `@chatd/client/node`, so that the browser build never sees `node:http`.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+
+/** Options of {@link nodeHttpFetch}. */
+export interface NodeHttpFetchOptions {
+  /** Attempts per request on connection failures that prove the server never got it; default 3. */
+  readonly connectionAttempts?: number;
+  /** Called for each such retry, so that load reports can count them. */
+  readonly onConnectionRetry?: (error: Error) => void;
+}
+
+/**
+ * Connection failures that mean the request never reached the application:
+ * - the connection could not be made;
+ * - a pooled keep-alive connection was already closed when it was reused (the server closes idle
+ *   connections; a client whose event loop lags can reuse one a moment too late): a reset or broken pipe,
+ *   retried only on a reused connection.
+ * Retrying these does not run a request twice.
+ */
+const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT']);
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
+
+interface SendFailure extends Error {
+  reusedSocket?: boolean;
+}
+
+/** Creates the fetch; see the module comment. */
+export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): (request: Request) => Promise<Response> {
+  const attempts = options.connectionAttempts ?? 3;
+  return async (request) => {
+    const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
+    const headers: Record<string, string | number> = {};
+    request.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
+    if (body !== undefined) headers['content-length'] = body.length;
+    const url = new URL(request.url);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const response = await sendOnce(url, request.method, headers, body, request.signal);
+        return await toWebResponse(response);
+      } catch (error) {
+        const code = connectionErrorCode(error);
+        const retryable =
+          code !== undefined &&
+          (CONNECT_FAILURE_CODES.has(code) ||
+            (STALE_CONNECTION_CODES.has(code) && (error as SendFailure).reusedSocket === true));
+        if (!retryable || attempt >= attempts || request.signal.aborted) {
+          if ((error as Error).name === 'AbortError') throw error;
+          throw new TypeError(`fetch failed: ${(error as Error).message}${code ? ` (${code})` : ''}`, {
+            cause: error,
+          });
+        }
+        options.onConnectionRetry?.(error as Error);
+      }
+    }
+  };
+}
+
+/** One request; resolves with the response head, rejects with the socket error (code set) or the abort. */
+function sendOnce(
+  url: URL,
+  method: string,
+  headers: Record<string, string | number>,
+  body: Buffer | undefined,
+  signal: AbortSignal,
+): Promise<http.IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? https : http).request(url, { method, headers, signal });
+    request.once('response', resolve);
+    // Not `once`: an error can follow the response (a reset mid-body); the response stream reports that
+    // to its reader, and a second 'error' without a listener would crash the process.
+    request.on('error', (error: SendFailure) => {
+      error.reusedSocket = request.reusedSocket;
+      reject(error);
+    });
+    request.end(body);
+  });
+}
+
+/**
+ * The web `Response` of a node response. A JSON answer is read whole first (cheaper than a web stream
+ * per request); an event stream is handed over as a stream, read as it arrives.
+ */
+async function toWebResponse(response: http.IncomingMessage): Promise<Response> {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(response.headers)) {
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else if (value !== undefined) headers.set(name, value);
+  }
+  const status = response.statusCode ?? 0;
+  const init = { status, statusText: response.statusMessage ?? '', headers };
+  if (status === 204 || status === 304 || status < 200) {
+    response.resume();
+    return new Response(null, init);
+  }
+  if ((response.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    return new Response(Readable.toWeb(response) as ReadableStream<Uint8Array>, init);
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return new Response(Buffer.concat(chunks), init);
+}
+
+/** The code of a request failure, or of its cause. */
+function connectionErrorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
