@@ -165,9 +165,12 @@ describeBrowser('chatting in the browser', () => {
     expect(await answers(page).count()).toBe(3);
     // What failed is the chat's reads: the stream cut (ERR_INCOMPLETE_CHUNKED_ENCODING), then its
     // reconnects and catch-up reads refused while offline.
-    const chatStream = /^request failed: GET .*\/api\/v1\/chats\/[^/]+\/stream\?/;
-    const chatRead = /^request failed: GET .*\/api\/v1\/chats\/[^/?]+(\/stream)?\?/;
-    expect(memberPage.problems.some((problem) => chatStream.test(problem))).toBe(true);
+    const chatStream = /^request failed: GET \S*\/api\/v1\/chats\/[^/?]+\/stream[?:]/;
+    const chatRead = /^request failed: GET \S*\/api\/v1\/chats\/[^/?]+(\/stream)?[?:]/;
+    expect(
+      memberPage.problems.some((problem) => chatStream.test(problem)),
+      memberPage.problems.join('\n'),
+    ).toBe(true);
     expect(memberPage.problems.filter((problem) => !chatRead.test(problem))).toEqual([]);
   });
 

@@ -83,7 +83,11 @@ export async function openWatchedPage(browser: Browser): Promise<WatchedPage> {
   });
   page.on('pageerror', (error) => problems.push(`uncaught: ${error.stack ?? error.message}`));
   page.on('requestfailed', (request) => {
-    problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+    const reason = request.failure()?.errorText;
+    // Cancelled by the page itself (an AbortController when a component goes away, a navigation): not
+    // a failure of the network or of the server.
+    if (reason === 'net::ERR_ABORTED') return;
+    problems.push(`request failed: ${request.method()} ${request.url()}: ${reason}`);
   });
   const apiRefusals: string[] = [];
   page.on('response', (response) => {
