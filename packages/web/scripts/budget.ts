@@ -85,6 +85,6 @@ export function formatBudget(report: BudgetReport): string {
   const count = `${report.files.length} file${report.files.length === 1 ? '' : 's'}`;
   return (
     `web budget: initial JS ${kb(report.gzipBytes)} gzip, ${kb(report.brotliBytes)} brotli, ` +
-    `${kb(report.bytes)} raw, ${count} (limit ${Math.round(report.limitGzipBytes / 1024)} KB gzip)`
+    `${kb(report.bytes)} raw, ${count} (limit ${Number((report.limitGzipBytes / 1024).toFixed(1))} KB gzip)`
   );
 }

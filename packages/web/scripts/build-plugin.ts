@@ -10,9 +10,24 @@ export interface PrecompressAndBudgetOptions {
 }
 
 /**
- * A Vite build plugin run once the bundle is written: it writes `.br` and `.gz` next to every text
- * asset (see `precompress.ts`), then measures the initial JavaScript (see `budget.ts`), prints the
- * budget line and fails the build when it is over the limit. Needs `build.manifest: true`.
+ * What the build does once its files are written in `outDir`: `.br` and `.gz` next to every text file
+ * (see `precompress.ts`), then the budget of the initial JavaScript (see `budget.ts`). Resolves to the
+ * budget line. @throws {Error} with that line when the initial JavaScript is over `limitGzipBytes`.
+ */
+export async function finishBuild(
+  outDir: string,
+  limitGzipBytes = DEFAULT_INITIAL_JS_LIMIT_BYTES,
+): Promise<string> {
+  const report = await measureInitialJavaScript(outDir, limitGzipBytes);
+  await precompressDirectory(outDir);
+  const line = formatBudget(report);
+  if (!report.withinLimit) throw new Error(`${line}: over the limit (${report.files.join(', ')})`);
+  return line;
+}
+
+/**
+ * A Vite build plugin that runs {@link finishBuild} once the bundle is written and prints the budget
+ * line; a budget over the limit fails the build. Needs `build.manifest: true`.
  */
 export function precompressAndBudget(options: PrecompressAndBudgetOptions = {}): Plugin {
   let config: ResolvedConfig;
@@ -24,16 +39,7 @@ export function precompressAndBudget(options: PrecompressAndBudgetOptions = {}):
     },
     async closeBundle() {
       const outDir = path.resolve(config.root, config.build.outDir);
-      const report = await measureInitialJavaScript(
-        outDir,
-        options.limitGzipBytes ?? DEFAULT_INITIAL_JS_LIMIT_BYTES,
-      );
-      await precompressDirectory(outDir);
-      const line = formatBudget(report);
-      if (!report.withinLimit) {
-        throw new Error(`${line}: over the limit (${report.files.join(', ')})`);
-      }
-      config.logger.info(line);
+      config.logger.info(await finishBuild(outDir, options.limitGzipBytes));
     },
   };
 }

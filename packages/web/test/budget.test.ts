@@ -9,6 +9,7 @@ import {
   type Manifest,
   measureInitialJavaScript,
 } from '../scripts/budget.js';
+import { finishBuild } from '../scripts/build-plugin.js';
 import { precompressDirectory } from '../scripts/precompress.js';
 
 /** A Vite manifest: the entry imports a vendor chunk statically and a settings page dynamically. */
@@ -76,5 +77,12 @@ describe('the web build budget', () => {
     }
     await expect(readFile(path.join(dist, 'assets', 'logo.png.gz'))).rejects.toThrow(/ENOENT/);
     await expect(readFile(path.join(dist, '.vite', 'manifest.json.gz'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('fails the build over the limit, naming the files, and passes it under', async () => {
+    await expect(finishBuild(dist, 100)).rejects.toThrow(
+      /^web budget: initial JS .* \(limit 0\.1 KB gzip\): over the limit \(assets\/index-a1\.js, assets\/vendor-b2\.js, assets\/shared-c3\.js\)$/,
+    );
+    expect(await finishBuild(dist)).toMatch(/^web budget: initial JS .* \(limit 150 KB gzip\)$/);
   });
 });
