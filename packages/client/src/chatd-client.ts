@@ -22,9 +22,16 @@ export interface ApiErrorBody {
 }
 
 /** What an openapi-fetch call resolves to (the part {@link ChatdClient.call} reads). */
-export type ApiResult<Data> =
-  | { data: Data; error?: never; response: Response }
-  | { data?: never; error: unknown; response: Response };
+export interface ApiResult {
+  readonly data?: unknown;
+  readonly error?: unknown;
+  readonly response: Response;
+}
+
+/** The data of a successful answer (`undefined` for answers without a body, such as 204). */
+export type DataOf<Result extends ApiResult> = [Exclude<Result['data'], undefined>] extends [never]
+  ? undefined
+  : Exclude<Result['data'], undefined>;
 
 /**
  * chatd's HTTP API, typed from its OpenAPI document: `api` is an openapi-fetch client over the generated
@@ -36,7 +43,7 @@ export interface ChatdClient {
   readonly api: Client<paths>;
   readonly baseUrl: string;
   /** Resolves to the answer's data, or rejects with a {@link ChatdApiError} (status 0: the network failed). */
-  call<Data>(pending: Promise<ApiResult<Data>>): Promise<Data>;
+  call<Result extends ApiResult>(pending: Promise<Result>): Promise<DataOf<Result>>;
   /**
    * Sets the CSRF token sent as `X-CSRF-Token` on POST, PUT, PATCH and DELETE (what cookie sessions need;
    * `undefined` after logout). `logIn` and `restoreSession` set it.
@@ -76,8 +83,8 @@ export function createChatdClient(options: ChatdClientOptions): ChatdClient {
   return {
     api,
     baseUrl,
-    async call<Data>(pending: Promise<ApiResult<Data>>): Promise<Data> {
-      let result: ApiResult<Data>;
+    async call<Result extends ApiResult>(pending: Promise<Result>): Promise<DataOf<Result>> {
+      let result: Result;
       try {
         result = await pending;
       } catch (error) {
@@ -90,7 +97,7 @@ export function createChatdClient(options: ChatdClientOptions): ChatdClient {
       if (result.error !== undefined || !result.response.ok) {
         throw ChatdApiError.fromResponse(result.response, result.error);
       }
-      return result.data as Data;
+      return result.data as DataOf<Result>;
     },
     setCsrfToken(value) {
       csrfToken = value;

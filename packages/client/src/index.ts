@@ -9,6 +9,7 @@ export {
   type ChatdClient,
   type ChatdClientOptions,
   createChatdClient,
+  type DataOf,
   isAbort,
 } from './chatd-client.js';
 export type { components, paths } from './generated/api.js';

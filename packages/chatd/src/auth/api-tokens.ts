@@ -2,6 +2,7 @@ import type { ApiTokenSummaryRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
+import { type CredentialReader, storeCredentialReader } from './credential-cache.js';
 import { generateCredential, isStale, parseCredential, secretMatches } from './secret-credentials.js';
 
 export type { AuthenticatedUser } from './authenticated-user.js';
@@ -22,18 +23,24 @@ export const MAX_LIVE_TOKENS_PER_USER = 100;
 /**
  * The user a bearer token belongs to, or undefined for any malformed, unknown, wrong or expired token, or
  * a disabled user's (callers answer all alike, so a caller learns nothing about which public ids exist).
+ * The token is read through `credentials` (a {@link CredentialCache} on a server: no query when warm).
  */
 export async function authenticateApiToken(
   store: Store,
   token: string,
+  credentials: CredentialReader = storeCredentialReader(store),
 ): Promise<AuthenticatedUser | undefined> {
   const parsed = parseCredential(TOKEN_PREFIX, token);
   if (!parsed) return undefined;
-  const row = await store.getApiTokenWithUserByPublicId(parsed.publicId);
+  const row = await credentials.apiToken(parsed.publicId);
   if (!secretMatches(parsed.secret, row?.secretHash) || !row) return undefined;
   if (row.disabledAt !== null) return undefined;
   if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) return undefined;
-  if (isStale(row.lastUsedAt, LAST_USED_RESOLUTION_MS)) await store.touchApiTokenLastUsed(row.id);
+  if (isStale(row.lastUsedAt, LAST_USED_RESOLUTION_MS)) {
+    await store.touchApiTokenLastUsed(row.id);
+    // What is held still has the old last_used_at: read the new one next time, not touch again.
+    credentials.forget('token', parsed.publicId);
+  }
   return {
     id: row.userId,
     username: row.username,

@@ -1,4 +1,5 @@
 import type { Store } from '../db/store.js';
+import { CredentialCache, type CredentialCacheOptions } from './credential-cache.js';
 import { LoginThrottle, type LoginThrottleOptions } from './login-throttle.js';
 import { PasswordLogin } from './password-login.js';
 import { PasswordHasher, type PasswordHasherOptions } from './passwords.js';
@@ -9,10 +10,16 @@ export interface AuthServicesOptions {
   readonly passwords?: PasswordHasherOptions;
   readonly sessions?: Partial<SessionOptions>;
   readonly loginThrottle?: Partial<LoginThrottleOptions>;
+  readonly credentialCache?: CredentialCacheOptions;
 }
 
 /** What people log in with: built once per process. */
 export interface AuthServices {
+  /**
+   * Tokens and sessions as every request reads them. Serves nothing from memory until started on the
+   * pubsub (`credentials.start(pubsub)`): until then each request reads the database.
+   */
+  readonly credentials: CredentialCache;
   readonly passwords: PasswordHasher;
   readonly sessions: SessionManager;
   readonly loginThrottle: LoginThrottle;
@@ -22,9 +29,11 @@ export interface AuthServices {
 /** Builds the password, session and login services on one store. */
 export function createAuthServices(store: Store, options: AuthServicesOptions = {}): AuthServices {
   const passwords = new PasswordHasher(options.passwords);
-  const sessions = new SessionManager(store, options.sessions);
+  const credentials = new CredentialCache(store, options.credentialCache);
+  const sessions = new SessionManager(store, options.sessions, credentials);
   const loginThrottle = new LoginThrottle(store, options.loginThrottle);
   return Object.freeze({
+    credentials,
     passwords,
     sessions,
     loginThrottle,

@@ -1,6 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { UserSessionWithUserRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
 import type { AuthenticatedUser } from './authenticated-user.js';
+import { type CredentialReader, storeCredentialReader } from './credential-cache.js';
 import { generateCredential, isStale, parseCredential, secretMatches } from './secret-credentials.js';
 
 /** Session cookies look like `chatds_<public id>_<secret>` (see `secret-credentials.ts`). */
@@ -38,8 +40,12 @@ export class SessionManager {
   readonly #store: Store;
   readonly options: SessionOptions;
 
-  constructor(store: Store, options: Partial<SessionOptions> = {}) {
+  readonly #credentials: CredentialReader;
+
+  /** @param credentials where sessions are read from on each request (default: the store, uncached). */
+  constructor(store: Store, options: Partial<SessionOptions> = {}, credentials?: CredentialReader) {
     this.#store = store;
+    this.#credentials = credentials ?? storeCredentialReader(store);
     this.options = Object.freeze({ ...DEFAULT_SESSION_OPTIONS, ...options });
   }
 
@@ -64,12 +70,20 @@ export class SessionManager {
   async authenticate(cookieValue: string): Promise<AuthenticatedUser | undefined> {
     const parsed = parseCredential(SESSION_PREFIX, cookieValue);
     if (!parsed) return undefined;
-    const row = await this.#store.getUserSessionWithUserByPublicId(parsed.publicId);
-    if (!secretMatches(parsed.secret, row?.secretHash) || !row) return undefined;
     const now = Date.now();
-    const idleExpiry = row.lastSeenAt.getTime() + this.options.idleTimeoutMs;
-    if (row.disabledAt !== null || row.expiresAt.getTime() <= now || idleExpiry <= now) return undefined;
-    if (isStale(row.lastSeenAt, LAST_SEEN_RESOLUTION_MS, now)) await this.#store.touchUserSession(row.id);
+    let row = await this.#credentials.session(parsed.publicId);
+    if (row && this.#idleExpired(row, now)) {
+      // A cached row may predate another replica's refresh of last_seen_at: ask the database.
+      this.#credentials.forget('session', parsed.publicId);
+      row = await this.#credentials.session(parsed.publicId);
+    }
+    if (!secretMatches(parsed.secret, row?.secretHash) || !row) return undefined;
+    if (row.disabledAt !== null || row.expiresAt.getTime() <= now || this.#idleExpired(row, now))
+      return undefined;
+    if (isStale(row.lastSeenAt, LAST_SEEN_RESOLUTION_MS, now)) {
+      await this.#store.touchUserSession(row.id);
+      this.#credentials.forget('session', parsed.publicId);
+    }
     return {
       id: row.userId,
       username: row.username,
@@ -81,6 +95,10 @@ export class SessionManager {
         csrfToken: csrfTokenOf(parsed.secret),
       },
     };
+  }
+
+  #idleExpired(row: UserSessionWithUserRow, now: number): boolean {
+    return row.lastSeenAt.getTime() + this.options.idleTimeoutMs <= now;
   }
 
   /** Ends a session (logout); every replica closes its streams. */

@@ -50,6 +50,12 @@ export interface ChatWorkerOptions {
   readonly partIntervalMs: number;
   /** …or when this many characters have gathered. */
   readonly partMaxChars: number;
+  /**
+   * The first part of an answer leaves at once instead of after a whole `partIntervalMs`, and its last
+   * part goes out with the final message (see `PartBatcher`); default true. False: the wave-1 batcher
+   * (trailing windows, the tail flushed on its own), only to measure it (`chatd scaletest first-token`).
+   */
+  readonly partLeadingEdge?: boolean;
   /** Retry policy and idle timeout of provider calls. */
   readonly turn: TurnOptions;
 }
@@ -291,6 +297,7 @@ export class ChatWorker {
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
     const interrupt = interrupts.register(chat.id, chat.statusVersion);
     const signal = AbortSignal.any([interrupt.signal, turn.controller.signal]);
+    const leadingEdge = this.#options.partLeadingEdge ?? true;
     const parts = new PartBatcher(
       (text) => {
         // A claim that was lost publishes nothing more (streams would drop it anyway: see ChatStream).
@@ -298,7 +305,11 @@ export class ChatWorker {
           void events.publish(chat.id, [{ type: 'message_part', text, version: chat.statusVersion }]);
         }
       },
-      { intervalMs: this.#options.partIntervalMs, maxChars: this.#options.partMaxChars },
+      {
+        intervalMs: this.#options.partIntervalMs,
+        maxChars: this.#options.partMaxChars,
+        leadingEdge,
+      },
     );
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
@@ -364,7 +375,10 @@ export class ChatWorker {
         if (!(error instanceof NothingToAnswerError)) throw error;
         // Nothing asked since the last answer and nothing queued: the turn just ends.
       }
-      parts.flush();
+      // The answer's last words go out with its final message, in one notification (see PartBatcher);
+      // the wave-1 batcher flushed them on their own, one notification more.
+      if (!leadingEdge) parts.flush();
+      const tail = parts.take();
       const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError);
       if (completion === 'lost') {
         outcome = 'lost';
@@ -378,7 +392,8 @@ export class ChatWorker {
         outcome = 'released';
         return;
       }
-      const finished: ChatEvent[] = [];
+      const finished: ChatEvent[] =
+        tail === '' ? [] : [{ type: 'message_part', text: tail, version: chat.statusVersion }];
       if (completion.message) {
         const { modelConfigId, inputTokens, outputTokens } = completion.message;
         metrics.tokensUsed(modelConfigId, inputTokens, outputTokens);

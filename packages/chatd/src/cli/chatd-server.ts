@@ -43,7 +43,8 @@ export interface ChatdServerOptions {
   /**
    * A direct connection (no transaction-mode pooler) for the pubsub's listener and publisher, when
    * `postgresUrl` goes through one (`--postgres-listen-url`); default `postgresUrl`. LISTEN through
-   * PgBouncer in transaction mode is accepted and then receives nothing.
+   * PgBouncer in transaction mode is accepted and then receives nothing. With it the pool never
+   * pipelines (see `ConnectOptions.pipelining`).
    */
   readonly postgresListenUrl?: string | undefined;
   /** Named prepared statements on the pool (`--postgres-prepared-statements`); default true. */
@@ -156,9 +157,13 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       logger,
     });
     cleanups.push(['database', () => location.release()]);
+    const preparedStatements = options.postgresPreparedStatements ?? true;
     const sql: Sql = await connectDatabase(location.url, {
       maxConnections: options.maxDatabaseConnections ?? 20,
-      preparedStatements: options.postgresPreparedStatements ?? true,
+      preparedStatements,
+      // A listen URL says the pool goes through a pooler: no pipelining there even with prepared
+      // statements on (PgBouncer 1.21+ tracks them), as a pipelined query can lose its answer.
+      pipelining: options.postgresListenUrl === undefined && preparedStatements,
     });
     cleanups.push(['database pool', () => sql.end({ timeout: 5 })]);
     const migrations = await loadMigrations();
@@ -226,6 +231,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     registerConfigCacheMetrics(registry, configCache);
     const stopInvalidation = await startConfigInvalidation({ pubsub, cache: configCache, store, logger });
     cleanups.push(['config invalidation', stopInvalidation]);
+    // Tokens and sessions from memory from here on, dropped by the revocation notifications.
+    cleanups.push(['credential cache', await auth.credentials.start(pubsub)]);
 
     const events = new ChatEventHub({ pubsub, replicaId, logger });
     await events.start();
@@ -241,6 +248,14 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       id: replicaId,
       hostname: osHostname(),
       appliedVersion: () => configCache.appliedVersion,
+      onDatabaseConfigVersion: (version) => {
+        if (configCache.checkVersion(version)) {
+          logger.warn(
+            { databaseVersion: version, appliedVersion: configCache.appliedVersion },
+            'a config change was not notified within a heartbeat (or its write was rolled back): config caches flushed. If this repeats, notifications are not arriving: is the listener behind a transaction-mode pooler? (see --postgres-listen-url)',
+          );
+        }
+      },
       // A replica silent as long as a turn would be taken over from it is gone.
       expiryMs: options.worker?.staleAfterMs ?? DEFAULT_CHAT_WORKER_OPTIONS.staleAfterMs,
     });
@@ -311,6 +326,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
         sessions: auth.sessions,
         login: auth.login,
         pubsub,
+        credentials: auth.credentials,
       },
       options.api,
     );

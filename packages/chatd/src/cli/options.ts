@@ -31,7 +31,7 @@ export function databaseOptions(): Option[] {
       .argParser(parsePostgresUrl),
     new Option(
       '--postgres-prepared-statements <mode>',
-      'named prepared statements on the database pool; off when --postgres-url goes through a transaction-mode pooler that does not track them (PgBouncer before 1.21, or max_prepared_statements = 0). Off also sends one query at a time per connection (no pipelining)',
+      'named prepared statements on the database pool; off when --postgres-url goes through a transaction-mode pooler that does not track them (PgBouncer before 1.21, or max_prepared_statements = 0). Off also turns off pipelining: at most one query or transaction per pool connection at a time, the others wait in chatd',
     )
       .env('CHATD_POSTGRES_PREPARED_STATEMENTS')
       .choices(['on', 'off'])

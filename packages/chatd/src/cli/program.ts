@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { migrate } from '../db/migrate.js';
+import { openapiCommand } from './openapi-command.js';
 import { databaseOptions, resolveDatabaseOptions } from './options.js';
 import { scaletestCommand } from './scaletest-command.js';
 import { secretsCommand } from './secrets-command.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
 
   program.addCommand(usersCommand());
   program.addCommand(tokensCommand());
+  program.addCommand(openapiCommand());
 
   // Commands built on their own (addCommand) do not inherit settings: apply them everywhere.
   const applyEverywhere = (command: Command) => {

@@ -13,6 +13,11 @@ import {
   formatFaultScaleTestReport,
   runFaultScaleTest,
 } from '../scaletest/fault-run.js';
+import {
+  FIRST_TOKEN_BENCH_DEFAULTS,
+  formatFirstTokenBenchReport,
+  runFirstTokenBench,
+} from '../scaletest/first-token-bench.js';
 import { type LlmFaultMode, parseLlmFaultModes, startLlmMockServer } from '../scaletest/llm-mock-server.js';
 import { formatScaleTestReport, runScaleTest, ScaleTestStoppedError } from '../scaletest/scaletest-run.js';
 import { durationMs, nonNegativeInteger, positiveInteger } from './options.js';
@@ -47,6 +52,55 @@ export function scaletestCommand(): Command {
       process.stdout.write(`${formatPropagationReport(report)}\n`);
       if (report.freshReads !== report.writes) process.exitCode = 1;
     });
+
+  scaletest
+    .command('first-token')
+    .description(
+      'time from POST …/messages to the first message_part on the stream, idle, one in-process chatd, a mock LLM; the part batcher before (trailing windows) and now (leading edge), with notifications per turn',
+    )
+    .addOption(
+      new Option('--turns <n>', 'measured turns per batcher')
+        .env('CHATD_SCALETEST_FIRST_TOKEN_TURNS')
+        .default(FIRST_TOKEN_BENCH_DEFAULTS.turns)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--latency <ms>', "the mock LLM's time to its first token")
+        .env('CHATD_SCALETEST_LLM_LATENCY_MS')
+        .default(FIRST_TOKEN_BENCH_DEFAULTS.latencyMs)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(
+      new Option('--words <n>', 'words of each answer')
+        .env('CHATD_SCALETEST_FIRST_TOKEN_WORDS')
+        .default(FIRST_TOKEN_BENCH_DEFAULTS.words)
+        .argParser(positiveInteger),
+    )
+    .addOption(
+      new Option('--word-delay <ms>', "pause between the mock's words")
+        .env('CHATD_SCALETEST_FIRST_TOKEN_WORD_DELAY_MS')
+        .default(FIRST_TOKEN_BENCH_DEFAULTS.wordDelayMs)
+        .argParser(nonNegativeInteger),
+    )
+    .addOption(scratchPostgresOption('the scratch database', 'a temporary embedded PostgreSQL'))
+    .action(
+      async (options: {
+        turns: number;
+        latency: number;
+        words: number;
+        wordDelay: number;
+        postgresUrl?: string;
+      }) => {
+        const report = await runFirstTokenBench({
+          turns: options.turns,
+          latencyMs: options.latency,
+          words: options.words,
+          wordDelayMs: options.wordDelay,
+          postgresUrl: options.postgresUrl,
+        });
+        process.stdout.write(`${formatFirstTokenBenchReport(report)}\n`);
+      },
+    );
 
   scaletest
     .command('context-window')

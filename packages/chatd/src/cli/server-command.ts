@@ -79,7 +79,7 @@ export function serverCommand(): Command {
     .addOption(
       durationOption(
         '--config-cache-ttl <duration>',
-        'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
+        'how long cached providers, model configs and the system prompt are served before they are read again (500ms, 10s, 5m...). Every write reaches every replica at once through PostgreSQL notifications whatever this is, and a missed notification is caught by the version check of every replica heartbeat: it only bounds how long a change made with triggers disabled (such as a restore) can go unseen',
         'CHATD_CONFIG_CACHE_TTL',
         DEFAULT_CHAT_CONFIG_CACHE_OPTIONS.providersTtlMs,
       ),
@@ -259,7 +259,7 @@ export function serverCommand(): Command {
   command.addOption(
     new Option(
       '--postgres-listen-url <url>',
-      'a direct connection to the same database for LISTEN/NOTIFY, when --postgres-url goes through a transaction-mode pooler such as PgBouncer (LISTEN through one is accepted and then receives nothing: config stays stale until its TTL, streams and interrupts stop crossing replicas)',
+      'a direct connection to the same database for LISTEN/NOTIFY, when --postgres-url goes through a transaction-mode pooler such as PgBouncer (LISTEN through one is accepted and then receives nothing: config stays stale until its TTL, streams and interrupts stop crossing replicas); with it the pool never pipelines queries (at most one query or transaction per pool connection at a time)',
     )
       .env('CHATD_POSTGRES_LISTEN_URL')
       .argParser(parsePostgresUrl),

@@ -11,6 +11,7 @@ export class ReplicaRegistry {
   readonly #logger: Logger;
   readonly #appliedVersion: () => number;
   readonly #expiryMs: number;
+  readonly #onDatabaseConfigVersion: ((version: number) => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   readonly id: string;
   readonly hostname: string;
@@ -23,7 +24,10 @@ export class ReplicaRegistry {
     appliedVersion: () => number;
     /** Replicas silent this long are removed from the registry. */
     expiryMs: number;
+    /** Called with the database's config version after each heartbeat (the config cache's check). */
+    onDatabaseConfigVersion?: (version: number) => void;
   }) {
+    this.#onDatabaseConfigVersion = deps.onDatabaseConfigVersion;
     this.#expiryMs = deps.expiryMs;
     this.#store = deps.store;
     this.#logger = deps.logger;
@@ -43,10 +47,12 @@ export class ReplicaRegistry {
   /** Writes the heartbeat and applied version now (re-registering if the row was removed). */
   async heartbeat(): Promise<void> {
     try {
-      if (!(await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs))) {
+      let beat = await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs);
+      if (!beat.found) {
         await this.#store.upsertReplica({ id: this.id, hostname: this.hostname });
-        await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs);
+        beat = await this.#store.heartbeatReplica(this.id, this.#appliedVersion(), this.#expiryMs);
       }
+      this.#onDatabaseConfigVersion?.(beat.configVersion);
     } catch (error) {
       this.#logger.warn({ err: error }, 'replica heartbeat failed');
     }

@@ -31,7 +31,7 @@ export const CONFIG_CACHE_QUERIES = Object.freeze({
 } as const satisfies Record<ConfigCacheName, keyof Store>);
 
 /** Why entries were dropped; the `source` label of `chatd_config_cache_invalidations_total`. */
-export type InvalidationSource = 'notify' | 'reset' | 'disconnected';
+export type InvalidationSource = 'notify' | 'reset' | 'disconnected' | 'check';
 
 /** Options of a {@link ChatConfigCache}; every duration in ms. */
 export interface ChatConfigCacheOptions {
@@ -58,23 +58,24 @@ export interface ChatConfigCacheOptions {
 export type ResolvedChatConfigCacheOptions = Readonly<Required<ChatConfigCacheOptions>>;
 
 /**
- * The defaults: 10 s for providers, model configs and the system prompt; 60 s for user prompts.
+ * The defaults: 10 minutes for every cache.
  *
  * A TTL is a safety net here, not the invalidation: every write reaches every replica through the
- * triggers' notifications within milliseconds. It only bounds how long a write that bypasses the triggers
- * (a restore with triggers disabled, `session_replication_role = replica`) can go unseen. The global
- * entries are read by every turn, so a short TTL costs one reload per TTL per replica whatever the load.
- * A user's prompt is read only by that user's turns, which a person sends tens of seconds apart: with a
- * TTL shorter than that (Coder's 5 s) the entry has expired by the user's next turn and the cache saves
- * almost nothing for real users. 60 s keeps a conversation's prompt warm.
+ * triggers' notifications within milliseconds, and a notification that does not arrive is caught by the
+ * version check every heartbeat makes ({@link ChatConfigCache.checkVersion}: within two heartbeats, 10 s
+ * by default). The TTL only bounds how long a write that bypasses the triggers (a restore with triggers
+ * disabled, `session_replication_role = replica`) can go unseen. Each entry costs one reload per TTL per
+ * replica whatever the traffic, so a short TTL (wave 1 had 10 s, 60 s for user prompts) made the savings
+ * a matter of throughput: at 10 minutes, config queries are the first loads and the invalidations, and a
+ * user's prompt stays warm across a conversation however slowly it goes.
  */
 export const DEFAULT_CHAT_CONFIG_CACHE_OPTIONS: ResolvedChatConfigCacheOptions = Object.freeze({
   enabled: true,
-  providersTtlMs: 10_000,
-  modelConfigTtlMs: 10_000,
-  defaultModelConfigTtlMs: 10_000,
-  systemPromptTtlMs: 10_000,
-  userPromptTtlMs: 60_000,
+  providersTtlMs: 600_000,
+  modelConfigTtlMs: 600_000,
+  defaultModelConfigTtlMs: 600_000,
+  systemPromptTtlMs: 600_000,
+  userPromptTtlMs: 600_000,
   userPromptMaxEntries: 65_536,
   modelConfigMaxEntries: 4_096,
   disconnectedMaxAgeMs: 1_000,
@@ -105,6 +106,8 @@ export class ChatConfigCache {
   readonly #userPrompts: LoadingCache<string, string>;
   readonly #invalidations = new Map<string, number>();
   #appliedVersion = 0;
+  /** The database's version at the previous {@link checkVersion}. */
+  #versionAtLastCheck: number | undefined;
   #listenerConnected = true;
   /** When the caches were last flushed because the listener was down (see `disconnectedMaxAgeMs`). */
   #lastDisconnectedFlushAt = 0;
@@ -250,6 +253,24 @@ export class ChatConfigCache {
   /** Whether change notifications are being received. */
   get listenerConnected(): boolean {
     return this.#listenerConnected;
+  }
+
+  /**
+   * The check against missed notifications, with the database's config version as the replica's heartbeat
+   * reads it: a version the database already had at the previous check and that no notification has
+   * brought here since was missed (a listener that looks connected but hears nothing, such as LISTEN
+   * through a transaction-mode pooler) or belongs to a config write that was rolled back. Either way the
+   * caches are flushed, once, and that version counts as applied: what is loaded after the flush is at
+   * least as new. So a missed change is served for at most two heartbeats.
+   * @returns whether it flushed.
+   */
+  checkVersion(databaseVersion: number): boolean {
+    const seenBefore = this.#versionAtLastCheck;
+    this.#versionAtLastCheck = databaseVersion;
+    if (seenBefore === undefined || seenBefore <= this.#appliedVersion) return false;
+    this.flush('check');
+    this.noteVersion(seenBefore);
+    return true;
   }
 
   /** Records that every change up to `version` has been applied (never moves backwards). */

@@ -8,7 +8,8 @@ import { type ChatConfigCache, CONFIG_CACHE_NAMES } from './chat-config-cache.js
  * - `chatd_config_cache_requests_total{cache,result}`: result `hit`, `stale` (served while refreshing) or `miss`
  * - `chatd_config_cache_loads_total{cache,outcome}`: outcome `ok`, `error`, `fenced` (an invalidation kept
  *   the result out), `abandoned` (every caller left)
- * - `chatd_config_cache_invalidations_total{cache,source}`: source `notify`, `reset`, `disconnected`
+ * - `chatd_config_cache_invalidations_total{cache,source}`: source `notify`, `reset`, `disconnected`,
+ *   `check`
  * - `chatd_config_cache_entries{cache}`
  * - `chatd_config_cache_ttl_seconds{cache}`: how long an entry is served before it is read again
  * - `chatd_config_version_applied`: the highest config version this replica has applied
@@ -47,13 +48,13 @@ export function registerConfigCacheMetrics(registry: Registry, cache: ChatConfig
   });
   new Counter({
     name: 'chatd_config_cache_invalidations_total',
-    help: 'Config cache invalidations, by cache and source (notify, reset, disconnected).',
+    help: 'Config cache invalidations, by cache and source (notify, reset, disconnected, check: a version the heartbeat saw was never notified).',
     labelNames: ['cache', 'source'],
     registers: [registry],
     collect() {
       this.reset();
       for (const name of CONFIG_CACHE_NAMES) {
-        for (const source of ['notify', 'reset', 'disconnected'] as const) {
+        for (const source of ['notify', 'reset', 'disconnected', 'check'] as const) {
           this.inc({ cache: name, source }, cache.invalidationCount(name, source));
         }
       }

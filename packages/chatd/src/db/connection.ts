@@ -23,12 +23,38 @@ export interface ConnectOptions {
   /**
    * Named prepared statements (postgres.js `prepare`); default true. False behind a transaction-mode
    * pooler that does not track them (PgBouncer before 1.21, or `max_prepared_statements = 0`): each
-   * transaction may run on another server connection, where the statement does not exist. False also
-   * sends one query at a time per connection (postgres.js `max_pipeline: 1`, instead of pipelining up
-   * to 100): through PgBouncer 1.18 in transaction mode, replicas under the scale test's load stalled
-   * for good with pipelining (`chatd scaletest run --through-pgbouncer`, 200 chats), and ran without.
+   * transaction may run on another server connection, where the statement does not exist.
    */
   readonly preparedStatements?: boolean;
+  /**
+   * Whether postgres.js may pipeline: send a query on a connection whose previous query is still being
+   * answered, when every connection is busy; default `preparedStatements`. False behind a
+   * transaction-mode pooler: the store built on this pool (`createPostgresStore`) then runs at most one
+   * query or transaction per connection at a time (a `ConnectionGate`), the others wait in
+   * chatd, and connections are never closed for idleness or age (so one is always free for a permit).
+   *
+   * Why: PgBouncer (1.18 here; pgbouncer/pgbouncer#759) gives the server connection back to its pool at
+   * the ReadyForQuery that ends a client's transaction, even when that client has already sent its next
+   * query and the server is answering it. The answer arrives on a connection linked to no client and is
+   * dropped (its log: "got packet '1' from server when not linked"); the query waits forever while every
+   * backend is idle in ClientRead. postgres.js cannot be told not to pipeline: `max_pipeline: 1` still
+   * sends one query behind the one in flight, and `max_pipeline: 0` breaks `sql.begin()`
+   * (porsager/postgres#1210). `chatd scaletest run --through-pgbouncer` stalled this way at 200 chats
+   * with depth 100 and at 500 chats with depth 1; without the gate, test/db/pgbouncer.test.ts stalls
+   * a store on a pool of 4 in its first round of 40 queries.
+   */
+  readonly pipelining?: boolean;
+}
+
+/** Pools created with `pipelining: false`, and their size. */
+const unpipelinedPools = new WeakMap<Sql, number>();
+
+/**
+ * The number of queries the pool may run at once without pipelining (its size), or undefined when it
+ * may pipeline: see {@link ConnectOptions.pipelining}.
+ */
+export function unpipelinedPoolSize(sql: Sql): number | undefined {
+  return unpipelinedPools.get(sql);
 }
 
 /**
@@ -41,15 +67,19 @@ export interface ConnectOptions {
 export function createSql(url: string, options: ConnectOptions = {}): Sql {
   const resolved = resolvePostgresUrl(url);
   const target = poolConnectionTarget(resolved);
-  return postgres(target.url, {
+  const max = options.maxConnections ?? 10;
+  const pipelining = options.pipelining ?? options.preparedStatements ?? true;
+  const sql = postgres(target.url, {
     ssl: resolved.ssl,
     // postgres.js's `socket` option, missing from its TypeScript declarations (see multi-host-socket.ts).
     ...(target.socket ? ({ socket: target.socket } as object) : {}),
-    max: options.maxConnections ?? 10,
+    max,
     connect_timeout: options.connectTimeoutSeconds ?? 5,
-    idle_timeout: 60,
+    // Without pipelining a connection on its way out (idle, or at the end of its life) could leave a
+    // permit of the gate without a free connection, and postgres.js would pipeline after all.
+    idle_timeout: pipelining ? 60 : 0,
+    ...(pipelining ? {} : { max_lifetime: null }),
     prepare: options.preparedStatements ?? true,
-    ...(options.preparedStatements === false ? { max_pipeline: 1 } : {}),
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? 'chatd' },
     transform: { undefined: null, column: { from: postgres.toCamel } },
@@ -62,6 +92,8 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
       },
     },
   });
+  if (!pipelining) unpipelinedPools.set(sql, max);
+  return sql;
 }
 
 /**

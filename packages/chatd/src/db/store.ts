@@ -1,4 +1,5 @@
-import type { Db, Sql } from './connection.js';
+import { type ConnectOptions, type Db, type Sql, unpipelinedPoolSize } from './connection.js';
+import { ConnectionGate } from './connection-gate.js';
 import { type QueryName, queries } from './queries/index.js';
 
 type Queries = typeof queries;
@@ -25,9 +26,31 @@ export interface Store extends StoreQueries {
 /** The names of every query of a {@link Store}. */
 export const QUERY_NAMES: readonly QueryName[] = Object.freeze(Object.keys(queries) as QueryName[]);
 
-/** A {@link Store} on a postgres.js pool. */
+/**
+ * A {@link Store} on a postgres.js pool. On a pool that must not pipeline (created with `pipelining:
+ * false`, behind a transaction-mode pooler), each query and each transaction first takes one of as many
+ * permits as the pool has connections, so postgres.js always finds an idle connection and never sends a
+ * query behind another (see {@link ConnectOptions.pipelining}); queries inside a transaction use its
+ * connection and take none.
+ */
 export function createPostgresStore(sql: Sql): Store {
-  return bindStore(sql, (work) => sql.begin((tx) => work(bindStore(tx, savepointOf(tx)))) as never);
+  const transaction: TransactionRunner = (work) =>
+    sql.begin((tx) => work(bindStore(tx, savepointOf(tx)))) as never;
+  const store = bindStore(sql, transaction);
+  const size = unpipelinedPoolSize(sql);
+  return size === undefined ? store : gated(store, new ConnectionGate(size));
+}
+
+/** `store` with every call (a query, or a whole transaction) run through `gate`. */
+function gated(store: Store, gate: ConnectionGate): Store {
+  const calls: Record<string, unknown> = {
+    transaction: <T>(work: (tx: Store) => Promise<T>) => gate.run(() => store.transaction(work)),
+  };
+  for (const name of QUERY_NAMES) {
+    const query = store[name] as (...args: unknown[]) => Promise<unknown>;
+    calls[name] = (...args: unknown[]) => gate.run(() => query(...args));
+  }
+  return Object.freeze(calls) as unknown as Store;
 }
 
 type TransactionRunner = <T>(work: (tx: Store) => Promise<T>) => Promise<T>;

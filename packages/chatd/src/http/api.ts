@@ -1,6 +1,8 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, RouteOptions } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import type { CredentialReader } from '../auth/credential-cache.js';
 import { subscribeToRevocations } from '../auth/credential-revocations.js';
 import type { PasswordLogin } from '../auth/password-login.js';
 import type { PasswordHasher } from '../auth/passwords.js';
@@ -14,14 +16,16 @@ import type { Pubsub } from '../pubsub/pubsub.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import { type AccessHook, createAccessHooks } from './auth.js';
 import { OpenStreams } from './open-streams.js';
+import { type AccessLevel, describeRouteAccess } from './openapi.js';
 import { registerAuthRoutes } from './routes/auth.js';
 import { registerChatEditRoutes } from './routes/chat-edits.js';
 import { registerChatStreamRoute } from './routes/chat-stream.js';
 import { registerChatRoutes } from './routes/chats.js';
 import { registerConfigRoutes } from './routes/config.js';
 import { registerModelConfigRoutes } from './routes/model-configs.js';
+import { registerOpenApiDocumentRoute } from './routes/openapi-document.js';
 import { registerProviderRoutes } from './routes/providers.js';
-import type { RouteContext } from './routes/route-context.js';
+import type { ApiInstance, RouteContext } from './routes/route-context.js';
 import { registerTokenRoutes } from './routes/tokens.js';
 import { registerUsageRoutes } from './routes/usage.js';
 import { registerUserRoutes } from './routes/users.js';
@@ -47,6 +51,8 @@ export interface ApiDependencies {
   readonly login: PasswordLogin;
   /** Carries the database's `auth:revoked` notifications, which close the streams of ended credentials. */
   readonly pubsub: Pubsub;
+  /** Where requests' tokens and sessions are read (a started `CredentialCache`); default the store. */
+  readonly credentials?: CredentialReader;
 }
 
 /** Options of {@link registerApi}; durations in ms. */
@@ -79,15 +85,15 @@ export const DEFAULT_API_OPTIONS: ResolvedApiOptions = Object.freeze({
 
 /**
  * Registers every route of the HTTP API (v1, see docs/design.md) under {@link API_PREFIX} on an app made
- * by `createHttpServer` (which provides the error answers, the JSON-only body parsing and the body limit).
- * Registration completes with `app.ready()` or `app.listen()`.
+ * by `createHttpServer` (which provides the error answers, the JSON-only body parsing, the body limit, the
+ * zod validation and the OpenAPI collector). Registration completes with `app.ready()` or `app.listen()`.
  *
  * Every route declares its access hook (`requireUser` or `requireAdmin`); registering a route without
  * one fails, so no route is public by omission. Open event streams are ended when the app closes.
  */
 export function registerApi(app: FastifyInstance, deps: ApiDependencies, options: ApiOptions = {}): void {
   const resolved = resolveApiOptions(options);
-  const access = createAccessHooks(deps.store, deps.sessions);
+  const access = createAccessHooks(deps.store, deps.sessions, deps.credentials);
   const openStreams = new OpenStreams(
     { store: deps.store, logger: deps.logger },
     { maxPerUser: resolved.maxStreamsPerUser, sessionIdleTimeoutMs: deps.sessions.options.idleTimeoutMs },
@@ -103,10 +109,6 @@ export function registerApi(app: FastifyInstance, deps: ApiDependencies, options
         openStreams,
         limits: createUserRateLimits(api, resolved),
       };
-      api.decorateRequest('user', null);
-      api.addHook('onRoute', (route) =>
-        requireAccessHook(route, [access.allowAnyone, access.requireUser, access.requireAdmin]),
-      );
       let stopRevocations: (() => Promise<void>) | undefined;
       api.addHook('onReady', async () => {
         stopRevocations = await subscribeToRevocations(deps.pubsub, (revocation) =>
@@ -120,27 +122,48 @@ export function registerApi(app: FastifyInstance, deps: ApiDependencies, options
       api.addHook('onClose', async () => {
         await stopRevocations?.();
       });
-      registerAuthRoutes(api, context);
-      registerUserRoutes(api, context);
-      registerTokenRoutes(api, context);
-      registerUsageRoutes(api, context);
-      registerProviderRoutes(api, context);
-      registerModelConfigRoutes(api, context);
-      registerConfigRoutes(api, context);
-      registerChatRoutes(api, context);
-      registerChatEditRoutes(api, context);
-      registerChatStreamRoute(api, context);
+      registerApiRoutes(api, context);
     },
     { prefix: API_PREFIX },
   );
 }
 
-function requireAccessHook(route: RouteOptions, hooks: readonly AccessHook[]): void {
+/**
+ * Registers the routes of the API on `api`, the scope under {@link API_PREFIX}, with their schemas, and
+ * checks that each declares exactly one access hook of `context.access` (whose level its OpenAPI
+ * operation then states: see `describeRouteAccess`). Registration only closes over `context`; handlers
+ * use it when they run. That is what lets `buildOpenApiDocument` register them without a database.
+ */
+export function registerApiRoutes(api: FastifyInstance, context: RouteContext): void {
+  const { access } = context;
+  const levels = new Map<AccessHook, AccessLevel>([
+    [access.allowAnyone, 'anyone'],
+    [access.requireUser, 'user'],
+    [access.requireAdmin, 'admin'],
+  ]);
+  api.decorateRequest('user', null);
+  api.addHook('onRoute', (route) => describeRouteAccess(route, accessLevelOf(route, levels)));
+  const routes: ApiInstance = api.withTypeProvider<ZodTypeProvider>();
+  registerAuthRoutes(routes, context);
+  registerUserRoutes(routes, context);
+  registerTokenRoutes(routes, context);
+  registerUsageRoutes(routes, context);
+  registerProviderRoutes(routes, context);
+  registerModelConfigRoutes(routes, context);
+  registerConfigRoutes(routes, context);
+  registerChatRoutes(routes, context);
+  registerChatEditRoutes(routes, context);
+  registerChatStreamRoute(routes, context);
+  registerOpenApiDocumentRoute(routes, context);
+}
+
+function accessLevelOf(route: RouteOptions, levels: ReadonlyMap<AccessHook, AccessLevel>): AccessLevel {
   const declared = [route.onRequest ?? []].flat() as unknown[];
-  const count = declared.filter((hook) => hooks.includes(hook as AccessHook)).length;
-  if (count !== 1) {
+  const found = declared.flatMap((hook) => levels.get(hook as AccessHook) ?? []);
+  if (found.length !== 1) {
     throw new Error(`API route ${String(route.method)} ${route.url} must declare exactly one access hook`);
   }
+  return found[0]!;
 }
 
 function resolveApiOptions(options: ApiOptions): ResolvedApiOptions {

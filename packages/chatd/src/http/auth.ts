@@ -2,6 +2,7 @@ import { parse as parseCookies } from 'cookie';
 import type { FastifyRequest } from 'fastify';
 import { authenticateApiToken } from '../auth/api-tokens.js';
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
+import { type CredentialReader, storeCredentialReader } from '../auth/credential-cache.js';
 import { csrfTokenMatches, type SessionManager } from '../auth/sessions.js';
 import type { Store } from '../db/store.js';
 import { CsrfError, ForbiddenError, UnauthorizedError } from '../errors.js';
@@ -43,9 +44,13 @@ const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
  * must then carry `X-CSRF-Token` (403 `E_CSRF` otherwise). Missing, malformed, unknown, wrong, expired and
  * disabled credentials are all answered alike: 401 with `WWW-Authenticate: Bearer`.
  */
-export function createAccessHooks(store: Store, sessions: SessionManager): AccessHooks {
+export function createAccessHooks(
+  store: Store,
+  sessions: SessionManager,
+  credentials: CredentialReader = storeCredentialReader(store),
+): AccessHooks {
   const authenticate = async (request: FastifyRequest): Promise<AuthenticatedUser> => {
-    const user = await authenticateRequest(request, store, sessions);
+    const user = await authenticateRequest(request, store, sessions, credentials);
     if (!user)
       throw new UnauthorizedError(
         'a valid API token (Authorization: Bearer <token>) or a login session is required',
@@ -75,11 +80,12 @@ async function authenticateRequest(
   request: FastifyRequest,
   store: Store,
   sessions: SessionManager,
+  credentials: CredentialReader,
 ): Promise<AuthenticatedUser | undefined> {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const token = bearerToken(header);
-    return token === undefined ? undefined : authenticateApiToken(store, token);
+    return token === undefined ? undefined : authenticateApiToken(store, token, credentials);
   }
   const cookie = sessionCookieOf(request);
   return cookie === undefined ? undefined : sessions.authenticate(cookie);

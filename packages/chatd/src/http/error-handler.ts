@@ -5,12 +5,10 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { SqlState, sqlStateOf } from '../db/sqlstate.js';
 import { ChatdError, RateLimitedError } from '../errors.js';
+import type { ErrorBody } from './schemas/responses.js';
 import { describeIssues } from './validation.js';
 
-/** The JSON body of every error response: `{"error": {"code": "E_…", "message": "…"}}`. */
-export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
-}
+export type { ErrorBody } from './schemas/responses.js';
 
 /** How an error is answered. `internal` errors are logged with their details and answered generically. */
 export interface HttpErrorDescription {

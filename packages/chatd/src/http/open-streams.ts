@@ -68,6 +68,8 @@ export class OpenStreams {
 
   /** Closes the streams a revocation ends; `all` re-checks every credential against the database. */
   revoke(revocation: Revocation): void {
+    // A role or name change ends no credential: streams stay open.
+    if (revocation.kind === 'user_changed') return;
     if (revocation.kind === 'all') {
       void this.revalidate().catch((error: unknown) =>
         this.#logger.warn({ err: error }, 'could not re-check the credentials of open streams'),

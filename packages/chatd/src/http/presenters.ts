@@ -1,9 +1,10 @@
 /**
  * Rows as the API shows them: snake_case fields, ISO-8601 timestamps, and nothing internal (no API key or
- * its ciphertext, no token hash, no worker bookkeeping).
+ * its ciphertext, no token hash, no worker bookkeeping). Each presenter's type is its response schema's
+ * output (`schemas/*.ts`), so a presenter that drifts from the documented shape fails to compile.
  */
 import type { AuthenticatedUser } from '../auth/authenticated-user.js';
-import { type StreamedMessage, toStreamedMessage } from '../chat/chat-events.js';
+import { toStreamedMessage } from '../chat/chat-events.js';
 import type { ConfigStatus } from '../config/config-admin.js';
 import { effectiveMaxOutputTokens } from '../config/model-context-settings.js';
 import type {
@@ -13,26 +14,23 @@ import type {
   ChatProviderRow,
   ChatQueuedMessageRow,
   ChatRow,
-  ModelOptions,
-  ProviderKind,
-  UserRole,
   UserRow,
 } from '../db/rows.js';
+import type { ConfigStatusJson, ModelConfigJson, ProviderJson } from './schemas/chat-config.js';
+import type { ChatJson, MessageJson, QueuedMessageJson } from './schemas/chats.js';
+import type { TokenJson, UserAccountJson, UserJson } from './schemas/users.js';
 
-export interface UserJson {
-  id: string;
-  username: string;
-  role: UserRole;
-}
-
-/** A user as admins (and the user creation answer) see it. */
-export interface UserAccountJson extends UserJson {
-  created_at: string;
-  disabled: boolean;
-  disabled_at: string | null;
-  /** Whether the user can log in with a password (the hash itself is never shown). */
-  has_password: boolean;
-}
+export type {
+  ChatJson,
+  ConfigStatusJson,
+  MessageJson,
+  ModelConfigJson,
+  ProviderJson,
+  QueuedMessageJson,
+  TokenJson,
+  UserAccountJson,
+  UserJson,
+};
 
 export function presentUser(user: AuthenticatedUser): UserJson {
   return { id: user.id, username: user.username, role: user.role };
@@ -50,15 +48,6 @@ export function presentUserAccount(row: UserRow): UserAccountJson {
   };
 }
 
-/** A token as lists show it: never the token or its hash. */
-export interface TokenJson {
-  id: string;
-  name: string;
-  created_at: string;
-  last_used_at: string | null;
-  expires_at: string | null;
-}
-
 export function presentToken(row: ApiTokenSummaryRow): TokenJson {
   return {
     id: row.id,
@@ -67,18 +56,6 @@ export function presentToken(row: ApiTokenSummaryRow): TokenJson {
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     expires_at: row.expiresAt?.toISOString() ?? null,
   };
-}
-
-export interface ProviderJson {
-  id: string;
-  provider: ProviderKind;
-  display_name: string;
-  base_url: string | null;
-  enabled: boolean;
-  /** The API key is write-only: only whether one is set is shown. */
-  has_api_key: boolean;
-  created_at: string;
-  updated_at: string;
 }
 
 export function presentProvider(row: ChatProviderRow): ProviderJson {
@@ -92,22 +69,6 @@ export function presentProvider(row: ChatProviderRow): ProviderJson {
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
-}
-
-export interface ModelConfigJson {
-  id: string;
-  provider_id: string;
-  model: string;
-  display_name: string;
-  enabled: boolean;
-  is_default: boolean;
-  context_limit: number;
-  /** The answer reserve in force (the default when none was set). */
-  max_output_tokens: number;
-  compression_threshold: number;
-  options: ModelOptions;
-  created_at: string;
-  updated_at: string;
 }
 
 export function presentModelConfig(row: ChatModelConfigRow): ModelConfigJson {
@@ -127,19 +88,6 @@ export function presentModelConfig(row: ChatModelConfigRow): ModelConfigJson {
   };
 }
 
-export interface ChatJson {
-  id: string;
-  title: string;
-  status: ChatRow['status'];
-  model_config_id: string | null;
-  last_error: string | null;
-  archived: boolean;
-  created_at: string;
-  updated_at: string;
-  /** Tokens the chat's turns spent (messages removed by an edit still count). */
-  usage: { input_tokens: number; output_tokens: number };
-}
-
 export function presentChat(row: ChatRow): ChatJson {
   return {
     id: row.id,
@@ -155,29 +103,12 @@ export function presentChat(row: ChatRow): ChatJson {
 }
 
 /** A message: the same shape as the stream's `message` events. */
-export function presentMessage(row: ChatMessageRow): StreamedMessage {
+export function presentMessage(row: ChatMessageRow): MessageJson {
   return toStreamedMessage(row);
-}
-
-export interface QueuedMessageJson {
-  id: number;
-  content: string;
-  created_at: string;
 }
 
 export function presentQueuedMessage(row: ChatQueuedMessageRow): QueuedMessageJson {
   return { id: row.id, content: row.content, created_at: row.createdAt.toISOString() };
-}
-
-export interface ConfigStatusJson {
-  version: number;
-  replicas: {
-    id: string;
-    hostname: string;
-    applied_version: number;
-    heartbeat_at: string;
-    started_at: string;
-  }[];
 }
 
 export function presentConfigStatus(status: ConfigStatus): ConfigStatusJson {

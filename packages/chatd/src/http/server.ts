@@ -5,9 +5,15 @@ import Fastify, {
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { CHATD_VERSION } from '../version.js';
 import { handleClientError, handleHttpError, handleUnknownRoute } from './error-handler.js';
+import { registerOpenApi } from './openapi.js';
 import { DEFAULT_MAX_DISCARDED_BODY_BYTES, discardRequestBody } from './request-drain.js';
+import { healthSchema } from './schemas/health.js';
+import { jsonResponse } from './schemas/responses.js';
+import { createSerializerCompiler, zodValidatorCompiler } from './zod-compilers.js';
 
 /** The default largest request body: 1 MiB. */
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -52,6 +58,12 @@ export interface HttpServerOptions {
    * so a client cannot choose its own address for the login throttle).
    */
   readonly trustProxy?: string | number | false;
+  /**
+   * Parse every response body with its route's response schema, and answer 500 (logged) when one does
+   * not match; default false (production serializes with plain `JSON.stringify`). The test harnesses turn
+   * it on, so the suite checks the documented schemas against real responses.
+   */
+  readonly validateResponses?: boolean;
 }
 
 /** {@link HttpServerOptions} with defaults applied and checked; frozen. */
@@ -70,6 +82,7 @@ export function resolveHttpServerOptions(options: HttpServerOptions): ResolvedHt
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_HTTP_TIMEOUTS.keepAliveTimeoutMs,
     maxDiscardedBodyBytes: options.maxDiscardedBodyBytes ?? DEFAULT_MAX_DISCARDED_BODY_BYTES,
     trustProxy: options.trustProxy ?? false,
+    validateResponses: options.validateResponses ?? false,
   });
   for (const name of [
     'bodyLimit',
@@ -130,7 +143,25 @@ export function createHttpServer(options: HttpServerOptions): FastifyInstance {
     answerError(error, request, reply, resolved.maxDiscardedBodyBytes);
   });
   app.setNotFoundHandler(handleUnknownRoute);
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.setValidatorCompiler(zodValidatorCompiler);
+  app.setSerializerCompiler(createSerializerCompiler(resolved.validateResponses));
+  // Before every route: the document is made of the routes registered after it.
+  registerOpenApi(app as unknown as FastifyInstance, { version: CHATD_VERSION });
+  app.register(async (root) => {
+    root.withTypeProvider<ZodTypeProvider>().get(
+      '/healthz',
+      {
+        schema: {
+          operationId: 'getHealth',
+          summary: 'Liveness: the process answers',
+          tags: ['meta'],
+          security: [],
+          response: { 200: jsonResponse('The process is alive', healthSchema) },
+        },
+      },
+      async () => ({ status: 'ok' as const }),
+    );
+  });
   return app as unknown as FastifyInstance;
 }
 

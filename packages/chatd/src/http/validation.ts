@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { JsonValue } from '../db/rows.js';
 import { InvalidInputError } from '../errors.js';
 
 /** Which part of a request a value came from; names the field in error messages. */
@@ -21,12 +22,18 @@ export function text(): z.ZodString {
 /** A name shown to people (the schema allows 1-200 characters). */
 export const displayName = text().trim().min(1, 'must not be blank').max(200);
 
-/** A JSON object (jsonb `options`). */
-export const jsonObject = z.record(z.string(), z.json());
+/**
+ * A JSON object (jsonb `options`). Its values are not checked again: a request body comes from
+ * `JSON.parse`, so each is a JSON value already (and the document says "any value" rather than a
+ * recursive type that generated client types cannot spell).
+ */
+export const jsonObject = z.record(z.string(), z.custom<JsonValue>());
 
 /**
  * Parses one part of a request with a zod schema. Objects are expected to be strict (`z.strictObject`),
- * so unknown fields are refused rather than silently ignored.
+ * so unknown fields are refused rather than silently ignored. Routes validate through their `schema`
+ * option (`zod-compilers.ts`); this is for what a schema there cannot say: that a route takes no body
+ * (`noBody`), where Fastify hands a missing body over as `null`.
  * @throws {InvalidInputError} whose message names each offending field.
  */
 export function parseRequestPart<S extends z.ZodType>(
@@ -36,7 +43,12 @@ export function parseRequestPart<S extends z.ZodType>(
 ): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new InvalidInputError(describeIssues(result.error.issues, part), { cause: result.error });
+  throw invalidInput(result.error, part);
+}
+
+/** The error answered (400 `E_INVALID_INPUT`) for a part of a request that its schema refuses. */
+export function invalidInput(error: z.ZodError, part: RequestPart): InvalidInputError {
+  return new InvalidInputError(describeIssues(error.issues, part), { cause: error });
 }
 
 /**
@@ -76,17 +88,22 @@ function fieldName(path: readonly PropertyKey[], part: RequestPart | undefined):
 /** Routes that take no body accept none, or an empty object. */
 export const noBody = z.strictObject({}).optional();
 
-/** A message id in a query string (a non-negative integer), as a number. */
+/**
+ * A message id in a query string, a path or a header (a non-negative integer), as a number. Documented as
+ * the integer it stands for (`meta`), so that clients pass a number; a URL carries it as digits.
+ */
 export const messageIdParam = z
   .string()
   .regex(/^\d{1,15}$/, 'must be a message id (a non-negative integer)')
-  .transform(Number);
+  .transform(Number)
+  .meta({ type: 'integer', minimum: 0, description: 'A message id' });
 
-/** A page size in a query string: an integer from 1 to `max`. */
+/** A page size in a query string: an integer from 1 to `max` (documented as one, see `messageIdParam`). */
 export function pageLimitParam(max: number) {
   return z
     .string()
     .regex(/^\d{1,4}$/, `must be an integer from 1 to ${max}`)
     .transform(Number)
-    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`);
+    .refine((limit) => limit >= 1 && limit <= max, `must be an integer from 1 to ${max}`)
+    .meta({ type: 'integer', minimum: 1, maximum: max, description: 'The page size' });
 }

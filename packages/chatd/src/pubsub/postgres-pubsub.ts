@@ -61,7 +61,7 @@ import {
   resolvePostgresPubsubOptions,
 } from './postgres-pubsub-options.js';
 import type { NotificationHandler, Pubsub, Unsubscribe } from './pubsub.js';
-import { reconnectsCounter } from './pubsub-metrics.js';
+import { notificationsSentCounter, reconnectsCounter } from './pubsub-metrics.js';
 import { type Deferred, Doorbell, deferred, firstOf, sleep } from './signals.js';
 import { type Subscription, SubscriptionRegistry } from './subscriptions.js';
 
@@ -88,6 +88,7 @@ export class PostgresPubsub implements Pubsub {
   readonly #resets: ListenerSet<[]>;
   readonly #connectionChanges: ListenerSet<[boolean]>;
   readonly #reconnects: Counter;
+  readonly #notificationsSent: Counter<'channel'>;
   readonly #publisher: postgres.Sql;
   readonly #doorbell = new Doorbell();
   readonly #closing = new AbortController();
@@ -110,6 +111,7 @@ export class PostgresPubsub implements Pubsub {
     this.#resets = new ListenerSet(report, 'reset-listener');
     this.#connectionChanges = new ListenerSet(report, 'connection-listener');
     this.#reconnects = reconnectsCounter(options.registry);
+    this.#notificationsSent = notificationsSentCounter(options.registry);
     // The publisher follows target_session_attrs as the pools do (see multi-host-socket.ts).
     const target = poolConnectionTarget(this.#url);
     this.#publisher = postgres(target.url, {
@@ -164,6 +166,7 @@ export class PostgresPubsub implements Pubsub {
     assertValidChannel(channel);
     assertValidPayload(channel, payload);
     await this.#publisher`SELECT pg_notify(${channel}, ${payload})`;
+    this.#notificationsSent.inc({ channel });
   }
 
   /** {@inheritDoc Pubsub.subscribe} */

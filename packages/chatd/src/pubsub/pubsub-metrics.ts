@@ -16,3 +16,21 @@ export function reconnectsCounter(registry: Registry | undefined): Counter {
     registers: registry ? [registry] : [],
   });
 }
+
+/** The name of the counter of notifications sent. */
+export const NOTIFICATIONS_SENT_METRIC = 'chatd_pubsub_notifications_sent_total';
+
+/**
+ * The counter of notifications this replica sent (each a `pg_notify`), by channel: what every replica's
+ * listener receives and what fills the database's notification queue.
+ */
+export function notificationsSentCounter(registry: Registry | undefined): Counter<'channel'> {
+  const existing = registry?.getSingleMetric(NOTIFICATIONS_SENT_METRIC);
+  if (existing) return existing as Counter<'channel'>;
+  return new Counter({
+    name: NOTIFICATIONS_SENT_METRIC,
+    help: 'Notifications sent (pg_notify), by channel',
+    labelNames: ['channel'],
+    registers: registry ? [registry] : [],
+  });
+}

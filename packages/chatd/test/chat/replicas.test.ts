@@ -185,7 +185,9 @@ describe('two replicas on one database', () => {
 
 describe('failover', () => {
   it('finishes a chat on another replica when its replica stops mid-turn', async () => {
-    const slow = await startLlmMockServer({ latencyMs: 1_500, responseTokens: 4 });
+    // Slow enough that C is surely gone before its provider answers, even on a loaded machine (with
+    // 1.5 s C once finished the turn itself during a full suite run at load average 10 on 2 cores).
+    const slow = await startLlmMockServer({ latencyMs: 4_000, responseTokens: 4 });
     // No grace: C gives its running turn back at once when it stops (a drain that ran out of time).
     const c = await startTestServer(db.database.url, { worker: { shutdownGraceMs: 0 } });
     const d = await startTestServer(db.database.url);
@@ -214,7 +216,7 @@ describe('failover', () => {
         async () => (await grace.getChat(chat.id)).chat.status === 'running',
         'C runs the turn',
       );
-      // C goes away mid-turn (at once: starting a replica first can outlast the provider's 1.5 s on a
+      // C goes away mid-turn (at once: starting a replica first can outlast the provider's latency on a
       // loaded machine, and C would finish the turn itself), then a replacement replica comes up.
       await c.close();
       const e = await startTestServer(db.database.url);

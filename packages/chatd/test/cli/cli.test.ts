@@ -22,6 +22,7 @@ describe('chatd command line', () => {
       'create --with-password',
       'create --name',
       'create --expires-in',
+      'openapi --output',
     ]);
     for (const command of allCommands(program)) {
       const help = command.helpInformation().replace(/\s+/g, ' ');

@@ -64,10 +64,10 @@ describe('ChatConfigCache', () => {
     expect(stats.calls('getChatModelConfigById')).toBe(1);
   });
 
-  it('expires entries after their TTL: 10 s for config, 60 s for user prompts', async () => {
+  it('expires entries after their TTL: 10 minutes for every cache by default', async () => {
     const { cache, stats, clock } = meteredCache();
     await readEverything(cache);
-    clock.time += 9_999;
+    clock.time += 599_999;
     await readEverything(cache);
     expect(stats.totalCalls()).toBe(5);
     clock.time += 1;
@@ -75,13 +75,50 @@ describe('ChatConfigCache', () => {
     expect(stats.calls('getEnabledChatProviders')).toBe(2);
     expect(stats.calls('getChatModelConfigById')).toBe(2);
     expect(stats.calls('getSystemPrompt')).toBe(2);
-    expect(stats.calls('getUserChatPrompt')).toBe(1);
-    clock.time += 49_999;
-    await readEverything(cache);
-    expect(stats.calls('getUserChatPrompt')).toBe(1);
-    clock.time += 1;
-    await readEverything(cache);
     expect(stats.calls('getUserChatPrompt')).toBe(2);
+  });
+
+  it('keeps its own TTL per cache when given', async () => {
+    const { cache, stats, clock } = meteredCache({ systemPromptTtlMs: 10_000 });
+    await readEverything(cache);
+    clock.time += 10_000;
+    await readEverything(cache);
+    expect(stats.calls('getSystemPrompt')).toBe(2);
+    expect(stats.calls('getEnabledChatProviders')).toBe(1);
+  });
+
+  it('flushes once when a version the database had at the last check was never notified', async () => {
+    // No listener is wired here: a write reaches this cache only through checkVersion.
+    const { cache, stats } = meteredCache();
+    await db.store.upsertUserChatPrompt(fixture.user.id, 'Before the check.');
+    cache.noteVersion(await db.store.getConfigVersion());
+    expect(await cache.getUserPrompt(fixture.user.id)).toBe('Before the check.');
+
+    await db.store.upsertUserChatPrompt(fixture.user.id, 'Never notified.');
+    const missed = await db.store.getConfigVersion();
+    // The first check sees the new version but waits: its notification may be on its way.
+    expect(cache.checkVersion(missed)).toBe(false);
+    expect(await cache.getUserPrompt(fixture.user.id)).toBe('Before the check.');
+    // A heartbeat later it is still not applied: missed. Flushed, and counted as applied.
+    expect(cache.checkVersion(missed)).toBe(true);
+    expect(cache.invalidationCount('user_prompt', 'check')).toBe(1);
+    expect(cache.appliedVersion).toBe(missed);
+    expect(await cache.getUserPrompt(fixture.user.id)).toBe('Never notified.');
+    // Once applied, later checks at the same version change nothing.
+    const loads = stats.calls('getUserChatPrompt');
+    expect(cache.checkVersion(missed)).toBe(false);
+    expect(await cache.getUserPrompt(fixture.user.id)).toBe('Never notified.');
+    expect(stats.calls('getUserChatPrompt')).toBe(loads);
+  });
+
+  it('does not flush when the notification arrived between two checks', async () => {
+    const { cache } = meteredCache();
+    cache.noteVersion(10);
+    expect(cache.checkVersion(12)).toBe(false);
+    // The notification of version 12 arrives before the next heartbeat.
+    cache.noteVersion(12);
+    expect(cache.checkVersion(12)).toBe(false);
+    expect(cache.invalidationCount('providers', 'check')).toBe(0);
   });
 
   it('coalesces 1,000 concurrent reads of a cold key into one query', async () => {

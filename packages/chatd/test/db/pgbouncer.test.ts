@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import type { ChatdServer } from '../../src/cli/chatd-server.js';
 import { createSql } from '../../src/db/connection.js';
 import { migrate } from '../../src/db/migrate.js';
 import { sqlStateOf } from '../../src/db/sqlstate.js';
+import { createPostgresStore } from '../../src/db/store.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
 import { ChatdClient } from '../../src/scaletest/chatd-client.js';
 import { measureConfigPropagation } from '../../src/scaletest/config-propagation.js';
@@ -92,6 +94,30 @@ describePgbouncer('PgBouncer in transaction mode', () => {
         await client.end({ timeout: 1 });
         await holder.end({ timeout: 1 });
       }
+    }
+  });
+
+  it('answers every query of a store whose pool has prepared statements off, with more queries than connections', async () => {
+    // 4 connections, 40 queries at a time: half without parameters (sent in one go), half with (described
+    // first, then bound). Pipelined one behind another, a query lost its answer within a second
+    // (PgBouncer gave the server connection to another client at the end of the first one's transaction;
+    // see ConnectOptions.pipelining) and waited forever: each round here must end within 5 s.
+    const sql = createSql(pooledUrl, { maxConnections: 4, preparedStatements: false });
+    const store = createPostgresStore(sql);
+    try {
+      for (let round = 0; round < 150; round++) {
+        const pairs = Array.from({ length: 20 }, (_, i) =>
+          Promise.all([store.getConfigVersion(), store.getChatById(randomUUID())]).then(() => i),
+        );
+        let timer: NodeJS.Timeout | undefined;
+        const stalled = new Promise<'stalled'>((resolve) => {
+          timer = setTimeout(() => resolve('stalled'), 5_000);
+        });
+        const answered = await Promise.race([Promise.all(pairs), stalled]).finally(() => clearTimeout(timer));
+        expect(answered === 'stalled' ? `round ${round} stalled` : answered).toEqual([...Array(20).keys()]);
+      }
+    } finally {
+      await sql.end({ timeout: 1 });
     }
   });
 
@@ -217,7 +243,7 @@ describePgbouncer('PgBouncer in transaction mode', () => {
     });
   });
 
-  it('negative control: without the listen URL, B misses A’s config write until the TTL', async () => {
+  it('negative control: without the listen URL, B hears nothing; only the heartbeat version check catches the write', async () => {
     const viaPoolerOnly = {
       configCache: LONG_TTLS,
       notificationCheckTimeoutMs: 1_000,
@@ -225,14 +251,26 @@ describePgbouncer('PgBouncer in transaction mode', () => {
       maxDatabaseConnections: 5,
     };
     const a = await startTestServer(pooledUrl, viaPoolerOnly);
-    const b = await startTestServer(pooledUrl, viaPoolerOnly);
+    // B's heartbeat (and so its version check) every 2 s: a notification would take milliseconds.
+    const b = await startTestServer(pooledUrl, { ...viaPoolerOnly, replicaHeartbeatMs: 2_000 });
     try {
       const userId = (await a.store.insertUser({ username: 'pooled-stale', role: 'member' })).id;
       await a.store.upsertUserChatPrompt(userId, 'first');
       expect(await b.configCache.getUserPrompt(userId)).toBe('first');
+      const writtenAt = Date.now();
       await a.store.upsertUserChatPrompt(userId, 'second');
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // Through the pooler the notification never comes: still the old prompt (a 10-minute TTL).
       expect(await b.configCache.getUserPrompt(userId)).toBe('first');
+      expect(b.configCache.invalidationCount('user_prompt', 'notify')).toBe(0);
+      // Two heartbeats later the version check has seen a version nobody notified, and flushed.
+      await eventually(
+        async () => (await b.configCache.getUserPrompt(userId)) === 'second',
+        'the version check catches the missed write',
+        10_000,
+      );
+      expect(Date.now() - writtenAt).toBeLessThan(3 * 2_000 + 1_000);
+      expect(b.configCache.invalidationCount('user_prompt', 'check')).toBeGreaterThanOrEqual(1);
       // And each replica said so at start (a warning naming --postgres-listen-url).
       expect(await a.notificationDelivery).toBe('not-delivered');
       expect(await b.notificationDelivery).toBe('not-delivered');

@@ -960,11 +960,12 @@ describe('replicas', () => {
     const id = '11111111-1111-4111-8111-111111111111';
     const replica = await store.upsertReplica({ id, hostname: 'host-a' });
     expect(replica.appliedConfigVersion).toBe(0);
-    expect(await store.heartbeatReplica(id, 42, 60_000)).toBe(true);
+    const version = await store.getConfigVersion();
+    expect(await store.heartbeatReplica(id, 42, 60_000)).toEqual({ found: true, configVersion: version });
     const [listed] = (await store.listReplicas()).filter((r) => r.id === id);
     expect(listed).toMatchObject({ hostname: 'host-a', appliedConfigVersion: 42 });
     await store.deleteReplica(id);
-    expect(await store.heartbeatReplica(id, 43, 60_000)).toBe(false);
+    expect((await store.heartbeatReplica(id, 43, 60_000)).found).toBe(false);
   });
 });
 

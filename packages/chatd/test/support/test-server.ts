@@ -29,6 +29,8 @@ export async function startTestServer(
     // Tests drive many chats as one user: per-user limits are tested on their own (test/http/limits.test.ts).
     api: { newChatsPerMinute: 0, messagesPerMinute: 0, maxStreamsPerUser: 10_000 },
     ...overrides,
+    // Every response is checked against its documented schema (a mismatch is a logged 500).
+    http: { validateResponses: true, ...overrides.http },
     worker: {
       heartbeatIntervalMs: 200,
       staleAfterMs: 2_000,

@@ -1,6 +1,6 @@
 import { getConfigStatus } from '../api/admin';
 import { ErrorNotice } from '../ui/ErrorNotice';
-import { formatDateTime } from '../ui/format';
+import { formatAge, formatDateTime } from '../ui/format';
 import { PageTitle } from '../ui/PageTitle';
 import { useAsync } from '../ui/use-async';
 import { usePollingWhileVisible } from '../ui/use-polling';
@@ -53,7 +53,14 @@ export function DeploymentPage() {
                         ? 'in sync'
                         : `behind by ${data.version - replica.applied_version}`}
                     </td>
-                    <td>{formatDateTime(replica.heartbeat_at, { seconds: true })}</td>
+                    <td>
+                      <time
+                        dateTime={replica.heartbeat_at}
+                        title={formatDateTime(replica.heartbeat_at, { seconds: true })}
+                      >
+                        {formatAge(replica.heartbeat_at)}
+                      </time>
+                    </td>
                     <td>{formatDateTime(replica.started_at)}</td>
                   </tr>
                 ))}

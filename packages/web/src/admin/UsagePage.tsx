@@ -1,10 +1,15 @@
 import { useCallback, useState } from 'react';
 import { getUsage } from '../api/admin';
-import type { UsageGrouping } from '../api/types';
+import type { UsageGrouping, UsageRow } from '../api/types';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { formatCount } from '../ui/format';
 import { PageTitle } from '../ui/PageTitle';
 import { useAsync } from '../ui/use-async';
+
+/** The total of one column (counts may arrive as strings: PostgreSQL bigints). */
+function sum(rows: readonly UsageRow[], column: 'input_tokens' | 'output_tokens' | 'turns'): number {
+  return rows.reduce((total, row) => total + Number(row[column]), 0);
+}
 
 /** Token usage per user or per model over a range of UTC days (by default the last 30). */
 export function UsagePage() {
@@ -67,6 +72,16 @@ export function UsagePage() {
               </tr>
             ))}
           </tbody>
+          {rows.length > 1 && (
+            <tfoot>
+              <tr>
+                <th scope="row">Total</th>
+                <td className="numeric">{formatCount(sum(rows, 'input_tokens'))}</td>
+                <td className="numeric">{formatCount(sum(rows, 'output_tokens'))}</td>
+                <td className="numeric">{formatCount(sum(rows, 'turns'))}</td>
+              </tr>
+            </tfoot>
+          )}
         </table>
       </div>
       {report.data && rows.length === 0 && <p className="muted">No usage in this range.</p>}

@@ -22,12 +22,26 @@ export function noticeUnauthorized(error: unknown): unknown {
 }
 
 /**
+ * Reads an empty body that openapi-fetch leaves unread (a 202 with `content-length: 0`): Chromium reports
+ * an unread body as a request aborted (`net::ERR_ABORTED`), which looks like a failure in the browser.
+ */
+async function drainEmptyBody(result: unknown): Promise<void> {
+  const response = (result as { response?: Response }).response;
+  if (response && !response.bodyUsed && response.headers.get('content-length') === '0')
+    await response.arrayBuffer().catch(() => undefined);
+}
+
+/**
  * Awaits a `chatd.api` request: its data as the app's type `T` (see `types.ts`), or a thrown
  * {@link ChatdApiError}. A 401 also tells the {@link onUnauthorized} listeners.
  */
 export async function request<T = void>(pending: Promise<unknown>): Promise<T> {
   try {
-    return (await chatd.call(pending as Parameters<typeof chatd.call>[0])) as T;
+    const settled = pending.then(async (result) => {
+      await drainEmptyBody(result);
+      return result;
+    });
+    return (await chatd.call(settled as Parameters<typeof chatd.call>[0])) as T;
   } catch (error) {
     throw noticeUnauthorized(error);
   }

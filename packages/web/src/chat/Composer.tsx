@@ -14,12 +14,15 @@ export function Composer({
   busy,
   label = 'Message',
   sendLabel = 'Send',
+  autoFocus = false,
   children,
 }: {
   onSend: (content: string) => Promise<boolean>;
   busy: boolean;
   label?: string;
   sendLabel?: string;
+  /** Focus the box when it appears (the page is about writing a message). */
+  autoFocus?: boolean;
   /** More controls beside the send button (a stop button, a model picker). */
   children?: ReactNode;
 }) {
@@ -39,6 +42,8 @@ export function Composer({
         <textarea
           value={content}
           rows={3}
+          // biome-ignore lint/a11y/noAutofocus: opt-in, on pages whose purpose is writing a message
+          autoFocus={autoFocus}
           placeholder="Write a message (Enter sends, Shift+Enter for a new line)"
           onChange={(event) => setContent(event.target.value)}
           onKeyDown={(event) => {

@@ -116,7 +116,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
       <div className="conversation-footer">
         <ChatStatusIndicator status={chat.status} streamState={streamState} />
         <ErrorNotice error={send.error} />
-        <Composer onSend={send.run} busy={send.busy}>
+        <Composer autoFocus onSend={send.run} busy={send.busy}>
           {turnActive && (
             <button
               type="button"

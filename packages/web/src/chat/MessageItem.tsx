@@ -56,6 +56,8 @@ export function MessageItem({
             <textarea
               value={draft}
               rows={4}
+              // biome-ignore lint/a11y/noAutofocus: opened by the Edit button, to change the text
+              autoFocus
               onChange={(event) => setDraft(event.target.value)}
               onKeyDown={(event) => {
                 if (isSendKey(event)) {

@@ -51,7 +51,7 @@ export function NewChatPage() {
       ) : (
         <>
           <ErrorNotice error={start.error} />
-          <Composer onSend={start.run} busy={start.busy || models.loading} sendLabel="Start chat">
+          <Composer autoFocus onSend={start.run} busy={start.busy || models.loading} sendLabel="Start chat">
             {models.data && <ModelPicker models={models.data} value={modelId} onChange={setModelId} />}
           </Composer>
         </>

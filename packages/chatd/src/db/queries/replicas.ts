@@ -12,18 +12,29 @@ export async function upsertReplica(db: Db, input: { id: string; hostname: strin
   return row!;
 }
 
+/** What a heartbeat answers. */
+export interface ReplicaHeartbeat {
+  /** False when this replica's own row is gone (it re-registers). */
+  readonly found: boolean;
+  /**
+   * The database's config version now (as `getConfigVersion`): the replica's check that it has not
+   * missed a config-change notification, at no extra statement.
+   */
+  readonly configVersion: number;
+}
+
 /**
  * Heartbeat: records that the replica is alive and the highest config version it has applied, and in the
  * same statement removes the rows of replicas silent for `expiryMs` (killed without a clean stop: they
- * never remove their own row). False when this replica's own row is gone.
+ * never remove their own row) and reads the database's config version.
  */
 export async function heartbeatReplica(
   db: Db,
   id: string,
   appliedConfigVersion: number,
   expiryMs: number,
-): Promise<boolean> {
-  const [row] = await db<[{ found: boolean }]>`
+): Promise<ReplicaHeartbeat> {
+  const [row] = await db<[ReplicaHeartbeat]>`
     WITH expired AS (
       DELETE FROM replicas
       WHERE id <> ${id} AND heartbeat_at < now() - make_interval(secs => ${expiryMs / 1000})
@@ -32,8 +43,9 @@ export async function heartbeatReplica(
       WHERE id = ${id}
       RETURNING id
     )
-    SELECT EXISTS (SELECT 1 FROM beat) AS found`;
-  return row!.found;
+    SELECT EXISTS (SELECT 1 FROM beat) AS found,
+      (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM chat_config_version_seq) AS config_version`;
+  return { found: row!.found, configVersion: Number(row!.configVersion) };
 }
 
 /** Every known replica, oldest first. */

@@ -1,9 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { userOf } from '../auth.js';
 import { presentChat, presentMessage } from '../presenters.js';
+import { chatSchema, editedMessageSchema } from '../schemas/chats.js';
+import { emptyResponse, errorResponse, jsonResponse } from '../schemas/responses.js';
 import { idParams, messageIdParam, noBody, parseRequestPart, text, uuid } from '../validation.js';
-import type { RouteContext } from './route-context.js';
+import { noSuchChatResponse, rateLimitedResponse } from './chats.js';
+import type { ApiInstance, RouteContext } from './route-context.js';
 
 const renameBody = z.strictObject({ title: text().max(1000) });
 const editBody = z.strictObject({ content: text() });
@@ -15,36 +17,83 @@ const messageParams = z.strictObject({ id: uuid, message_id: messageIdParam });
  * runs again), `POST /chats/{id}/regenerate` runs the last answer again. Both reruns interrupt a running
  * turn first, and count against the messages limit: each starts a paid turn.
  */
-export function registerChatEditRoutes(app: FastifyInstance, { deps, access, limits }: RouteContext): void {
+export function registerChatEditRoutes(app: ApiInstance, { deps, access, limits }: RouteContext): void {
   const { chatService } = deps;
   const user = { onRequest: access.requireUser };
+  const tags = ['chats'];
 
-  app.patch('/chats/:id', user, async (request) => {
-    const { id } = parseRequestPart(idParams, request.params, 'path');
-    const body = parseRequestPart(renameBody, request.body, 'body');
-    return presentChat(await chatService.rename(userOf(request), id, body.title));
-  });
+  app.patch(
+    '/chats/:id',
+    {
+      ...user,
+      schema: {
+        operationId: 'renameChat',
+        summary: 'Rename a chat',
+        tags,
+        params: idParams,
+        body: renameBody,
+        response: { 200: jsonResponse('The chat', chatSchema), 404: noSuchChatResponse },
+      },
+    },
+    async (request) =>
+      presentChat(await chatService.rename(userOf(request), request.params.id, request.body.title)),
+  );
 
   app.patch(
     '/chats/:id/messages/:message_id',
-    { ...user, preHandler: limits.messages },
+    {
+      ...user,
+      preHandler: limits.messages,
+      schema: {
+        operationId: 'editMessage',
+        summary: 'Edit a user message and run the turn again',
+        description:
+          'The messages after it are removed (streams get a `truncate` event); a running turn is interrupted first.',
+        tags,
+        params: messageParams,
+        body: editBody,
+        response: {
+          202: jsonResponse('The edited message', editedMessageSchema),
+          404: errorResponse('No such chat or message (`E_NOT_FOUND`)'),
+          429: rateLimitedResponse,
+        },
+      },
+    },
     async (request, reply) => {
-      const params = parseRequestPart(messageParams, request.params, 'path');
-      const body = parseRequestPart(editBody, request.body, 'body');
+      const { params } = request;
       const message = await chatService.editMessage(
         userOf(request),
         params.id,
         params.message_id,
-        body.content,
+        request.body.content,
       );
       return reply.code(202).send({ message: presentMessage(message) });
     },
   );
 
-  app.post('/chats/:id/regenerate', { ...user, preHandler: limits.messages }, async (request, reply) => {
-    const { id } = parseRequestPart(idParams, request.params, 'path');
-    parseRequestPart(noBody, request.body, 'body');
-    await chatService.regenerate(userOf(request), id);
-    return reply.code(202).send();
-  });
+  app.post(
+    '/chats/:id/regenerate',
+    {
+      ...user,
+      preHandler: limits.messages,
+      schema: {
+        operationId: 'regenerateChat',
+        summary: 'Run the last answer again',
+        description: 'A running turn is interrupted first. Takes no body (or `{}`).',
+        tags,
+        params: idParams,
+        response: {
+          202: emptyResponse('Accepted'),
+          404: noSuchChatResponse,
+          409: errorResponse('There is no answer to regenerate (`E_CONFLICT`)'),
+          429: rateLimitedResponse,
+        },
+      },
+    },
+    async (request, reply) => {
+      parseRequestPart(noBody, request.body, 'body');
+      await chatService.regenerate(userOf(request), request.params.id);
+      return reply.code(202).send();
+    },
+  );
 }

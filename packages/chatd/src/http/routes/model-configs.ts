@@ -1,9 +1,10 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { userOf } from '../auth.js';
 import { presentModelConfig } from '../presenters.js';
-import { displayName, idParams, jsonObject, parseRequestPart, uuid } from '../validation.js';
-import type { RouteContext } from './route-context.js';
+import { modelConfigListSchema, modelConfigSchema } from '../schemas/chat-config.js';
+import { emptyResponse, errorResponse, jsonResponse } from '../schemas/responses.js';
+import { displayName, idParams, jsonObject, uuid } from '../validation.js';
+import type { ApiInstance, RouteContext } from './route-context.js';
 
 const model = displayName;
 /** A PostgreSQL integer > 0. */
@@ -40,48 +41,109 @@ const updateModelConfigBody = z.strictObject({
  * Model configurations under `/chat/model-configs`: any user lists them (members see the enabled ones);
  * admins create, change and (softly) delete them.
  */
-export function registerModelConfigRoutes(app: FastifyInstance, { access, configAdmin }: RouteContext): void {
+export function registerModelConfigRoutes(app: ApiInstance, { access, configAdmin }: RouteContext): void {
   const admin = { onRequest: access.requireAdmin };
+  const tags = ['model-configs'];
+  const noSuchConfig = errorResponse('No such model config (`E_NOT_FOUND`)');
 
-  app.get('/chat/model-configs', { onRequest: access.requireUser }, async (request) => ({
-    model_configs: (await configAdmin.listModelConfigs(userOf(request))).map(presentModelConfig),
-  }));
+  app.get(
+    '/chat/model-configs',
+    {
+      onRequest: access.requireUser,
+      schema: {
+        operationId: 'listModelConfigs',
+        summary: 'List the model configs',
+        description: 'Admins see all of them, members the enabled ones.',
+        tags,
+        response: { 200: jsonResponse('The model configs', modelConfigListSchema) },
+      },
+    },
+    async (request) => ({
+      model_configs: (await configAdmin.listModelConfigs(userOf(request))).map(presentModelConfig),
+    }),
+  );
 
-  app.post('/chat/model-configs', admin, async (request, reply) => {
-    const body = parseRequestPart(createModelConfigBody, request.body, 'body');
-    const config = await configAdmin.createModelConfig({
-      providerId: body.provider_id,
-      model: body.model,
-      displayName: body.display_name,
-      enabled: body.enabled,
-      isDefault: body.is_default,
-      contextLimit: body.context_limit,
-      maxOutputTokens: body.max_output_tokens,
-      compressionThreshold: body.compression_threshold,
-      options: body.options,
-    });
-    return reply.code(201).send(presentModelConfig(config));
-  });
+  app.post(
+    '/chat/model-configs',
+    {
+      ...admin,
+      schema: {
+        operationId: 'createModelConfig',
+        summary: 'Create a model config',
+        tags,
+        body: createModelConfigBody,
+        response: {
+          201: jsonResponse('The model config', modelConfigSchema),
+          409: errorResponse('It conflicts with another model config (`E_CONFLICT`)'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const config = await configAdmin.createModelConfig({
+        providerId: body.provider_id,
+        model: body.model,
+        displayName: body.display_name,
+        enabled: body.enabled,
+        isDefault: body.is_default,
+        contextLimit: body.context_limit,
+        maxOutputTokens: body.max_output_tokens,
+        compressionThreshold: body.compression_threshold,
+        options: body.options,
+      });
+      return reply.code(201).send(presentModelConfig(config));
+    },
+  );
 
-  app.patch('/chat/model-configs/:id', admin, async (request) => {
-    const { id } = parseRequestPart(idParams, request.params, 'path');
-    const body = parseRequestPart(updateModelConfigBody, request.body, 'body');
-    const config = await configAdmin.updateModelConfig(id, {
-      model: body.model,
-      displayName: body.display_name,
-      enabled: body.enabled,
-      isDefault: body.is_default,
-      contextLimit: body.context_limit,
-      maxOutputTokens: body.max_output_tokens,
-      compressionThreshold: body.compression_threshold,
-      options: body.options,
-    });
-    return presentModelConfig(config);
-  });
+  app.patch(
+    '/chat/model-configs/:id',
+    {
+      ...admin,
+      schema: {
+        operationId: 'updateModelConfig',
+        summary: 'Change a model config',
+        tags,
+        params: idParams,
+        body: updateModelConfigBody,
+        response: {
+          200: jsonResponse('The model config', modelConfigSchema),
+          404: noSuchConfig,
+          409: errorResponse('The change conflicts with another model config (`E_CONFLICT`)'),
+        },
+      },
+    },
+    async (request) => {
+      const { body } = request;
+      const config = await configAdmin.updateModelConfig(request.params.id, {
+        model: body.model,
+        displayName: body.display_name,
+        enabled: body.enabled,
+        isDefault: body.is_default,
+        contextLimit: body.context_limit,
+        maxOutputTokens: body.max_output_tokens,
+        compressionThreshold: body.compression_threshold,
+        options: body.options,
+      });
+      return presentModelConfig(config);
+    },
+  );
 
-  app.delete('/chat/model-configs/:id', admin, async (request, reply) => {
-    const { id } = parseRequestPart(idParams, request.params, 'path');
-    await configAdmin.deleteModelConfig(id);
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/chat/model-configs/:id',
+    {
+      ...admin,
+      schema: {
+        operationId: 'deleteModelConfig',
+        summary: 'Delete a model config (softly)',
+        description: 'Chats that use it keep their history.',
+        tags,
+        params: idParams,
+        response: { 204: emptyResponse('The model config is deleted'), 404: noSuchConfig },
+      },
+    },
+    async (request, reply) => {
+      await configAdmin.deleteModelConfig(request.params.id);
+      return reply.code(204).send();
+    },
+  );
 }

@@ -1,3 +1,11 @@
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { ConfigAdmin } from '../../config/config-admin.js';
 import type { ApiDependencies, ResolvedApiOptions } from '../api.js';
 import type { AccessHooks } from '../auth.js';
@@ -16,3 +24,15 @@ export interface RouteContext {
   /** Per-user rate limits, as `preHandler` hooks (they run after the access hook, so the user is known). */
   readonly limits: UserRateLimits;
 }
+
+/**
+ * The API scope as route modules see it: the zod type provider types `request.params`, `query`, `body`
+ * and `headers` from the route's schemas, and checks what handlers return against its response schemas.
+ */
+export type ApiInstance = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;

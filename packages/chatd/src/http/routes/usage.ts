@@ -1,8 +1,8 @@
-import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { InvalidInputError } from '../../errors.js';
-import { parseRequestPart } from '../validation.js';
-import type { RouteContext } from './route-context.js';
+import { usageReportSchema } from '../schemas/chat-config.js';
+import { jsonResponse } from '../schemas/responses.js';
+import type { ApiInstance, RouteContext } from './route-context.js';
 
 const DAY_MS = 86_400_000;
 /** The longest range one report sums: ten years of days. */
@@ -27,9 +27,19 @@ const usageQuery = z.strictObject({
  * `GET /usage?from&to&group_by=user|model_config` (admins): tokens and turns per user or per model config
  * over UTC days, both ends inclusive; by default the last 30 days up to today. Usage outlives deleted chats.
  */
-export function registerUsageRoutes(app: FastifyInstance, { deps, access }: RouteContext): void {
-  app.get('/usage', { onRequest: access.requireAdmin }, async (request) => {
-    const query = parseRequestPart(usageQuery, request.query, 'query');
+export function registerUsageRoutes(app: ApiInstance, { deps, access }: RouteContext): void {
+  const schema = {
+    operationId: 'getUsage',
+    summary: 'Tokens and turns per user or per model config',
+    description:
+      'Over UTC days, both ends inclusive; by default the last 30 days up to today, at most 3660 days. ' +
+      'Usage outlives deleted chats.',
+    tags: ['usage'],
+    querystring: usageQuery,
+    response: { 200: jsonResponse('The report, largest output first', usageReportSchema) },
+  };
+  app.get('/usage', { onRequest: access.requireAdmin, schema }, async (request) => {
+    const { query } = request;
     const to = query.to ?? new Date().toISOString().slice(0, 10);
     const from =
       query.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS).toISOString().slice(0, 10);

@@ -97,6 +97,8 @@ export async function startTestApi(store: Store, options: TestApiOptions = {}): 
   };
   const app = createHttpServer({
     logger,
+    // Every response is checked against its documented schema (a mismatch is a logged 500).
+    validateResponses: true,
     ...options.http,
     ...(options.bodyLimit ? { bodyLimit: options.bodyLimit } : {}),
   });
