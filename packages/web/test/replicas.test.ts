@@ -17,7 +17,8 @@ import { answers, chatStatus, type Login, logIn, openAdminPage, sendMessage } fr
 /**
  * Two replicas on one database, as behind a load balancer: the admin works on replica A, the member
  * chats on replica B. Config caches keep entries for ten minutes, so a change seen on B came by
- * notification, not by expiry. Every settings and admin page is checked with axe-core.
+ * invalidation (the notification, or the heartbeat's version check), not by expiry. Every settings and
+ * admin page is checked with axe-core.
  */
 const TEN_MINUTES = 600_000;
 const unavailable = chromiumUnavailable();
@@ -90,7 +91,7 @@ describeBrowser('two replicas in the browser', () => {
     await page.getByRole('textbox', { name: 'System prompt' }).fill('Answer like a pirate.');
     await page.getByRole('button', { name: 'Save system prompt' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
-    // Both replicas applied the change (by notification: their entries would live ten minutes).
+    // Both replicas applied the change (invalidated: their entries would live ten minutes).
     await expect
       .poll(() => chatd.replicas.map((replica, index) => replica.configCache.appliedVersion > before[index]!))
       .toEqual([true, true]);

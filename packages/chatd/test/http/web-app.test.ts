@@ -139,12 +139,20 @@ describe('the web app served by chatd', () => {
     }
   });
 
-  it('leaves /healthz, /readyz and the API to the server', async () => {
+  it('leaves /healthz, /readyz, the API and its reference page to the server', async () => {
     const health = await raw(`${server.url}/healthz`, { headers: HTML });
     expect(JSON.parse(health.body.toString())).toEqual({ status: 'ok' });
     const ready = await raw(`${server.url}/readyz`, { headers: HTML });
     expect(ready.headers['content-type']).toMatch(/^application\/json/);
     expect(JSON.parse(ready.body.toString()).status).toMatch(/ready/);
+    const openapi = await raw(`${server.url}/api/v1/openapi.json`, { headers: HTML });
+    expect(openapi.status).toBe(200);
+    expect(JSON.parse(openapi.body.toString()).openapi).toMatch(/^3\.1/);
+    // The API reference page is the server's own, not the app.
+    const docs = await raw(`${server.url}/api/docs/`, { headers: HTML });
+    expect(docs.status).toBe(200);
+    expect(docs.body.equals(indexHtml)).toBe(false);
+    expect(docs.body.toString()).toMatch(/swagger/i);
     const unauthenticated = await raw(`${server.url}/api/v1/chats`, { headers: HTML });
     expect(unauthenticated.status).toBe(401);
     expect(unauthenticated.headers['content-type']).toMatch(/^application\/json/);
