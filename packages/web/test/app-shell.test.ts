@@ -8,6 +8,7 @@ import {
   openWatchedPage,
 } from './support/browser.js';
 import { startWebTestCluster, type WebTestCluster } from './support/chatd.js';
+import { logIn } from './support/ui.js';
 
 const unavailable = chromiumUnavailable();
 const describeBrowser = describeWithBrowser(unavailable);
@@ -46,6 +47,27 @@ describeBrowser('the web app in Chromium', () => {
       const response = await watched.page.goto(`${chatd.url}/chats/123`, { waitUntil: 'networkidle' });
       expect(response?.status()).toBe(200);
       await watched.page.getByRole('heading', { name: 'Log in to chatd' }).waitFor();
+      expect(watched.problems).toEqual([]);
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('passes axe in the dark theme on a phone, logged out and in', async () => {
+    const watched = await openWatchedPage(browser, {
+      colorScheme: 'dark',
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+    });
+    try {
+      await watched.page.goto(`${chatd.url}/`);
+      await watched.page.getByRole('heading', { name: 'Log in to chatd' }).waitFor();
+      await expectAccessible(watched.page, 'login, dark, phone');
+      await logIn(watched.page, chatd.url, chatd.admin);
+      await watched.page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
+      expect(await watched.page.evaluate('document.documentElement.dataset.theme')).toBe('dark');
+      await expectAccessible(watched.page, 'new chat, dark, phone');
       expect(watched.problems).toEqual([]);
     } finally {
       await watched.close();

@@ -1,5 +1,11 @@
 import { accessSync, constants } from 'node:fs';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
 import { describe } from 'vitest';
 
 /** Debian's Chromium (`apt-get install chromium`; `.ci/run` installs it); `CHATD_CHROMIUM` overrides. */
@@ -67,12 +73,15 @@ export interface WatchedPage {
 }
 
 /**
- * Opens a page in a new context of `browser`, with the page's real CSP enforced, and records
+ * Opens a page in a new context of `browser` (with `options`: a colour scheme, a phone's viewport), with the page's real CSP enforced, and records
  * {@link WatchedPage.problems}: `console.error`, `pageerror`, every `securitypolicyviolation` (listened
  * for before any page script runs) and every request that failed or was refused (see {@link WatchedPage.apiRefusals}).
  */
-export async function openWatchedPage(browser: Browser): Promise<WatchedPage> {
-  const context = await browser.newContext();
+export async function openWatchedPage(
+  browser: Browser,
+  options: BrowserContextOptions = {},
+): Promise<WatchedPage> {
+  const context = await browser.newContext(options);
   await context.addInitScript({ content: REPORT_CSP_VIOLATIONS });
   const page = await context.newPage();
   const problems: string[] = [];
