@@ -23,6 +23,7 @@ export type SendResult = Schemas['SentMessage'];
 
 export type Provider = Schemas['Provider'];
 export type ProviderKind = Provider['provider'];
+/** Every provider kind, in the order the provider form offers them. */
 export const PROVIDER_KINDS: readonly ProviderKind[] = ['openai', 'openai-compat', 'anthropic', 'builtin'];
 export type ModelConfig = Schemas['ModelConfig'];
 
