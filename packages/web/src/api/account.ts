@@ -4,17 +4,13 @@ import type { ApiToken, IssuedApiToken, ModelConfig } from './types';
 
 /** The model configs the caller may pick (members: the enabled ones; admins: all). */
 export async function listModelConfigs(): Promise<ModelConfig[]> {
-  const { model_configs } = await request<{ model_configs: ModelConfig[] }>(
-    chatd.api.GET('/api/v1/chat/model-configs', {}),
-  );
+  const { model_configs } = await request(chatd.api.GET('/api/v1/chat/model-configs', {}));
   return model_configs;
 }
 
 /** The caller's personal instructions (empty when none). */
 export async function getUserPrompt(): Promise<string> {
-  const { custom_prompt } = await request<{ custom_prompt: string | null }>(
-    chatd.api.GET('/api/v1/chat/config/user-prompt', {}),
-  );
+  const { custom_prompt } = await request(chatd.api.GET('/api/v1/chat/config/user-prompt', {}));
   return custom_prompt ?? '';
 }
 
@@ -32,13 +28,13 @@ export async function changeOwnPassword(currentPassword: string, password: strin
 
 /** The caller's API tokens (names and dates; never the tokens). */
 export async function listOwnTokens(): Promise<ApiToken[]> {
-  const { tokens } = await request<{ tokens: ApiToken[] }>(chatd.api.GET('/api/v1/users/me/tokens', {}));
+  const { tokens } = await request(chatd.api.GET('/api/v1/users/me/tokens', {}));
   return tokens;
 }
 
 /** Issues an API token; the answer is the only time the token is shown. */
 export function createOwnToken(name: string, expiresIn: string | undefined): Promise<IssuedApiToken> {
-  return request<IssuedApiToken>(
+  return request(
     chatd.api.POST('/api/v1/users/me/tokens', { body: { name, expires_in: expiresIn || undefined } }),
   );
 }

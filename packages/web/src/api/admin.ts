@@ -22,20 +22,18 @@ export interface ProviderInput {
 
 /** Every provider. */
 export async function listProviders(): Promise<Provider[]> {
-  const { providers } = await request<{ providers: Provider[] }>(chatd.api.GET('/api/v1/chat/providers', {}));
+  const { providers } = await request(chatd.api.GET('/api/v1/chat/providers', {}));
   return providers;
 }
 
 /** Creates a provider. */
 export function createProvider(input: ProviderInput): Promise<Provider> {
-  return request<Provider>(chatd.api.POST('/api/v1/chat/providers', { body: input }));
+  return request(chatd.api.POST('/api/v1/chat/providers', { body: input }));
 }
 
 /** Changes a provider. */
 export function updateProvider(id: string, input: Partial<ProviderInput>): Promise<Provider> {
-  return request<Provider>(
-    chatd.api.PATCH('/api/v1/chat/providers/{id}', { params: { path: { id } }, body: input }),
-  );
+  return request(chatd.api.PATCH('/api/v1/chat/providers/{id}', { params: { path: { id } }, body: input }));
 }
 
 /** Deletes a provider. */
@@ -58,7 +56,7 @@ export interface ModelConfigInput {
 
 /** Creates a model config. */
 export function createModelConfig(input: ModelConfigInput): Promise<ModelConfig> {
-  return request<ModelConfig>(chatd.api.POST('/api/v1/chat/model-configs', { body: input }));
+  return request(chatd.api.POST('/api/v1/chat/model-configs', { body: input }));
 }
 
 /** Changes a model config (its provider stays). */
@@ -66,7 +64,7 @@ export function updateModelConfig(
   id: string,
   input: Omit<ModelConfigInput, 'provider_id'>,
 ): Promise<ModelConfig> {
-  return request<ModelConfig>(
+  return request(
     chatd.api.PATCH('/api/v1/chat/model-configs/{id}', { params: { path: { id } }, body: input }),
   );
 }
@@ -78,9 +76,7 @@ export async function deleteModelConfig(id: string): Promise<void> {
 
 /** The deployment's system prompt (empty when none). */
 export async function getSystemPrompt(): Promise<string> {
-  const { system_prompt } = await request<{ system_prompt: string | null }>(
-    chatd.api.GET('/api/v1/chat/config/system-prompt', {}),
-  );
+  const { system_prompt } = await request(chatd.api.GET('/api/v1/chat/config/system-prompt', {}));
   return system_prompt ?? '';
 }
 
@@ -110,9 +106,7 @@ export function updateUser(
   id: string,
   change: { role?: UserRole; disabled?: boolean },
 ): Promise<UserAccount> {
-  return request<UserAccount>(
-    chatd.api.PATCH('/api/v1/users/{id}', { params: { path: { id } }, body: change }),
-  );
+  return request(chatd.api.PATCH('/api/v1/users/{id}', { params: { path: { id } }, body: change }));
 }
 
 /** Sets a user's password. */
@@ -128,7 +122,7 @@ export function getUsage(query: {
   to?: string;
   group_by: UsageGrouping;
 }): Promise<UsageReport> {
-  return request<UsageReport>(
+  return request(
     chatd.api.GET('/api/v1/usage', {
       params: {
         query: { from: query.from || undefined, to: query.to || undefined, group_by: query.group_by },
@@ -139,5 +133,5 @@ export function getUsage(query: {
 
 /** The database's config version and each replica's applied one. */
 export function getConfigStatus(): Promise<ConfigStatus> {
-  return request<ConfigStatus>(chatd.api.GET('/api/v1/chat/config/status', {}));
+  return request(chatd.api.GET('/api/v1/chat/config/status', {}));
 }

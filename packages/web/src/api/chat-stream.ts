@@ -22,8 +22,7 @@ export function followChat(chatId: string, handlers: ChatStreamHandlers): void {
   const follower = followChatStream(chatd, chatId, {
     afterId: handlers.afterId,
     signal: handlers.signal,
-    // The client's event type is built on the generated paths; `types.ts` names the same shapes.
-    onEvent: (event) => handlers.onEvent(event as ChatStreamEvent),
+    onEvent: handlers.onEvent,
     onState: handlers.onState,
   });
   follower.done.catch((error: unknown) => {

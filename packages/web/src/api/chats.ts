@@ -1,6 +1,8 @@
 /** Chats and their messages. */
 import { chatd, request } from './client';
-import type { Chat, ChatDetail, ChatPage, Message, QueuedMessage } from './types';
+import type { Chat, ChatDetail, ChatPage, SendResult } from './types';
+
+export type { SendResult } from './types';
 
 /** Chats per page of the sidebar. */
 export const CHAT_PAGE_SIZE = 30;
@@ -11,7 +13,7 @@ export function listChats(query: {
   cursor?: string;
   archived?: 'false' | 'true';
 }): Promise<ChatPage> {
-  return request<ChatPage>(
+  return request(
     chatd.api.GET('/api/v1/chats', {
       params: {
         query: {
@@ -27,7 +29,7 @@ export function listChats(query: {
 
 /** A chat with its newest `limit` messages (or those before `beforeId`) and its queue. */
 export function getChat(id: string, page: { beforeId?: number; limit?: number } = {}): Promise<ChatDetail> {
-  return request<ChatDetail>(
+  return request(
     chatd.api.GET('/api/v1/chats/{id}', {
       params: { path: { id }, query: { before_id: page.beforeId, limit: page.limit } },
     }),
@@ -36,26 +38,19 @@ export function getChat(id: string, page: { beforeId?: number; limit?: number } 
 
 /** Starts a chat with its first message. */
 export function createChat(content: string, modelConfigId: string | undefined): Promise<Chat> {
-  return request<Chat>(
-    chatd.api.POST('/api/v1/chats', { body: { content, model_config_id: modelConfigId } }),
-  );
+  return request(chatd.api.POST('/api/v1/chats', { body: { content, model_config_id: modelConfigId } }));
 }
-
-/** What sending a message did: appended at once, or queued behind the running turn. */
-export type SendResult =
-  | { queued: false; message: Message }
-  | { queued: true; queued_message: QueuedMessage };
 
 /** Sends a message to a chat. */
 export function sendMessage(id: string, content: string): Promise<SendResult> {
-  return request<SendResult>(
+  return request(
     chatd.api.POST('/api/v1/chats/{id}/messages', { params: { path: { id } }, body: { content } }),
   );
 }
 
 /** Renames a chat. */
 export function renameChat(id: string, title: string): Promise<Chat> {
-  return request<Chat>(chatd.api.PATCH('/api/v1/chats/{id}', { params: { path: { id } }, body: { title } }));
+  return request(chatd.api.PATCH('/api/v1/chats/{id}', { params: { path: { id } }, body: { title } }));
 }
 
 /** Deletes a chat and all its messages. */

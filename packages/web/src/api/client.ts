@@ -1,5 +1,5 @@
 /** The one API client of the app: same origin, the session cookie, and the CSRF token once known. */
-import { ChatdApiError, createChatdClient } from '@chatd/client';
+import { type ApiResult, ChatdApiError, createChatdClient, type DataOf } from '@chatd/client';
 
 export { ChatdApiError } from '@chatd/client';
 
@@ -25,23 +25,23 @@ export function noticeUnauthorized(error: unknown): unknown {
  * Reads an empty body that openapi-fetch leaves unread (a 202 with `content-length: 0`): Chromium reports
  * an unread body as a request aborted (`net::ERR_ABORTED`), which looks like a failure in the browser.
  */
-async function drainEmptyBody(result: unknown): Promise<void> {
-  const response = (result as { response?: Response }).response;
-  if (response && !response.bodyUsed && response.headers.get('content-length') === '0')
+async function drainEmptyBody({ response }: ApiResult): Promise<void> {
+  if (!response.bodyUsed && response.headers.get('content-length') === '0')
     await response.arrayBuffer().catch(() => undefined);
 }
 
 /**
- * Awaits a `chatd.api` request: its data as the app's type `T` (see `types.ts`), or a thrown
+ * Awaits a `chatd.api` request: its data (typed by the generated OpenAPI paths), or a thrown
  * {@link ChatdApiError}. A 401 also tells the {@link onUnauthorized} listeners.
  */
-export async function request<T = void>(pending: Promise<unknown>): Promise<T> {
+export async function request<Result extends ApiResult>(pending: Promise<Result>): Promise<DataOf<Result>> {
   try {
-    const settled = pending.then(async (result) => {
-      await drainEmptyBody(result);
-      return result;
-    });
-    return (await chatd.call(settled as Parameters<typeof chatd.call>[0])) as T;
+    return await chatd.call(
+      pending.then(async (result) => {
+        await drainEmptyBody(result);
+        return result;
+      }),
+    );
   } catch (error) {
     throw noticeUnauthorized(error);
   }

@@ -5,8 +5,10 @@ import { ChatListProvider } from '../chat/chat-list-context';
 import { NewChatPage } from '../chat/NewChatPage';
 import { LoginPage } from '../session/LoginPage';
 import { useSession } from '../session/session-context';
+import { ErrorBoundary } from '../ui/ErrorBoundary';
 import { AppLayout } from './AppLayout';
 import { NotFoundPage } from './NotFoundPage';
+import { PageError } from './PageError';
 
 const SettingsPage = lazy(() => import('../settings/SettingsPage'));
 const AdminArea = lazy(() => import('../admin/AdminArea'));
@@ -24,17 +26,19 @@ export function App() {
   return (
     <ChatListProvider key={user.id}>
       <AppLayout>
-        <Suspense fallback={<p role="status">Loading…</p>}>
-          <Switch>
-            <Route path="/" component={NewChatPage} />
-            <Route path="/chats/:id">
-              {(params) => <ConversationPage key={params.id} chatId={params.id} />}
-            </Route>
-            <Route path="/settings" component={SettingsPage} />
-            {user.role === 'admin' && <Route path="/admin" nest component={AdminArea} />}
-            <Route component={NotFoundPage} />
-          </Switch>
-        </Suspense>
+        <ErrorBoundary fallback={(error) => <PageError error={error} />}>
+          <Suspense fallback={<p role="status">Loading…</p>}>
+            <Switch>
+              <Route path="/" component={NewChatPage} />
+              <Route path="/chats/:id">
+                {(params) => <ConversationPage key={params.id} chatId={params.id} />}
+              </Route>
+              <Route path="/settings" component={SettingsPage} />
+              {user.role === 'admin' && <Route path="/admin" nest component={AdminArea} />}
+              <Route component={NotFoundPage} />
+            </Switch>
+          </Suspense>
+        </ErrorBoundary>
       </AppLayout>
     </ChatListProvider>
   );

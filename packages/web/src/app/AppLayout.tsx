@@ -1,4 +1,4 @@
-import { type ReactNode, useState } from 'react';
+import { type KeyboardEvent, type ReactNode, useRef, useState } from 'react';
 import { Link, useRoute } from 'wouter';
 import { ChatSidebar } from '../chat/ChatSidebar';
 import { useUser } from '../session/session-context';
@@ -12,6 +12,14 @@ export function AppLayout({ children }: { children: ReactNode }) {
   const [onNewChat] = useRoute('/');
   const [onChat] = useRoute('/chats/:id');
   const showSidebar = onNewChat || onChat;
+  const toggle = useRef<HTMLButtonElement>(null);
+  // On a phone the open chat list covers the page: Escape closes it and returns to its button.
+  const closeOnEscape = (event: KeyboardEvent) => {
+    if (event.key === 'Escape' && sidebarOpen) {
+      setSidebarOpen(false);
+      toggle.current?.focus();
+    }
+  };
   return (
     <div className={`app${showSidebar ? ' with-sidebar' : ''}${sidebarOpen ? ' sidebar-open' : ''}`}>
       <a className="skip-link" href="#main">
@@ -20,6 +28,7 @@ export function AppLayout({ children }: { children: ReactNode }) {
       <header className="app-header">
         {showSidebar && (
           <button
+            ref={toggle}
             type="button"
             className="button-ghost sidebar-toggle"
             aria-expanded={sidebarOpen}
@@ -55,7 +64,7 @@ export function AppLayout({ children }: { children: ReactNode }) {
       </header>
       <div className="app-body">
         {showSidebar && (
-          <aside id="chat-sidebar" className="sidebar" aria-label="Chat list">
+          <aside id="chat-sidebar" className="sidebar" aria-label="Chat list" onKeyDown={closeOnEscape}>
             <ChatSidebar onNavigate={() => setSidebarOpen(false)} />
           </aside>
         )}

@@ -7,6 +7,7 @@ import { PageTitle } from '../ui/PageTitle';
 /** The conversation's title (renamable), its token usage, and archive and delete. */
 export function ChatHeader({
   chat,
+  modelName,
   busy,
   onRename,
   onArchive,
@@ -14,6 +15,8 @@ export function ChatHeader({
   onDelete,
 }: {
   chat: Chat;
+  /** The display name of the chat's model config, when the caller may see it. */
+  modelName?: string | undefined;
   busy: boolean;
   onRename: (title: string) => Promise<boolean>;
   onArchive: (archived: boolean) => void;
@@ -56,6 +59,7 @@ export function ChatHeader({
         <h1 className="chat-heading">{chat.title || 'Untitled chat'}</h1>
       )}
       <div className="chat-header-tools">
+        {modelName && <span className="muted">Model: {modelName}</span>}
         <span className="muted" title="Tokens this chat has used">
           Usage: {formatCount(chat.usage.input_tokens)} in · {formatCount(chat.usage.output_tokens)} out
           tokens

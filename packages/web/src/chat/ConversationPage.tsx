@@ -1,9 +1,11 @@
 import { useCallback } from 'react';
 import { useLocation } from 'wouter';
+import { listModelConfigs } from '../api/account';
 import { deleteChat, editMessage, renameChat, runChatAction, sendMessage } from '../api/chats';
-import type { ChatStreamEvent } from '../api/types';
+import type { ChatStreamEvent, ModelConfig } from '../api/types';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { useAction } from '../ui/use-action';
+import { useAsync } from '../ui/use-async';
 import { ChatHeader } from './ChatHeader';
 import { ChatStatusIndicator } from './ChatStatusIndicator';
 import { Composer } from './Composer';
@@ -11,6 +13,11 @@ import { useChatList } from './chat-list-context';
 import { MessageLog } from './MessageLog';
 import { QueuedMessages } from './QueuedMessages';
 import { useConversation } from './use-conversation';
+
+/** The name of a chat's model config; a chat without one uses the default. */
+function modelNameOf(models: readonly ModelConfig[], id: string | null): string | undefined {
+  return models.find((model) => (id === null ? model.is_default : model.id === id))?.display_name;
+}
 
 /** One chat: its messages, the live answer, the composer and the chat's actions. */
 export function ConversationPage({ chatId }: { chatId: string }) {
@@ -26,6 +33,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
     [chatList.patch, chatList.remove, chatList.moveToTop, chatId],
   );
   const conversation = useConversation(chatId, onEvent);
+  const models = useAsync(listModelConfigs);
   const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
     conversation.state;
 
@@ -63,6 +71,7 @@ export function ConversationPage({ chatId }: { chatId: string }) {
     <section className="conversation">
       <ChatHeader
         chat={chat}
+        modelName={modelNameOf(models.data ?? [], chat.model_config_id)}
         busy={action.busy}
         onRename={(title) =>
           action.run(async () => {

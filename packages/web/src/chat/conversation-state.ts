@@ -28,6 +28,7 @@ export type ConversationAction =
   | { type: 'stream-state'; state: StreamState }
   | { type: 'stream-event'; event: ChatStreamEvent };
 
+/** Before the chat has loaded. */
 export const initialConversationState: ConversationState = {
   chat: undefined,
   messages: [],
