@@ -39,6 +39,17 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          // The built web app in a real Chromium against real chatd replicas (and its build's budget).
+          name: 'web',
+          include: ['packages/web/test/**/*.test.ts'],
+          globalSetup: ['packages/chatd/test/support/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

@@ -30,6 +30,7 @@ import { type ApiOptions, registerApi } from '../http/api.js';
 import { startMetricsServer } from '../http/metrics-server.js';
 import { registerReadinessRoute } from '../http/readiness-route.js';
 import { createHttpServer, type HttpServerOptions, httpUrl, type ListenAddress } from '../http/server.js';
+import { registerWebApp } from '../http/web-app.js';
 import { checkNotificationDelivery, type DeliveryCheckResult } from '../pubsub/delivery-check.js';
 import { PostgresPubsub } from '../pubsub/postgres-pubsub.js';
 import { loadOrCreateSecretsKey, SECRETS_KEY_FILE, SecretBox } from '../secrets/secret-box.js';
@@ -78,6 +79,11 @@ export interface ChatdServerOptions {
   readonly auth?: AuthServicesOptions;
   /** Per-user limits, stream settings and cookie flags of the HTTP API. */
   readonly api?: ApiOptions;
+  /**
+   * The web app at `/` (see `registerWebApp`): served by default from the `@chatd/web` build, or from
+   * `root`; `false` (`--no-web`) serves the API only.
+   */
+  readonly webApp?: false | { readonly root?: string };
   /** Deletes chats untouched for `retentionMs` (`--chat-retention`); off when unset. */
   readonly chatRetention?: ChatRetentionOptions | undefined;
   /**
@@ -324,6 +330,7 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
       },
       options.api,
     );
+    if (options.webApp !== false) registerWebApp(app, { root: options.webApp?.root, logger });
     cleanups.push(['http', () => app.close()]);
     // Stopped before HTTP closes (cleanups run last in, first out): while the worker drains, `/readyz`
     // says so and the streams of its turns stay open.

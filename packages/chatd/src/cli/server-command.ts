@@ -153,6 +153,12 @@ export function serverCommand(): Command {
     )
     .addOption(
       new Option(
+        '--no-web',
+        'do not serve the web app at / (the API, /healthz and /readyz only): for a replica behind a proxy that serves the app itself, or an API-only deployment',
+      ).env('CHATD_NO_WEB'),
+    )
+    .addOption(
+      new Option(
         '--login-max-failures-per-user <n>',
         'failed logins per username within --login-failure-window before that username is refused (429) until the window ends; counted across all replicas',
       )
@@ -281,6 +287,7 @@ export function serverCommand(): Command {
       sessionIdleTimeout: number;
       sessionLifetime: number;
       secureCookies?: boolean;
+      web: boolean;
       loginMaxFailuresPerUser: number;
       loginMaxFailuresPerAddress: number;
       loginFailureWindow: number;
@@ -359,6 +366,7 @@ export function serverCommand(): Command {
         messagesPerMinute: flags.maxMessagesPerMinute,
         maxStreamsPerUser: flags.maxStreamsPerUser,
       },
+      ...(flags.web ? {} : { webApp: false }),
       maxDatabaseConnections: flags.databasePoolSize,
       migrate: flags.migrate,
       migrationLockTimeoutMs: flags.migrationLockTimeout,

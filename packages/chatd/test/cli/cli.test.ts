@@ -39,6 +39,7 @@ describe('chatd command line', () => {
         'server --http-address',
         'server --postgres-url',
         'server --postgres-listen-url',
+        'server --no-web',
         'server --postgres-prepared-statements',
         'migrate --postgres-prepared-statements',
         'server --cache-dir',
