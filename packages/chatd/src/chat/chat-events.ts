@@ -151,12 +151,19 @@ export class ChatEventHub {
     if (events.length === 0) return Promise.resolve();
     this.#deliver(chatId, events);
     this.#pending.push(...this.#envelopes(chatId, events));
-    this.#nextBatch ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
-      const batch = this.#pending.splice(0);
-      this.#nextBatch = undefined;
-      this.#sent = this.#sent.then(() => this.#send(batch));
-      return this.#sent;
-    });
+    if (!this.#nextBatch) {
+      // One batch in flight at most, and one waiting behind it that takes every envelope published
+      // until it starts: while the database is slow (or away), what is published meanwhile travels
+      // together in one batch instead of a queue of batches, one per event, each waiting its turn.
+      const next = this.#sent
+        .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+        .then(() => {
+          this.#nextBatch = undefined;
+          return this.#send(this.#pending.splice(0));
+        });
+      this.#nextBatch = next;
+      this.#sent = next;
+    }
     return this.#nextBatch;
   }
 
@@ -164,14 +171,18 @@ export class ChatEventHub {
   async #send(envelopes: string[]): Promise<void> {
     let payload = '';
     let bytes = 0;
+    let failed = false;
     const flush = async () => {
-      if (payload === '') return;
+      if (payload === '' || failed) return;
       const text = `[${payload}]`;
       payload = '';
       bytes = 0;
       try {
         await publishWithin(this.#pubsub, text, PUBLISH_TIMEOUT_MS);
       } catch (error) {
+        // The rest of this batch would wait and fail the same way: the other replicas' streams catch up
+        // from the database anyway (their listener or this publisher is gone).
+        failed = true;
         this.#logger.warn({ err: error }, 'could not publish chat events to other replicas');
       }
     };
@@ -179,6 +190,7 @@ export class ChatEventHub {
       const size = Buffer.byteLength(envelope);
       // +3: the brackets and a comma.
       if (payload !== '' && bytes + size + 3 > MAX_ENVELOPE_BYTES) await flush();
+      if (failed) return;
       payload = payload === '' ? envelope : `${payload},${envelope}`;
       bytes += size + 1;
     }
