@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { SharedV3Warning } from '@ai-sdk/provider';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
-import type { AssistantMessageInsert, ClaimedChat, ReleasedChat } from '../db/queries/chats.js';
+import type { AssistantMessageInsert, ReleasedChat } from '../db/queries/chats.js';
 import type { ChatMessageRow, ChatRow, ChatStatus, JsonObject } from '../db/rows.js';
 import { isTransientDatabaseError } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
@@ -267,7 +267,7 @@ export class ChatWorker {
     }
   }
 
-  #startTurn(chat: ClaimedChat): void {
+  #startTurn(chat: ChatRow): void {
     // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
     const claimId = chat.claimId!;
     const turn: LiveTurn = {
@@ -291,7 +291,7 @@ export class ChatWorker {
       });
   }
 
-  async #runTurn(chat: ClaimedChat, claimId: string, turn: LiveTurn): Promise<void> {
+  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn): Promise<void> {
     const { events, interrupts, metrics, logger } = this.#deps;
     const startedAt = performance.now();
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
@@ -320,7 +320,7 @@ export class ChatWorker {
       try {
         // The history first: it may promote a queued message, which this turn then answers (or, when
         // it was interrupted before it started, answers as interrupted).
-        const history = await this.#historyToAnswer(chat, claimId);
+        const history = await this.#historyToAnswer(chat.id, claimId);
         const { replyTo } = history;
         if (replyTo === null) {
           // Only a compaction was asked for (POST /chats/{id}/compact on an idle chat).
@@ -601,11 +601,9 @@ export class ChatWorker {
    * same statement takes a compaction request. With a request and nothing to answer, `replyTo` is null:
    * the turn only compacts.
    */
-  async #historyToAnswer(chat: ClaimedChat, claimId: string): Promise<TurnHistory> {
+  async #historyToAnswer(chatId: string, claimId: string): Promise<TurnHistory> {
     const { store, events } = this.#deps;
-    const chatId = chat.id;
-    // Read by the claim itself (acquirePendingChats): no statement of its own.
-    const read = chat.history;
+    const read = await store.getChatTurnHistory(chatId, claimId);
     const history = read.messages.filter(isConversation);
     let last: ChatMessageRow | undefined = history.at(-1);
     if (last?.role !== 'user') {

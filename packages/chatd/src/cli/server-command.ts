@@ -117,7 +117,7 @@ export function serverCommand(): Command {
     .addOption(
       durationOption(
         '--turn-heartbeat-interval <duration>',
-        'how often a replica heartbeats its running turns and its registry row (a replica that lost a turn to another learns it within one interval; the registry heartbeat also checks that no config change went unnotified)',
+        'how often a replica heartbeats its running turns and its registry row (a replica that lost a turn to another learns it within one interval)',
         'CHATD_TURN_HEARTBEAT_INTERVAL',
         DEFAULT_CHAT_WORKER_OPTIONS.heartbeatIntervalMs,
       ),

@@ -1114,16 +1114,6 @@ describe('the context window queries', () => {
     return { owner, chat, claim: claimed.claimId!, m1, m2, m3 };
   }
 
-  /**
-   * Makes a running chat pending again and claims it: the claim reads the history its turn answers.
-   * Returns the new claim and that history.
-   */
-  async function reclaim(chatId: string) {
-    await db.sql`UPDATE chats SET status = 'pending', claim_id = NULL, worker_id = NULL WHERE id = ${chatId}`;
-    const claimed = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chatId)!;
-    return { claim: claimed.claimId!, history: claimed.history };
-  }
-
   it('round-trips the context settings of model configs, within the schema rules', async () => {
     const provider = await store.insertChatProvider({
       provider: 'builtin',
@@ -1154,10 +1144,9 @@ describe('the context window queries', () => {
     });
   });
 
-  it('stores a summary for the owning claim only, moving forward only, and the claim reads it with the history', async () => {
-    const { chat, m1, m2, m3 } = await runningChat('summarised');
-    let { claim, history } = await reclaim(chat.id);
-    expect(history).toEqual({
+  it('stores a summary for the owning claim only, moving forward only, and reads it with the history', async () => {
+    const { chat, claim, m1, m2, m3 } = await runningChat('summarised');
+    expect(await store.getChatTurnHistory(chat.id, claim)).toEqual({
       summary: null,
       messages: [expect.objectContaining({ id: m1.id }), m2, m3],
       compactRequested: false,
@@ -1184,52 +1173,42 @@ describe('the context window queries', () => {
       compactions: 1,
     });
     expect(await store.getChatSummary(chat.id)).toEqual(saved);
-    ({ claim, history } = await reclaim(chat.id));
-    expect(history).toEqual({
+    expect(await store.getChatTurnHistory(chat.id, claim)).toEqual({
       summary: { content: saved!.content, throughMessageId: m2.id, tokenCount: 5 },
       messages: [m3],
       compactRequested: false,
     });
     // An older summary never replaces a newer one; a newer one adds its usage.
-    expect(
-      await store.saveChatSummary({ ...summary, claimId: claim, throughMessageId: m1.id }),
-    ).toBeUndefined();
-    const later = await store.saveChatSummary({
-      ...summary,
-      claimId: claim,
-      throughMessageId: m3.id,
-      content: 'all of it',
-    });
+    expect(await store.saveChatSummary({ ...summary, throughMessageId: m1.id })).toBeUndefined();
+    const later = await store.saveChatSummary({ ...summary, throughMessageId: m3.id, content: 'all of it' });
     expect(later).toMatchObject({
       throughMessageId: m3.id,
       inputTokens: 80,
       outputTokens: 12,
       compactions: 2,
     });
-    ({ claim, history } = await reclaim(chat.id));
-    expect(history.messages).toEqual([]);
+    expect((await store.getChatTurnHistory(chat.id, claim)).messages).toEqual([]);
     expect(await store.getChatSummary(randomUUID())).toBeUndefined();
 
     // A summary stands only for messages as they are: an edit of a covered message drops it, and so
     // does deleting the last message it covers.
     await db.sql`UPDATE chat_messages SET content = 'edited' WHERE id = ${m2.id}`;
     expect(await store.getChatSummary(chat.id)).toBeUndefined();
-    await store.saveChatSummary({ ...summary, claimId: claim, throughMessageId: m3.id });
+    await store.saveChatSummary({ ...summary, throughMessageId: m3.id });
     await db.sql`DELETE FROM chat_messages WHERE id = ${m3.id}`;
     expect(await store.getChatSummary(chat.id)).toBeUndefined();
   });
 
   it('records compaction requests: an idle chat wakes, a running one compacts after its turn', async () => {
-    const { owner, chat, m3 } = await runningChat('compacted');
+    const { owner, chat, claim, m3 } = await runningChat('compacted');
     const other = await store.insertUser({ username: 'not-the-owner', role: 'member' });
     expect(await store.requestChatCompaction({ chatId: chat.id, ownerId: other.id })).toBeUndefined();
     const running = await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
     expect(running).toMatchObject({ status: 'running', woke: false });
-    // The next claim takes the request, once.
-    let { claim, history } = await reclaim(chat.id);
-    expect(history.compactRequested).toBe(true);
-    ({ claim, history } = await reclaim(chat.id));
-    expect(history.compactRequested).toBe(false);
+    // Only the owning claim takes the request, once.
+    expect((await store.getChatTurnHistory(chat.id, stranger)).compactRequested).toBe(false);
+    expect((await store.getChatTurnHistory(chat.id, claim)).compactRequested).toBe(true);
+    expect((await store.getChatTurnHistory(chat.id, claim)).compactRequested).toBe(false);
 
     // Asked again while the turn runs: the turn's end makes the chat pending for a compacting turn.
     await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
@@ -1249,7 +1228,7 @@ describe('the context window queries', () => {
     });
     expect(done?.status).toBe('pending');
     const next = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
-    expect(next.history.compactRequested).toBe(true);
+    expect((await store.getChatTurnHistory(chat.id, next.claimId!)).compactRequested).toBe(true);
     const idle = await store.completeChatTurn({
       chatId: chat.id,
       claimId: next.claimId!,
@@ -1261,9 +1240,9 @@ describe('the context window queries', () => {
     // An idle chat becomes pending at once.
     const woken = await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
     expect(woken).toMatchObject({ status: 'pending', woke: true, statusVersion: idle!.statusVersion + 1 });
-    // Its claim takes the request, and its end brings the chat to rest (nothing was asked meanwhile).
+    // A turn that does not take the request (a replica of the previous release) still comes to rest: the
+    // request was not made while its claim ran.
     const old = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
-    expect(old.history.compactRequested).toBe(true);
     const rest = await store.completeChatTurn({
       chatId: chat.id,
       claimId: old.claimId!,

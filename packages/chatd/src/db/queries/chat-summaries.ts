@@ -4,15 +4,15 @@ import type { ChatMessageRow, ChatStatus, ChatSummaryRow } from '../rows.js';
 import { DAILY_USAGE_UPSERT, MESSAGE_COLUMNS } from './columns.js';
 
 /**
- * The context window's queries (migration 0011): a chat's summary (`chat_summaries`) and the compaction
- * requests of `POST /chats/{id}/compact` (`chats.compact_requested`). The history a turn sends (summary and
- * later messages) is read by the claim itself (`acquirePendingChats`), which takes the request too.
+ * The context window's queries (migration 0011): a chat's summary (`chat_summaries`), the history a turn
+ * sends (summary and later messages, in the one statement that read the history before), and the
+ * compaction requests of `POST /chats/{id}/compact` (`chats.compact_requested`).
  */
 
 const SUMMARY_COLUMNS =
   'chat_id, content, through_message_id, token_count, model_config_id, input_tokens, output_tokens, compactions, created_at, updated_at';
 
-/** What a turn reads before it answers: read by the claim (`acquirePendingChats` in chats.ts). */
+/** What a turn reads before it answers: see {@link getChatTurnHistory}. */
 export interface ChatTurnHistory {
   /** The chat's summary: it stands for every message up to `throughMessageId`. */
   readonly summary: Pick<ChatSummaryRow, 'content' | 'throughMessageId' | 'tokenCount'> | null;
@@ -20,6 +20,46 @@ export interface ChatTurnHistory {
   readonly messages: ChatMessageRow[];
   /** A compaction was requested (`POST /chats/{id}/compact`); reading it took the request. */
   readonly compactRequested: boolean;
+}
+
+type HistoryRow = ChatMessageRow & { kind: 'message' | 'summary' | 'compact' };
+
+/**
+ * The history a turn of the claim `claimId` sends, in one statement (a turn read its history in one
+ * statement before summaries existed, and still does): the chat's summary, the messages after it, and
+ * whether a compaction was requested. Reading a request takes it (clears the flag), only for the claim
+ * that owns the chat: one request makes at most one turn compact, and a turn that lost its claim takes
+ * nothing.
+ */
+export async function getChatTurnHistory(db: Db, chatId: string, claimId: string): Promise<ChatTurnHistory> {
+  // One result of three kinds of rows (UNION ALL): a summary row carries its text in `content`, the last
+  // message it covers in `id` and its token count in `input_tokens`.
+  const rows = await db<HistoryRow[]>`
+    WITH request AS (
+      UPDATE chats SET compact_requested = false
+      WHERE id = ${chatId} AND claim_id = ${claimId} AND status = 'running' AND compact_requested
+      RETURNING id
+    ), summary AS (
+      SELECT through_message_id, content, token_count FROM chat_summaries WHERE chat_id = ${chatId}
+    )
+    SELECT 'message' AS kind, ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages
+    WHERE chat_id = ${chatId} AND id > coalesce((SELECT through_message_id FROM summary), 0)
+    UNION ALL
+    SELECT 'summary', through_message_id, ${chatId}::uuid, NULL, content, NULL, token_count, NULL, NULL, NULL, NULL
+    FROM summary
+    UNION ALL
+    SELECT 'compact', NULL, id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM request
+    ORDER BY kind, id`;
+  let summary: ChatTurnHistory['summary'] = null;
+  let compactRequested = false;
+  const messages: ChatMessageRow[] = [];
+  for (const { kind, ...row } of rows) {
+    if (kind === 'message') messages.push(row);
+    else if (kind === 'summary') {
+      summary = { content: row.content, throughMessageId: row.id, tokenCount: row.inputTokens ?? 0 };
+    } else compactRequested = true;
+  }
+  return { summary, messages, compactRequested };
 }
 
 /** A summary to store: see {@link saveChatSummary}. */

@@ -1,7 +1,6 @@
 import { storableText } from '../../util/storable-text.js';
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow, ChatStatus, FinishReason } from '../rows.js';
-import type { ChatTurnHistory } from './chat-summaries.js';
 import {
   CHAT_COLUMNS as COLUMNS,
   DAILY_USAGE_UPSERT,
@@ -112,78 +111,20 @@ export async function appendUserMessageAndMarkPending(
   return row!;
 }
 
-/** A chat just claimed, with the history its turn answers (read by the claiming statement). */
-export interface ClaimedChat extends ChatRow {
-  readonly history: ChatTurnHistory;
-}
-
 /**
- * Claims up to `limit` pending chats for `workerId`, oldest first (each gets a new `claim_id`; SKIP LOCKED
- * lets replicas acquire concurrently without waiting on each other or claiming a chat twice), and in the
- * same statement
- * reads what each turn sends: the chat's summary, the messages after it, and whether a compaction was
- * requested (the claim takes the request). One statement per claimed batch, instead of one claim plus one
- * history read per turn: the chats' messages are committed with the statement that made them pending, so
- * the claim reads exactly the history its turn answers.
+ * Claims up to `limit` pending chats for a worker, oldest first. SKIP LOCKED lets replicas acquire
+ * concurrently without waiting on each other or claiming a chat twice.
  */
-export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<ClaimedChat[]> {
-  const rows = await db<Array<ChatRow & ClaimedHistoryColumns>>`
-    WITH picked AS (
-      SELECT id, compact_requested FROM chats WHERE status = 'pending' AND NOT archived
+export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<ChatRow[]> {
+  return db<ChatRow[]>`
+    UPDATE chats SET status = 'running', worker_id = ${workerId}, claim_id = gen_random_uuid(),
+      heartbeat_at = now(), updated_at = now()
+    WHERE id IN (
+      SELECT id FROM chats WHERE status = 'pending' AND NOT archived
       ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
-    ), claimed AS (
-      UPDATE chats c SET status = 'running', worker_id = ${workerId}, claim_id = gen_random_uuid(),
-        heartbeat_at = now(), updated_at = now(), compact_requested = false
-      FROM picked WHERE c.id = picked.id
-      RETURNING ${db.unsafe(QUALIFIED_COLUMNS)}, picked.compact_requested AS compact_taken
     )
-    SELECT claimed.*, s.content AS summary_content, s.through_message_id AS summary_through,
-      s.token_count AS summary_tokens,
-      (SELECT coalesce(json_agg(json_build_object(
-          'id', m.id, 'role', m.role, 'content', m.content, 'modelConfigId', m.model_config_id,
-          'inputTokens', m.input_tokens, 'outputTokens', m.output_tokens, 'finishReason', m.finish_reason,
-          'replyTo', m.reply_to, 'createdAt', m.created_at) ORDER BY m.id), '[]'::json)
-       FROM chat_messages m
-       WHERE m.chat_id = claimed.id AND m.id > coalesce(s.through_message_id, 0)) AS history_messages
-    FROM claimed LEFT JOIN chat_summaries s ON s.chat_id = claimed.id`;
-  return rows.map(
-    ({ compactTaken, summaryContent, summaryThrough, summaryTokens, historyMessages, ...chat }) => ({
-      ...chat,
-      history: {
-        summary:
-          summaryThrough === null
-            ? null
-            : {
-                content: summaryContent!,
-                throughMessageId: Number(summaryThrough),
-                tokenCount: summaryTokens ?? 0,
-              },
-        messages: historyMessages.map((message) => ({
-          ...message,
-          chatId: chat.id,
-          id: Number(message.id),
-          replyTo: message.replyTo === null ? null : Number(message.replyTo),
-          createdAt: new Date(message.createdAt),
-        })),
-        compactRequested: compactTaken,
-      },
-    }),
-  );
+    RETURNING ${db.unsafe(COLUMNS)}`;
 }
-
-/** The history columns of {@link acquirePendingChats}' rows (messages as JSON: timestamps are strings). */
-interface ClaimedHistoryColumns {
-  compactTaken: boolean;
-  summaryContent: string | null;
-  summaryThrough: number | string | null;
-  summaryTokens: number | null;
-  historyMessages: Array<Omit<ChatMessageRow, 'chatId' | 'createdAt'> & { createdAt: string }>;
-}
-
-/** {@link COLUMNS} of the `chats` row an UPDATE … FROM returns (qualified: `picked` has an `id` too). */
-const QUALIFIED_COLUMNS = COLUMNS.split(', ')
-  .map((column) => `c.${column}`)
-  .join(', ');
 
 /**
  * Heartbeat for the claims of the turns a worker runs now (one statement per worker, not per chat), and
