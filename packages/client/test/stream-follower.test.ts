@@ -79,10 +79,16 @@ function follow(
   });
   const messageIds = () =>
     events.flatMap((event) => (event.type === 'message' ? [Number(event.message.id)] : []));
-  const finished = () =>
-    events.some((event) => event.type === 'message' && event.message.role === 'assistant') &&
-    events.at(-1)?.type === 'status' &&
-    (events.at(-1) as { status: string }).status === 'waiting';
+  // An assistant message, then the `waiting` status after it (a title may still follow).
+  const finished = () => {
+    const answered = events.findIndex(
+      (event) => event.type === 'message' && event.message.role === 'assistant',
+    );
+    return (
+      answered !== -1 &&
+      events.slice(answered).some((event) => event.type === 'status' && event.status === 'waiting')
+    );
+  };
   return { follower, events, states, messageIds, finished };
 }
 
