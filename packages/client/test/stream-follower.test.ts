@@ -79,15 +79,13 @@ function follow(
   });
   const messageIds = () =>
     events.flatMap((event) => (event.type === 'message' ? [Number(event.message.id)] : []));
-  // An assistant message, then the `waiting` status after it (a title may still follow).
+  // An assistant message came, and the latest status is `waiting`. The status may come before the
+  // answer: a stream that connects after the turn ended starts with the current status (`waiting`),
+  // then the stored messages. A title may still follow.
   const finished = () => {
-    const answered = events.findIndex(
-      (event) => event.type === 'message' && event.message.role === 'assistant',
-    );
-    return (
-      answered !== -1 &&
-      events.slice(answered).some((event) => event.type === 'status' && event.status === 'waiting')
-    );
+    const answered = events.some((event) => event.type === 'message' && event.message.role === 'assistant');
+    const statuses = events.flatMap((event) => (event.type === 'status' ? [event.status] : []));
+    return answered && statuses.at(-1) === 'waiting';
   };
   return { follower, events, states, messageIds, finished };
 }

@@ -7,8 +7,8 @@ import { generateCredential, isStale, parseCredential, secretMatches } from './s
 
 export type { AuthenticatedUser } from './authenticated-user.js';
 
-/** API tokens look like `chatd_<public id>_<secret>` (see `secret-credentials.ts`). */
-const TOKEN_PREFIX = 'chatd';
+/** API tokens look like `chatd_<public id>_<secret>` (see `secret-credentials.ts`): this is their prefix. */
+export const TOKEN_PREFIX = 'chatd';
 
 /** Refresh `last_used_at` at most this often per token, so that reads do not turn into writes. */
 const LAST_USED_RESOLUTION_MS = 60_000;

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { TOKEN_PREFIX } from '../../src/auth/api-tokens.js';
+import { parseCredential } from '../../src/auth/secret-credentials.js';
 import { runCli } from '../support/cli-process.js';
 import { useTestDatabase } from '../support/test-database.js';
 
@@ -60,7 +62,7 @@ describe('chatd users and chatd tokens', () => {
     const listed = await cli(['tokens', 'list', 'frank']);
     expect(listed.stdout).toContain(id);
     expect(listed.stdout).toContain('deploy bot');
-    expect(listed.stdout).not.toContain(token!.split('_')[2]);
+    expect(listed.stdout).not.toContain(parseCredential(TOKEN_PREFIX, token!)!.secret);
     const [row] = await db.sql<[{ expiresAt: Date }]>`SELECT expires_at FROM api_tokens WHERE id = ${id!}`;
     expect(Math.abs(row.expiresAt.getTime() - Date.now() - 90 * 86_400_000)).toBeLessThan(120_000);
 
