@@ -1,6 +1,7 @@
 import type { AuthenticatedUser } from '../auth/api-tokens.js';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatRestart } from '../db/queries/chat-history-edits.js';
+import type { AcceptedTurn } from '../db/queries/chats.js';
 import type { ChatMessageRow, ChatQueuedMessageRow, ChatRow } from '../db/rows.js';
 import type { Store } from '../db/store.js';
 import { ConflictError, InvalidInputError, NotFoundError, QueueFullError } from '../errors.js';
@@ -11,6 +12,7 @@ import {
   decodeChatCursor,
   encodeChatCursor,
 } from './chat-paging.js';
+import type { LocalTurns, TurnSlot } from './chat-worker.js';
 import type { TurnInterrupts } from './turn-interrupts.js';
 
 /** At most this many messages wait in one chat's queue. */
@@ -53,20 +55,31 @@ export class ChatService {
   readonly #configCache: ChatConfigCache;
   readonly #events: ChatEventHub;
   readonly #interrupts: TurnInterrupts;
+  readonly #localTurns: LocalTurns | undefined;
 
+  /**
+   * `localTurns`: this replica's worker. With room, a message accepted here is claimed by the statement
+   * that accepts it and answered here, with no acquire and no history read; without (or when full), the
+   * chat goes `pending` and any replica's worker claims it.
+   */
   constructor(deps: {
     store: Store;
     configCache: ChatConfigCache;
     events: ChatEventHub;
     interrupts: TurnInterrupts;
+    localTurns?: LocalTurns;
   }) {
     this.#store = deps.store;
     this.#configCache = deps.configCache;
     this.#events = deps.events;
     this.#interrupts = deps.interrupts;
+    this.#localTurns = deps.localTurns;
   }
 
-  /** Creates a chat with its first message, `pending` (a worker picks it up). */
+  /**
+   * Creates a chat with its first message: `running` on this replica when it has room (see the
+   * constructor), else `pending` (a worker picks it up).
+   */
   async createChat(
     user: AuthenticatedUser,
     input: { content: string; modelConfigId?: string | undefined },
@@ -78,17 +91,43 @@ export class ChatService {
         throw new InvalidInputError(`model config ${input.modelConfigId} does not exist or is disabled`);
       }
     }
-    const created = await this.#store.insertChatWithFirstMessage({
-      ownerId: user.id,
-      title: titleOf(content),
-      modelConfigId: input.modelConfigId ?? null,
-      content,
-    });
-    await this.#events.publish(created.chat.id, [
-      { type: 'message', message: toStreamedMessage(created.message) },
-      { type: 'status', status: 'pending', version: created.chat.statusVersion },
-    ]);
-    return created;
+    const { chat, message, claimed } = await this.#withSlot((slot) =>
+      this.#store.insertChatWithFirstMessage({
+        ownerId: user.id,
+        title: titleOf(content),
+        modelConfigId: input.modelConfigId ?? null,
+        content,
+        claimFor: slot?.workerId ?? null,
+      }),
+    );
+    // Claimed here: its turn announces the message, with its `running` status.
+    if (!claimed) {
+      await this.#events.publish(chat.id, [
+        { type: 'message', message: toStreamedMessage(message) },
+        { type: 'status', status: 'pending', version: chat.statusVersion },
+      ]);
+    }
+    return { chat, message };
+  }
+
+  /**
+   * Runs `accept` with a turn slot of this replica when it has room (undefined otherwise), then starts the
+   * turn the statement claimed in it, or gives the slot back when it claimed none (or failed).
+   */
+  async #withSlot<T extends { message: ChatMessageRow; claimed: AcceptedTurn | null } | undefined>(
+    accept: (slot: TurnSlot | undefined) => Promise<T>,
+  ): Promise<T> {
+    const slot = this.#localTurns?.reserveTurn();
+    let accepted: T | undefined;
+    try {
+      accepted = await accept(slot);
+    } finally {
+      if (slot && !accepted?.claimed) slot.release();
+    }
+    if (slot && accepted?.claimed) {
+      slot.start(accepted.claimed, [{ type: 'message', message: toStreamedMessage(accepted.message) }]);
+    }
+    return accepted;
   }
 
   /**
@@ -141,10 +180,23 @@ export class ChatService {
    */
   async sendMessage(user: AuthenticatedUser, chatId: string, rawContent: string): Promise<SendResult> {
     const content = requireContent(rawContent);
-    // The common case in one statement: an idle chat of the caller's takes the message and goes pending.
-    const appended = await this.#store.appendUserMessageIfIdle({ chatId, ownerId: user.id, content });
+    // The common case in one statement: an idle chat of the caller's takes the message and goes pending,
+    // or straight to `running` here when this replica has room (then its turn announces the message).
+    const appended = await this.#withSlot(async (slot) => {
+      const row = await this.#store.appendUserMessageIfIdle({
+        chatId,
+        ownerId: user.id,
+        content,
+        claimFor: slot?.workerId ?? null,
+      });
+      return row && { message: row, claimed: row.claimed };
+    });
+    if (appended?.claimed) {
+      const { claimed: _claimed, ...message } = appended.message;
+      return { queued: false, message };
+    }
     const result: SendResult = appended
-      ? { queued: false, message: appended }
+      ? { queued: false, message: appended.message }
       : await this.#sendToBusyChat(user, chatId, content);
     if (!result.queued) {
       await this.#events.publish(chatId, [

@@ -2,7 +2,8 @@ import { performance } from 'node:perf_hooks';
 import type { SharedV3Warning } from '@ai-sdk/provider';
 import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
-import type { AssistantMessageInsert, ReleasedChat } from '../db/queries/chats.js';
+import type { ChatTurnHistory } from '../db/queries/chat-summaries.js';
+import type { AcceptedTurn, AssistantMessageInsert, ReleasedChat } from '../db/queries/chats.js';
 import type { ChatMessageRow, ChatRow, ChatStatus, JsonObject } from '../db/rows.js';
 import { isTransientDatabaseError } from '../db/sqlstate.js';
 import type { Store } from '../db/store.js';
@@ -60,6 +61,28 @@ export interface ChatWorkerOptions {
   readonly turn: TurnOptions;
 }
 
+/**
+ * Room for one turn on this replica, held while the replica that accepts a message claims the chat in the
+ * accepting statement (see `ChatService`): one of `start` or `release` ends it.
+ */
+export interface TurnSlot {
+  /** The worker the claim is made for. */
+  readonly workerId: string;
+  /**
+   * Runs the turn the accepting statement claimed, on the history it read. `announce` (the accepted
+   * message) goes out first, with the turn's `running` status, in one notification.
+   */
+  start(turn: AcceptedTurn, announce: readonly ChatEvent[]): void;
+  /** Gives the room back: nothing was claimed (the chat was busy, or the statement failed). */
+  release(): void;
+}
+
+/** Where the replica that accepts a message finds room for its turn (a {@link ChatWorker}). */
+export interface LocalTurns {
+  /** Room for one more turn now, or undefined (full, or stopping: the chat is left pending instead). */
+  reserveTurn(): TurnSlot | undefined;
+}
+
 /** Distinct provider warnings remembered before the set starts over. */
 const MAX_WARNINGS_REMEMBERED = 1_024;
 
@@ -90,6 +113,12 @@ export interface ChatWorkerDependencies {
   readonly logger: Logger;
   /** Told of every answered turn: generates the chat's title after its first answer (off the turn's path). */
   readonly titles?: Pick<TitleGenerator, 'afterFirstAnswer'>;
+}
+
+/** What a turn claimed by the statement that accepted its message starts with (see {@link TurnSlot}). */
+interface AcceptedStart {
+  readonly history: ChatTurnHistory;
+  readonly announce: readonly ChatEvent[];
 }
 
 /** A turn running on this replica, by its claim. */
@@ -130,7 +159,7 @@ function stopTurn(turn: LiveTurn, why: 'interrupted' | 'lost' | 'given up'): voi
  * - Drain on stop: `stop()` stops claiming, lets turns finish for `shutdownGraceMs`, then gives the rest
  *   back.
  */
-export class ChatWorker {
+export class ChatWorker implements LocalTurns {
   readonly #deps: ChatWorkerDependencies;
   /** Provider warnings already logged, by model config (each is logged once, not on every turn). */
   readonly #warned = new Set<string>();
@@ -144,6 +173,10 @@ export class ChatWorker {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #removeResetListener: (() => void) | undefined;
+  /** Slots reserved by `reserveTurn` and not yet started or released: they count as running turns. */
+  #reservedSlots = 0;
+  /** Resolved when the last reserved slot settles (`stop()` waits for claims being made). */
+  #slotsSettled: (() => void)[] = [];
   /** The acquire loop running now, if any. */
   #acquiring: Promise<void> | undefined;
   #acquireAgain = false;
@@ -205,8 +238,10 @@ export class ChatWorker {
     for (const timer of this.#timers) clearInterval(timer);
     this.#removeResetListener?.();
     await this.#unsubscribe?.().catch(() => {});
-    // An acquire already sent may still claim chats: their turns start and drain with the others.
+    // An acquire already sent, or a message being accepted into a reserved slot, may still claim chats:
+    // their turns start and drain with the others.
     await this.#acquiring;
+    while (this.#reservedSlots > 0) await new Promise<void>((resolve) => this.#slotsSettled.push(resolve));
     const running = () => Promise.allSettled([...this.#turns.values()].map((turn) => turn.done));
     if (this.#turns.size > 0) {
       this.#deps.logger.info(
@@ -235,6 +270,38 @@ export class ChatWorker {
     }
   }
 
+  /**
+   * Room for one more turn, for a message this replica is accepting: the accepting statement claims the
+   * chat for this worker and reads its history, so the turn starts without an acquire or a history read.
+   */
+  reserveTurn(): TurnSlot | undefined {
+    if (this.#stopped || this.#free() <= 0) return undefined;
+    this.#reservedSlots++;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#reservedSlots--;
+      if (this.#reservedSlots === 0) for (const resolve of this.#slotsSettled.splice(0)) resolve();
+      return true;
+    };
+    return {
+      workerId: this.#deps.workerId,
+      start: (accepted, announce) => {
+        if (settle()) this.#startTurn(accepted.chat, { history: accepted.history, announce });
+      },
+      release: () => {
+        // Room freed: a chat left pending because of this slot may be waiting for it.
+        if (settle() && this.#free() === 1) this.wake();
+      },
+    };
+  }
+
+  /** Turns this replica may still start (reserved slots count as running). */
+  #free(): number {
+    return this.#options.maxConcurrentTurns - this.#turns.size - this.#reservedSlots;
+  }
+
   /** Looks for pending chats soon (coalesced: one acquire loop runs at a time). */
   wake(): void {
     if (this.#stopped) return;
@@ -252,7 +319,7 @@ export class ChatWorker {
       do {
         this.#acquireAgain = false;
         while (!this.#stopped) {
-          const free = this.#options.maxConcurrentTurns - this.#turns.size;
+          const free = this.#free();
           if (free <= 0) break;
           const limit = Math.min(free, this.#options.acquireBatchSize);
           const chats = await this.#deps.store.acquirePendingChats(this.#deps.workerId, limit);
@@ -267,8 +334,12 @@ export class ChatWorker {
     }
   }
 
-  #startTurn(chat: ChatRow): void {
-    // Set by acquirePendingChats; the turn writes only while the chat still carries this claim.
+  /**
+   * Runs the turn of a chat just claimed for this worker: by `acquirePendingChats`, or by the statement
+   * that accepted its message (`accepted`: the history it read, and the events to announce first).
+   */
+  #startTurn(chat: ChatRow, accepted?: AcceptedStart): void {
+    // Set by the claim; the turn writes only while the chat still carries this claim.
     const claimId = chat.claimId!;
     const turn: LiveTurn = {
       chatId: chat.id,
@@ -279,7 +350,7 @@ export class ChatWorker {
     // Interrupted before it was claimed (the interrupt was recorded on the pending chat).
     if (chat.interruptRequested) stopTurn(turn, 'interrupted');
     this.#turns.set(claimId, turn);
-    turn.done = this.#runTurn(chat, claimId, turn)
+    turn.done = this.#runTurn(chat, claimId, turn, accepted)
       .catch((error: unknown) =>
         this.#deps.logger.error({ err: error, chatId: chat.id }, 'turn failed unexpectedly'),
       )
@@ -287,11 +358,11 @@ export class ChatWorker {
         // From here on the claim is not heartbeated: if its end was not written, it is taken over.
         this.#turns.delete(claimId);
         // Capacity freed: there may be chats we left pending.
-        if (this.#turns.size === this.#options.maxConcurrentTurns - 1) this.wake();
+        if (this.#free() === 1) this.wake();
       });
   }
 
-  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn): Promise<void> {
+  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn, accepted?: AcceptedStart): Promise<void> {
     const { events, interrupts, metrics, logger } = this.#deps;
     const startedAt = performance.now();
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
@@ -314,13 +385,16 @@ export class ChatWorker {
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
     try {
-      void events.publish(chat.id, [{ type: 'status', status: 'running', version: chat.statusVersion }]);
+      void events.publish(chat.id, [
+        ...(accepted?.announce ?? []),
+        { type: 'status', status: 'running', version: chat.statusVersion },
+      ]);
       let assistant: AssistantMessageInsert | null = null;
       let lastError: string | null = null;
       try {
         // The history first: it may promote a queued message, which this turn then answers (or, when
         // it was interrupted before it started, answers as interrupted).
-        const history = await this.#historyToAnswer(chat.id, claimId);
+        const history = await this.#historyToAnswer(chat.id, claimId, accepted?.history);
         const { replyTo } = history;
         if (replyTo === null) {
           // Only a compaction was asked for (POST /chats/{id}/compact on an idle chat).
@@ -599,11 +673,12 @@ export class ChatWorker {
    *
    * The history is what comes after the chat's summary (compaction), read with it in one statement; the
    * same statement takes a compaction request. With a request and nothing to answer, `replyTo` is null:
-   * the turn only compacts.
+   * the turn only compacts. A turn claimed by the statement that accepted its message was given the
+   * history that statement read (`accepted`), and reads nothing here.
    */
-  async #historyToAnswer(chatId: string, claimId: string): Promise<TurnHistory> {
+  async #historyToAnswer(chatId: string, claimId: string, accepted?: ChatTurnHistory): Promise<TurnHistory> {
     const { store, events } = this.#deps;
-    const read = await store.getChatTurnHistory(chatId, claimId);
+    const read = accepted ?? (await store.getChatTurnHistory(chatId, claimId));
     const history = read.messages.filter(isConversation);
     let last: ChatMessageRow | undefined = history.at(-1);
     if (last?.role !== 'user') {

@@ -240,7 +240,6 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     const interrupts = new TurnInterrupts(pubsub);
     await interrupts.start();
     cleanups.push(['interrupts', () => interrupts.stop()]);
-    const chatService = new ChatService({ store, configCache, events, interrupts });
 
     const replica = new ReplicaRegistry({
       store,
@@ -303,6 +302,8 @@ export async function startChatdServer(options: ChatdServerOptions): Promise<Cha
     );
     await worker.start();
     const startedWorker = worker;
+    // Messages accepted here are claimed and answered here while this worker has room.
+    const chatService = new ChatService({ store, configCache, events, interrupts, localTurns: worker });
 
     const readiness = new Readiness({
       store,

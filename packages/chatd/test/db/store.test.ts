@@ -1199,6 +1199,115 @@ describe('the context window queries', () => {
     expect(await store.getChatSummary(chat.id)).toBeUndefined();
   });
 
+  it('claims an idle chat in the statement that accepts its message, reading the history after its summary', async () => {
+    const { owner, chat, claim, m1, m2, m3 } = await runningChat('accepted');
+    await store.saveChatSummary({
+      chatId: chat.id,
+      claimId: claim,
+      content: 'the first exchange',
+      throughMessageId: m2.id,
+      tokenCount: 4,
+      modelConfigId: null,
+      inputTokens: 1,
+      outputTokens: 1,
+    });
+    // The turn fails: the chat ends in `error`, where a compaction request only sets the flag.
+    const failed = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: claim,
+      assistant: {
+        content: '',
+        finishReason: 'error',
+        replyTo: m3.id,
+        modelConfigId: null,
+        inputTokens: null,
+        outputTokens: null,
+      },
+      lastError: 'the provider failed',
+    });
+    expect(await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id })).toMatchObject({
+      status: 'error',
+      woke: false,
+    });
+
+    const appended = await store.appendUserMessageIfIdle({
+      chatId: chat.id,
+      ownerId: owner.id,
+      content: 'third question',
+      claimFor: worker,
+    });
+    expect(appended).toMatchObject({ role: 'user', content: 'third question' });
+    const { claimed } = appended!;
+    expect(claimed!.chat).toMatchObject({
+      id: chat.id,
+      status: 'running',
+      workerId: worker,
+      claimId: expect.any(String),
+      lastError: null,
+      statusVersion: appended!.statusVersion,
+    });
+    expect(claimed!.chat.claimId).not.toBe(claim);
+    expect(claimed!.history).toEqual({
+      summary: { content: 'the first exchange', throughMessageId: m2.id, tokenCount: 4 },
+      // After the summary: the failed question, its error answer, and the message just accepted.
+      messages: [m3, failed!.message, appended].map((message) =>
+        expect.objectContaining({ id: message!.id, role: message!.role, content: message!.content }),
+      ),
+      compactRequested: true,
+    });
+    expect(claimed!.history.messages.every((message) => message.createdAt instanceof Date)).toBe(true);
+    expect(claimed!.history.messages.some((message) => message.id === m1.id)).toBe(false);
+    // The claim took the request, and holds the chat: a second message is not accepted past it.
+    expect(await store.getChatById(chat.id)).toMatchObject({
+      status: 'running',
+      claimId: claimed!.chat.claimId,
+    });
+    const [{ compactRequested }] = await db.sql<[{ compactRequested: boolean }]>`
+      SELECT compact_requested FROM chats WHERE id = ${chat.id}`;
+    expect(compactRequested).toBe(false);
+    expect(
+      await store.appendUserMessageIfIdle({
+        chatId: chat.id,
+        ownerId: owner.id,
+        content: 'no',
+        claimFor: worker,
+      }),
+    ).toBeUndefined();
+
+    // Without a worker the same statement leaves the chat pending and reads no history.
+    await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: claimed!.chat.claimId!,
+      assistant: null,
+      lastError: null,
+    });
+    const unclaimed = await store.appendUserMessageIfIdle({
+      chatId: chat.id,
+      ownerId: owner.id,
+      content: 'later',
+    });
+    expect(unclaimed).toMatchObject({ content: 'later', claimed: null });
+    expect(await store.getChatById(chat.id)).toMatchObject({
+      status: 'pending',
+      workerId: null,
+      claimId: null,
+    });
+
+    // A new chat claimed as it is created: running, its history its first message.
+    const created = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'claimed at once',
+      modelConfigId: null,
+      content: 'hello',
+      claimFor: worker,
+    });
+    expect(created.chat).toMatchObject({ status: 'running', workerId: worker, claimId: expect.any(String) });
+    expect(created.claimed).toEqual({
+      chat: created.chat,
+      history: { summary: null, messages: [created.message], compactRequested: false },
+    });
+  });
+
   it('records compaction requests: an idle chat wakes, a running one compacts after its turn', async () => {
     const { owner, chat, claim, m3 } = await runningChat('compacted');
     const other = await store.insertUser({ username: 'not-the-owner', role: 'member' });

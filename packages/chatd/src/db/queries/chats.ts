@@ -1,12 +1,16 @@
 import { storableText } from '../../util/storable-text.js';
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow, ChatStatus, FinishReason } from '../rows.js';
+import type { ChatTurnHistory } from './chat-summaries.js';
 import {
   CHAT_COLUMNS as COLUMNS,
   DAILY_USAGE_UPSERT,
   type JoinedMessageColumns,
   joinedMessage,
   MESSAGE_COLUMNS,
+  type MessageJson,
+  messageFromJson,
+  messageJson,
 } from './columns.js';
 
 /** Inserts a chat (not running: `running` needs a worker, see the worker queries). */
@@ -27,49 +31,49 @@ export async function insertChat(
 }
 
 /**
- * Creates a pending chat and its first user message in one statement (atomic without a transaction).
- * The pending status wakes the workers (trigger).
+ * A turn claimed by the replica that accepted its message, in the statement that accepted it: the chat
+ * (`running` under the claim), and the history the turn answers, read by that statement too. The turn
+ * then starts with no claim and no history read of its own.
+ */
+export interface AcceptedTurn {
+  readonly chat: ChatRow;
+  readonly history: ChatTurnHistory;
+}
+
+/**
+ * Creates a chat and its first user message in one statement (atomic without a transaction). Without
+ * `claimFor` the chat is `pending` and wakes the workers (trigger); with it (the id of a worker with room
+ * for the turn) the chat starts `running` under a claim of that worker, and `claimed` is its turn.
  */
 export async function insertChatWithFirstMessage(
   db: Db,
-  input: { ownerId: string; title: string; modelConfigId: string | null; content: string },
-): Promise<{ chat: ChatRow; message: ChatMessageRow }> {
-  const [row] = await db<[ChatRow & { message: ChatMessageRowJson }]>`
+  input: {
+    ownerId: string;
+    title: string;
+    modelConfigId: string | null;
+    content: string;
+    claimFor?: string | null;
+  },
+): Promise<{ chat: ChatRow; message: ChatMessageRow; claimed: AcceptedTurn | null }> {
+  const workerId = input.claimFor ?? null;
+  const [row] = await db<[ChatRow & { message: MessageJson }]>`
     WITH chat AS (
-      INSERT INTO chats (owner_id, title, status, model_config_id)
-      VALUES (${input.ownerId}, ${input.title}, 'pending', ${input.modelConfigId})
+      INSERT INTO chats (owner_id, title, status, model_config_id, worker_id, claim_id, heartbeat_at)
+      VALUES (${input.ownerId}, ${input.title}, ${workerId === null ? 'pending' : 'running'},
+              ${input.modelConfigId}, ${workerId}::uuid,
+              CASE WHEN ${workerId}::uuid IS NOT NULL THEN gen_random_uuid() END,
+              CASE WHEN ${workerId}::uuid IS NOT NULL THEN now() END)
       RETURNING ${db.unsafe(COLUMNS)}
     ), message AS (
       INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM chat
-      RETURNING id, chat_id, role, content, created_at
+      RETURNING ${db.unsafe(MESSAGE_COLUMNS)}
     )
-    SELECT chat.*, json_build_object('id', message.id, 'role', message.role, 'content', message.content,
-                                     'created_at', message.created_at) AS message
-    FROM chat, message`;
-  const { message, ...chat } = row!;
-  return {
-    chat: chat as ChatRow,
-    message: {
-      id: Number(message.id),
-      chatId: chat.id,
-      role: 'user',
-      content: message.content,
-      modelConfigId: null,
-      inputTokens: null,
-      outputTokens: null,
-      finishReason: null,
-      replyTo: null,
-      createdAt: new Date(message.created_at),
-    },
-  };
-}
-
-/** The first message as `json_build_object` returns it. */
-interface ChatMessageRowJson {
-  id: number;
-  role: 'user';
-  content: string;
-  created_at: string;
+    SELECT chat.*, ${db.unsafe(messageJson('message'))} AS message FROM chat, message`;
+  const { message: json, ...chat } = row!;
+  const message = messageFromJson(json);
+  // A new chat's history is its first message: nothing to read.
+  const history: ChatTurnHistory = { summary: null, messages: [message], compactRequested: false };
+  return { chat, message, claimed: workerId === null ? null : { chat, history } };
 }
 
 /** The chat with this id, or undefined. */
@@ -274,27 +278,99 @@ export async function completeChatTurn(
   return { status: row.status, statusVersion: row.statusVersion!, message: joinedMessage(row) };
 }
 
+/** A message {@link appendUserMessageIfIdle} appended, and the turn it claimed for it, if asked to. */
+export type AppendedMessage = ChatMessageRow & { statusVersion: number; claimed: AcceptedTurn | null };
+
 /**
- * Appends a user message to an idle chat the user owns and makes it `pending`, in one statement: the
- * common case of sending a message. Undefined when the chat is not the user's, archived, busy, or has
- * messages queued (the caller then takes the locking path, which queues or explains).
+ * Appends a user message to an idle chat the user owns, in one statement: the common case of sending a
+ * message. Without `claimFor` the chat becomes `pending` (the trigger wakes the workers). With it (the id
+ * of a worker with room for the turn) the chat becomes `running` under a new claim of that worker, and
+ * the same statement reads the history the turn answers: the summary, the messages after it, and the
+ * compaction request, which the claim takes. Undefined when the chat is not the user's, archived, busy,
+ * or has messages queued (the caller then takes the locking path, which queues or explains).
+ *
+ * Why the history is current although the statement reads it from its snapshot: the UPDATE re-checks a
+ * concurrently changed chat row against its WHERE clause (READ COMMITTED), and every write that changes
+ * a chat's messages or summary leaves it `pending` or `running` (a send, an edit, a retry, a turn), which
+ * fails `status IN ('waiting', 'error')`. So the UPDATE matches only while the snapshot's messages are the
+ * chat's messages. A compaction request on a chat in `error` changes only the flag: the claim takes the
+ * request it read, and a request made since stays set for the next turn.
  */
 export async function appendUserMessageIfIdle(
   db: Db,
-  input: { chatId: string; ownerId: string; content: string },
-): Promise<(ChatMessageRow & { statusVersion: number }) | undefined> {
-  const [row] = await db<[(ChatMessageRow & { statusVersion: number })?]>`
-    WITH idle AS (
-      UPDATE chats SET status = 'pending', last_error = NULL, updated_at = now()
+  input: { chatId: string; ownerId: string; content: string; claimFor?: string | null },
+): Promise<AppendedMessage | undefined> {
+  const workerId = input.claimFor ?? null;
+  const claiming = workerId !== null;
+  const [row] = await db<[(ChatRow & ClaimedHistoryColumns & { message: MessageJson })?]>`
+    WITH before AS MATERIALIZED (
+      SELECT c.compact_requested, s.content, s.through_message_id, s.token_count
+      FROM chats c LEFT JOIN chat_summaries s ON s.chat_id = c.id
+      WHERE c.id = ${input.chatId} AND ${claiming}::boolean
+    ), idle AS (
+      UPDATE chats SET
+        status = ${claiming ? 'running' : 'pending'}, worker_id = ${workerId}::uuid,
+        claim_id = CASE WHEN ${claiming}::boolean THEN gen_random_uuid() END,
+        heartbeat_at = CASE WHEN ${claiming}::boolean THEN now() END,
+        compact_requested = compact_requested AND NOT coalesce((SELECT compact_requested FROM before), false),
+        last_error = NULL, updated_at = now()
       WHERE id = ${input.chatId} AND owner_id = ${input.ownerId} AND NOT archived AND status IN ('waiting', 'error')
         AND queued_messages = 0
-      RETURNING id, status_version
+      RETURNING ${db.unsafe(COLUMNS)}
     ), message AS (
       INSERT INTO chat_messages (chat_id, role, content) SELECT id, 'user', ${input.content} FROM idle
       RETURNING ${db.unsafe(MESSAGE_COLUMNS)}
     )
-    SELECT message.*, idle.status_version FROM message, idle`;
-  return row;
+    SELECT idle.*, ${db.unsafe(messageJson('message'))} AS message,
+      coalesce((SELECT compact_requested FROM before), false) AS compact_taken,
+      (SELECT content FROM before) AS summary_content,
+      (SELECT through_message_id FROM before) AS summary_through,
+      (SELECT token_count FROM before) AS summary_tokens,
+      CASE WHEN ${claiming}::boolean THEN (
+        SELECT coalesce(json_agg(${db.unsafe(messageJson('m'))} ORDER BY m.id), '[]'::json)
+        FROM chat_messages m
+        WHERE m.chat_id = idle.id AND m.id > coalesce((SELECT through_message_id FROM before), 0)
+      ) END AS history_messages
+    FROM idle, message`;
+  if (!row) return undefined;
+  const {
+    message: json,
+    compactTaken,
+    summaryContent,
+    summaryThrough,
+    summaryTokens,
+    historyMessages,
+    ...chat
+  } = row;
+  const message = messageFromJson(json);
+  const claimed: AcceptedTurn | null = claiming
+    ? {
+        chat,
+        history: {
+          summary:
+            summaryThrough === null
+              ? null
+              : {
+                  content: summaryContent!,
+                  throughMessageId: Number(summaryThrough),
+                  tokenCount: summaryTokens ?? 0,
+                },
+          // The statement's own message is not in its snapshot: it ends the history.
+          messages: [...(historyMessages ?? []).map(messageFromJson), message],
+          compactRequested: compactTaken,
+        },
+      }
+    : null;
+  return { ...message, statusVersion: chat.statusVersion, claimed };
+}
+
+/** The history columns of {@link appendUserMessageIfIdle}'s row. */
+interface ClaimedHistoryColumns {
+  compactTaken: boolean;
+  summaryContent: string | null;
+  summaryThrough: number | string | null;
+  summaryTokens: number | null;
+  historyMessages: MessageJson[] | null;
 }
 
 /**

@@ -34,6 +34,44 @@ export function joinedMessage(row: JoinedMessageColumns): ChatMessageRow | null 
 }
 
 /**
+ * SQL for one message of `alias` as a JSON object, for statements that return messages beside a row of
+ * other columns (whose names would clash). Decoded by {@link messageFromJson}.
+ */
+export function messageJson(alias: string): string {
+  return `json_build_object('id', ${alias}.id, 'chat_id', ${alias}.chat_id, 'role', ${alias}.role, 'content', ${alias}.content, 'model_config_id', ${alias}.model_config_id, 'input_tokens', ${alias}.input_tokens, 'output_tokens', ${alias}.output_tokens, 'finish_reason', ${alias}.finish_reason, 'reply_to', ${alias}.reply_to, 'created_at', ${alias}.created_at)`;
+}
+
+/** A message as {@link messageJson} builds it (JSON: snake_case keys, the timestamp a string). */
+export interface MessageJson {
+  id: number;
+  chat_id: string;
+  role: ChatMessageRow['role'];
+  content: string;
+  model_config_id: string | null;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  finish_reason: ChatMessageRow['finishReason'];
+  reply_to: number | null;
+  created_at: string;
+}
+
+/** The row of a message that {@link messageJson} built. */
+export function messageFromJson(json: MessageJson): ChatMessageRow {
+  return {
+    id: Number(json.id),
+    chatId: json.chat_id,
+    role: json.role,
+    content: json.content,
+    modelConfigId: json.model_config_id,
+    inputTokens: json.input_tokens,
+    outputTokens: json.output_tokens,
+    finishReason: json.finish_reason,
+    replyTo: json.reply_to === null ? null : Number(json.reply_to),
+    createdAt: new Date(json.created_at),
+  };
+}
+
+/**
  * The conflict clause of every upsert into `chat_usage_daily AS u` (turn ends, summary calls): one row per
  * day, user and model config, whose sums grow.
  */
