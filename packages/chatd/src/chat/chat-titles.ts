@@ -47,20 +47,61 @@ export function cleanTitle(raw: string): string {
 }
 
 /**
- * Generates a chat's title once, after its first answer, off the turn's path: the turn has ended and
- * been announced before the title model is called, so no turn waits for it.
+ * A chat's title, generated while the turn that answers its first message runs (a second provider call,
+ * beside the answer), so that the turn's end usually writes it in the same statement (`completeChatTurn`)
+ * and no statement of its own is needed. A title still generating when the turn ends is written after it
+ * (`saveGeneratedTitle`); a turn that does not answer (an error, an interrupt) discards it, and the next
+ * turn that answers the first message tries again.
  *
- * Exactly one replica generates a chat's title: `claimChatTitleGeneration` moves `title_state` from
- * `pending` to `generating` (and reads the first message) in one statement, and the title is written only
- * while the state is still `generating`, so a rename by the owner meanwhile (`user`) wins. A failure
- * leaves the first message's start as the title (state `generated`: it is not tried again).
+ * One generation per chat without a claim of its own: only the turn holding the chat's claim starts one,
+ * and only for a chat whose history is its first message. Titles are written only while `title_state` is
+ * still `pending`, so a rename by the owner meanwhile (`user`) wins. A failure leaves the first message's
+ * start as the title (state `generated`: it is not tried again).
  */
+export class TurnTitle {
+  /** The title once generated; null when generation failed (the provisional title stays). */
+  readonly settled: Promise<string | null>;
+  #result: string | null | undefined;
+  readonly #abort: AbortController;
+
+  constructor(
+    generate: (signal: AbortSignal) => Promise<string>,
+    stopped: AbortSignal,
+    onError: (error: unknown) => void,
+  ) {
+    this.#abort = new AbortController();
+    const signal = AbortSignal.any([this.#abort.signal, stopped]);
+    this.settled = generate(signal).then(
+      (title) => {
+        this.#result = title === '' ? null : title;
+        return this.#result;
+      },
+      (error: unknown) => {
+        // Stopped (its turn did not answer, or the server is stopping): not a failure, nothing to write.
+        if (signal.aborted) return null;
+        onError(error);
+        this.#result = null;
+        return null;
+      },
+    );
+  }
+
+  /** The title when ready: a string, null when generation failed; undefined while generating (or stopped). */
+  get ready(): string | null | undefined {
+    return this.#result;
+  }
+
+  /** Stops the generation (its turn did not answer): nothing is written. */
+  cancel(): void {
+    this.#abort.abort();
+  }
+}
+
+/** Starts the titles of chats during their first turn, and writes those that outlast their turn. */
 export class TitleGenerator {
   readonly #deps: TitleGeneratorDependencies;
   readonly #turnOptions: TurnOptions;
-  readonly #running = new Set<Promise<void>>();
-  /** Chats whose title this replica is generating: a next turn claimed meanwhile still reads `pending`. */
-  readonly #inFlight = new Set<string>();
+  readonly #running = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
 
   constructor(deps: TitleGeneratorDependencies, turnOptions: TurnOptions = {}) {
@@ -68,56 +109,66 @@ export class TitleGenerator {
     this.#turnOptions = turnOptions;
   }
 
-  /** Starts the title of `chat` in the background when it still has its provisional one. */
-  afterFirstAnswer(chat: ChatRow): void {
-    if (chat.titleState !== 'pending' || this.#abort.signal.aborted || this.#inFlight.has(chat.id)) return;
-    this.#inFlight.add(chat.id);
-    const task = this.#generate(chat).catch((error: unknown) =>
-      this.#deps.logger.warn({ err: error, chatId: chat.id }, 'could not generate a chat title'),
+  /**
+   * Starts the title of `chat` beside the turn that answers `firstMessage`, when the title is still the
+   * provisional one; undefined otherwise (or once stopping).
+   */
+  startDuringTurn(chat: ChatRow, firstMessage: string): TurnTitle | undefined {
+    if (chat.titleState !== 'pending' || this.#abort.signal.aborted) return undefined;
+    const title = new TurnTitle(
+      (signal) => this.#generate(chat, firstMessage, signal),
+      this.#abort.signal,
+      (error) => this.#deps.logger.warn({ err: error, chatId: chat.id }, 'could not generate a chat title'),
     );
-    this.#running.add(task);
-    void task.finally(() => {
-      this.#running.delete(task);
-      this.#inFlight.delete(chat.id);
-    });
+    this.#track(title.settled);
+    return title;
   }
 
-  /** Cancels titles being generated and waits for them to settle (server shutdown). */
+  /**
+   * Writes a title that was still generating when its turn wrote its answer, once it is ready (one
+   * statement), and announces it. In the background: nothing waits for it.
+   */
+  saveWhenReady(chatId: string, title: TurnTitle): void {
+    const { store, events, logger } = this.#deps;
+    const write = title.settled.then(async (generated) => {
+      if (title.ready === undefined) return; // stopped before it was ready
+      const written = await store.saveGeneratedTitle(chatId, generated);
+      if (written && generated !== null) await events.publish(chatId, [{ type: 'title', title: generated }]);
+    });
+    this.#track(
+      write.catch((error: unknown) => logger.warn({ err: error, chatId }, 'could not save a chat title')),
+    );
+  }
+
+  /** Cancels titles being generated and waits for them (and their writes) to settle (server shutdown). */
   async stop(): Promise<void> {
     this.#abort.abort();
     await Promise.allSettled([...this.#running]);
   }
 
-  async #generate(chat: ChatRow): Promise<void> {
-    const { store, configCache, secretBox, events } = this.#deps;
-    const claimed = await store.claimChatTitleGeneration(chat.id);
-    if (!claimed) return;
-    let title = '';
-    try {
-      const model = await resolveChatModel(configCache, chat);
-      // The builtin models answer by rule (echo, inspect), not by reading: the message's start is its title.
-      if (model.provider.provider === 'builtin') {
-        title = cleanTitle(claimed.firstMessage);
-        return;
-      }
-      const result = await runChatTurn(
-        {
-          provider: providerConnectionOf(model.provider, secretBox),
-          model: model.config.model,
-          options: { ...(model.config.options as JsonObject), max_output_tokens: TITLE_MAX_OUTPUT_TOKENS },
-          system: TITLE_INSTRUCTION,
-          messages: [{ role: 'user', content: claimed.firstMessage.slice(0, TITLE_SOURCE_CHARS) }],
-          signal: this.#abort.signal,
-          onTextDelta: () => {},
-        },
-        { ...this.#turnOptions, maxRetries: 0 },
-      );
-      title = cleanTitle(result.text);
-    } finally {
-      // Written (or given up) whatever happened: a chat never stays `generating` because of a failure here.
-      const written = await store.finishChatTitleGeneration(chat.id, title === '' ? null : title);
-      if (written && title !== '') await events.publish(chat.id, [{ type: 'title', title }]);
-    }
+  #track(task: Promise<unknown>): void {
+    this.#running.add(task);
+    void task.finally(() => this.#running.delete(task));
+  }
+
+  async #generate(chat: ChatRow, firstMessage: string, signal: AbortSignal): Promise<string> {
+    const { configCache, secretBox } = this.#deps;
+    const model = await resolveChatModel(configCache, chat);
+    // The builtin models answer by rule (echo, inspect), not by reading: the message's start is its title.
+    if (model.provider.provider === 'builtin') return cleanTitle(firstMessage);
+    const result = await runChatTurn(
+      {
+        provider: providerConnectionOf(model.provider, secretBox),
+        model: model.config.model,
+        options: { ...(model.config.options as JsonObject), max_output_tokens: TITLE_MAX_OUTPUT_TOKENS },
+        system: TITLE_INSTRUCTION,
+        messages: [{ role: 'user', content: firstMessage.slice(0, TITLE_SOURCE_CHARS) }],
+        signal,
+        onTextDelta: () => {},
+      },
+      { ...this.#turnOptions, maxRetries: 0 },
+    );
+    return cleanTitle(result.text);
   }
 }
 

@@ -13,7 +13,7 @@ import type { SecretBox } from '../secrets/secret-box.js';
 import { abortableSleep } from '../util/abortable-sleep.js';
 import { type ChatEvent, type ChatEventHub, toStreamedMessage } from './chat-events.js';
 import type { ChatMetrics, TurnOutcome } from './chat-metrics.js';
-import type { TitleGenerator } from './chat-titles.js';
+import type { TitleGenerator, TurnTitle } from './chat-titles.js';
 import { PromptTooLargeError } from './context-window.js';
 import { providerConnectionOf, resolveChatModel } from './model-resolution.js';
 import { PartBatcher } from './part-batcher.js';
@@ -111,8 +111,11 @@ export interface ChatWorkerDependencies {
   readonly secretBox: SecretBox;
   readonly metrics: ChatMetrics;
   readonly logger: Logger;
-  /** Told of every answered turn: generates the chat's title after its first answer (off the turn's path). */
-  readonly titles?: Pick<TitleGenerator, 'afterFirstAnswer'>;
+  /**
+   * Generates a chat's title beside the turn that answers its first message (another provider call, off
+   * the answer's path); the turn's end writes it when it is ready by then.
+   */
+  readonly titles?: Pick<TitleGenerator, 'startDuringTurn' | 'saveWhenReady'>;
 }
 
 /** What a turn claimed by the statement that accepted its message starts with (see {@link TurnSlot}). */
@@ -384,6 +387,7 @@ export class ChatWorker implements LocalTurns {
     );
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
+    let title: TurnTitle | undefined;
     try {
       void events.publish(chat.id, [
         ...(accepted?.announce ?? []),
@@ -396,6 +400,7 @@ export class ChatWorker implements LocalTurns {
         // it was interrupted before it started, answers as interrupted).
         const history = await this.#historyToAnswer(chat.id, claimId, accepted?.history);
         const { replyTo } = history;
+        title = this.#startTitle(chat, history);
         if (replyTo === null) {
           // Only a compaction was asked for (POST /chats/{id}/compact on an idle chat).
           await this.#compactOnly(chat, claimId, history, signal, turn);
@@ -453,7 +458,11 @@ export class ChatWorker implements LocalTurns {
       // the wave-1 batcher flushed them on their own, one notification more.
       if (!leadingEdge) parts.flush();
       const tail = parts.take();
-      const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError);
+      // A title is kept only with an answer (a failed or interrupted first turn leaves it for the next).
+      const answeredNow = assistant?.finishReason === 'stop' || assistant?.finishReason === 'length';
+      if (!answeredNow) title?.cancel();
+      const titleNow = answeredNow && title?.ready !== undefined ? { value: title.ready } : null;
+      const completion = await this.#writeEnd(chat.id, claimId, assistant, lastError, titleNow);
       if (completion === 'lost') {
         outcome = 'lost';
         logger.warn(
@@ -474,15 +483,32 @@ export class ChatWorker implements LocalTurns {
         finished.push({ type: 'message', message: toStreamedMessage(completion.message) });
       }
       if (completion.error !== null) finished.push({ type: 'error', message: completion.error });
+      if (completion.titleWritten && titleNow?.value) finished.push({ type: 'title', title: titleNow.value });
       finished.push({ type: 'status', ...completion.status });
       await events.publish(chat.id, finished);
-      const answered = completion.message?.finishReason;
-      if (answered === 'stop' || answered === 'length') this.#deps.titles?.afterFirstAnswer(chat);
+      // Still generating: written on its own once ready.
+      if (answeredNow && title && titleNow === null) this.#deps.titles?.saveWhenReady(chat.id, title);
+      title = undefined;
     } finally {
+      // Not handed on (the turn was lost, given back, or failed unexpectedly): stop generating it.
+      title?.cancel();
       parts.discard();
       interrupt.release();
       metrics.turnEnded(outcome, performance.now() - startedAt, timeToFirstTokenMs);
     }
+  }
+
+  /**
+   * Starts the chat's title beside this turn when the turn answers the chat's first message and the title
+   * is still the provisional one (the claim's chat row says so: no statement). Only the claim's owner
+   * starts one, so a chat's title is generated once (again only after a turn that did not answer).
+   */
+  #startTitle(chat: ChatRow, history: TurnHistory): TurnTitle | undefined {
+    if (chat.titleState !== 'pending' || history.summary !== null || history.replyTo === null)
+      return undefined;
+    const users = history.messages.filter((message) => message.role === 'user');
+    if (users.length !== 1) return undefined;
+    return this.#deps.titles?.startDuringTurn(chat, users[0]!.content);
   }
 
   /** The chat's model, its provider connection and the system prompt, from the config cache. */
@@ -587,27 +613,36 @@ export class ChatWorker implements LocalTurns {
     claimId: string,
     assistant: AssistantMessageInsert | null,
     lastError: string | null,
+    title: { value: string | null } | null,
   ): Promise<TurnEnd | 'lost' | 'unwritten'> {
     const { store, logger } = this.#deps;
     const write = async (
       message: AssistantMessageInsert | null,
       error: string | null,
       retried: boolean,
+      withTitle: { value: string | null } | null = null,
     ): Promise<TurnEnd | 'lost'> => {
-      const done = await store.completeChatTurn({ chatId, claimId, assistant: message, lastError: error });
+      const done = await store.completeChatTurn({
+        chatId,
+        claimId,
+        assistant: message,
+        lastError: error,
+        title: withTitle,
+      });
       if (done) {
         const status = { status: done.status, version: done.statusVersion, last_error: error };
-        return { message: done.message, error, status };
+        return { message: done.message, error, status, titleWritten: done.titleWritten };
       }
       if (!retried) return 'lost';
       const end = await store.getTurnEnd(chatId, claimId);
       // No chat: it was deleted (its messages with it), whether or not the first attempt committed.
       if (!end || (!end.message && message !== null)) return 'lost';
       const status = { status: end.status, version: end.statusVersion, last_error: end.lastError };
-      return { message: end.message, error: end.message ? error : null, status };
+      // Whether a title went with the first attempt is not known: the chat list shows it either way.
+      return { message: end.message, error: end.message ? error : null, status, titleWritten: false };
     };
     try {
-      return await this.#withRetries((retried) => write(assistant, lastError, retried));
+      return await this.#withRetries((retried) => write(assistant, lastError, retried, title));
     } catch (error) {
       if (isTransientDatabaseError(error)) {
         logger.error(
@@ -790,6 +825,8 @@ interface TurnEnd {
   /** The turn's own failure, sent as an `error` event. */
   readonly error: string | null;
   readonly status: { status: ChatStatus; version: number; last_error: string | null };
+  /** The generated title given with the end was written with it. */
+  readonly titleWritten: boolean;
 }
 
 /** Messages that are part of the conversation the model sees: all but failed answers. */

@@ -60,17 +60,24 @@ async function chatRow(chatId: string) {
 }
 
 describe('titles', () => {
-  it('are generated after the first answer, without quotes, streamed as a title event, and only once', async () => {
+  it('are generated beside the first answer, without quotes, streamed with its end, and only once', async () => {
     const alice = await member();
-    const chat = await alice.createChat('Plan a weekend in Paris for two');
+    // A slow answer (1.3 s) and a quick title: the stream is open before the turn ends.
+    const chat = await alice.createChat('slow: plan a weekend in Paris for two');
     const stream = await SseClient.connect(`${server.url}/api/v1/chats/${chat.id}/stream`, alice.token);
-    await stream.waitFor((events) => events.some((e) => e.event === 'title'), 'the title event');
+    const ended = (events: readonly (typeof stream.events)[number][]) =>
+      events.some((e) => e.event === 'status' && (e.data as { status: string }).status === 'waiting');
+    await stream.waitFor(ended, 'the end of the turn');
     expect(stream.ofType('title').map((e) => e.data)).toEqual([{ title: 'Trip to Paris' }]);
+    // Ready before the answer, so written by the turn's end and sent with it: before the `waiting` status.
+    const kinds = stream.events.map((e) => e.event);
+    expect(kinds.indexOf('title')).toBeLessThan(kinds.lastIndexOf('status'));
+    expect(kinds.indexOf('title')).toBeGreaterThan(kinds.lastIndexOf('message'));
     expect(await chatRow(chat.id)).toMatchObject({ title: 'Trip to Paris', titleState: 'generated' });
     // The title model got the first message, and no history.
     const [titleRequest] = llm
       .titleRequests()
-      .filter((r) => r.lastUserContent === 'Plan a weekend in Paris for two');
+      .filter((r) => r.lastUserContent === 'slow: plan a weekend in Paris for two');
     expect(titleRequest!.messages).toHaveLength(2);
 
     await alice.sendMessage(chat.id, 'And a museum?');
@@ -90,7 +97,8 @@ describe('titles', () => {
       () => llm.titleRequests().some((r) => r.lastUserContent === 'slow-title please'),
       'title asked',
     );
-    expect((await chatRow(chat.id)).titleState).toBe('generating');
+    // Still the provisional title: the turn's end did not wait for it; it is written on its own.
+    expect(await chatRow(chat.id)).toMatchObject({ title: 'slow-title please', titleState: 'pending' });
     await eventually(async () => (await chatRow(chat.id)).titleState === 'generated', 'title written', 5_000);
   });
 

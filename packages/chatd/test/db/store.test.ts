@@ -625,7 +625,12 @@ describe('the chat lifecycle queries', () => {
       assistant: null,
       lastError: 'boom',
     });
-    expect(failed).toEqual({ status: 'error', statusVersion: expect.any(Number), message: null });
+    expect(failed).toEqual({
+      status: 'error',
+      statusVersion: expect.any(Number),
+      message: null,
+      titleWritten: false,
+    });
     expect(await store.getChatById(chat.id)).toMatchObject({
       lastError: 'boom',
       claimId: null,
@@ -800,33 +805,78 @@ describe('the chat lifecycle queries', () => {
 });
 
 describe('titles, usage and history edits', () => {
-  it('claims a title generation once, finishes it unless renamed meanwhile', async () => {
+  it('writes a generated title with the turn end or on its own, once, unless renamed meanwhile', async () => {
     const owner = await store.insertUser({ username: 'titled', role: 'member' });
-    const { chat } = await store.insertChatWithFirstMessage({
+    const worker = '77777777-7777-4777-8777-777777777777';
+    const first = await store.insertChatWithFirstMessage({
       ownerId: owner.id,
       title: 'provisional',
       modelConfigId: null,
       content: 'the first message',
+      claimFor: worker,
     });
+    const chat = first.chat;
     expect(chat.titleState).toBe('pending');
-    expect(await store.claimChatTitleGeneration(chat.id)).toEqual({ firstMessage: 'the first message' });
-    expect(await store.claimChatTitleGeneration(chat.id)).toBeUndefined();
-    expect(await store.finishChatTitleGeneration(chat.id, 'Generated')).toBe(true);
+    const answer = (claimId: string, replyTo: number) => ({
+      chatId: chat.id,
+      claimId,
+      assistant: {
+        content: 'an answer',
+        finishReason: 'stop' as const,
+        replyTo,
+        modelConfigId: null,
+        inputTokens: null,
+        outputTokens: null,
+      },
+      lastError: null,
+    });
+    // With the end of the turn, in its statement.
+    const ended = await store.completeChatTurn({
+      ...answer(chat.claimId!, first.message.id),
+      title: { value: 'Generated' },
+    });
+    expect(ended).toMatchObject({ status: 'waiting', titleWritten: true });
     expect(await store.getChatById(chat.id)).toMatchObject({ title: 'Generated', titleState: 'generated' });
-    expect(await store.finishChatTitleGeneration(chat.id, 'Again')).toBe(false);
+    // Never twice: neither with a later end nor on its own.
+    const next = await store.appendUserMessageIfIdle({
+      chatId: chat.id,
+      ownerId: owner.id,
+      content: 'more',
+      claimFor: worker,
+    });
+    const again = await store.completeChatTurn({
+      ...answer(next!.claimed!.chat.claimId!, next!.id),
+      title: { value: 'Again' },
+    });
+    expect(again).toMatchObject({ titleWritten: false });
+    expect(await store.saveGeneratedTitle(chat.id, 'Again')).toBe(false);
+    expect((await store.getChatById(chat.id))!.title).toBe('Generated');
 
+    // A failed generation (null) keeps the provisional title, and is not tried again.
+    const { chat: failed } = await store.insertChatWithFirstMessage({
+      ownerId: owner.id,
+      title: 'provisional',
+      modelConfigId: null,
+      content: 'y',
+    });
+    expect(await store.saveGeneratedTitle(failed.id, null)).toBe(true);
+    expect(await store.getChatById(failed.id)).toMatchObject({
+      title: 'provisional',
+      titleState: 'generated',
+    });
+
+    // On its own, after the turn; a rename meanwhile wins.
     const { chat: second } = await store.insertChatWithFirstMessage({
       ownerId: owner.id,
       title: 'provisional',
       modelConfigId: null,
       content: 'x',
     });
-    await store.claimChatTitleGeneration(second.id);
     expect(await store.renameChat({ chatId: second.id, ownerId: owner.id, title: 'Mine' })).toMatchObject({
       title: 'Mine',
       titleState: 'user',
     });
-    expect(await store.finishChatTitleGeneration(second.id, 'Generated')).toBe(false);
+    expect(await store.saveGeneratedTitle(second.id, 'Generated')).toBe(false);
     expect((await store.getChatById(second.id))!.title).toBe('Mine');
     expect(
       await store.renameChat({ chatId: second.id, ownerId: randomUuid(), title: 'Theirs' }),
