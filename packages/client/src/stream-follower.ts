@@ -116,7 +116,13 @@ export function followChatStream(
       });
       const decoder = new TextDecoder();
       const reader = response.body.getReader();
-      while (!deleted) {
+      // Ending the connection (close(), the idle timer) must end a read in progress. Aborting the
+      // request's signal alone does not always do it once the body streams (seen with Node 20's fetch
+      // under load: `done` never settled); cancelling the reader ends the pending read at once.
+      const cancelRead = () => void reader.cancel().catch(() => undefined);
+      if (connection.signal.aborted) cancelRead();
+      connection.signal.addEventListener('abort', cancelRead, { once: true });
+      while (!deleted && !connection.signal.aborted) {
         const chunk = await reader.read();
         if (chunk.done) break;
         received = true;

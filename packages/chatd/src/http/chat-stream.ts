@@ -135,29 +135,27 @@ export class ChatStream {
   }
 
   async #readSnapshot(): Promise<Snapshot> {
-    // Status before messages: a turn that ends in between shows as its message and a later status event.
-    const { chatId } = this.#request;
-    const chat = await this.#deps.chatService.requireOwnedChat(this.#request.user, chatId);
-    const { store } = this.#deps;
+    // The status and the messages in one statement (one snapshot): a turn that ends after it shows as its
+    // message and a later status event.
+    const { chatId, user } = this.#request;
+    const snapshot = await this.#deps.store.getChatStreamSnapshot({
+      chatId,
+      ownerId: user.id,
+      afterId: this.#afterId,
+      newest: STREAM_SNAPSHOT_MESSAGES,
+      batch: STREAM_CATCH_UP_BATCH,
+    });
+    if (!snapshot) throw new NotFoundError(`chat ${chatId} not found`);
     // A client resuming past the last edit may hold messages that are gone: it is sent a truncation and
     // everything after it again.
-    const truncatedAfter = chat.historyTruncatedAfter;
-    if (truncatedAfter !== null && this.#afterId > truncatedAfter) {
-      this.#resumeTruncatedAt = truncatedAfter;
-      this.#afterId = truncatedAfter;
-      this.#lastSentMessageId = truncatedAfter;
+    if (snapshot.resumedAt !== null) {
+      this.#resumeTruncatedAt = snapshot.resumedAt;
+      this.#afterId = snapshot.resumedAt;
+      this.#lastSentMessageId = snapshot.resumedAt;
     }
-    const afterId = this.#afterId;
-    if (afterId === 0 && this.#resumeTruncatedAt === undefined) {
-      const page = await store.listChatMessagesPage({
-        chatId,
-        beforeId: null,
-        limit: STREAM_SNAPSHOT_MESSAGES,
-      });
-      return { chat, messages: page.messages, more: false };
-    }
-    const messages = await store.listChatMessagesAfter({ chatId, afterId, limit: STREAM_CATCH_UP_BATCH });
-    return { chat, messages, more: messages.length === STREAM_CATCH_UP_BATCH };
+    // The newest page of a fresh stream is all it is sent; a resume may go on past one batch.
+    const more = this.#request.afterId !== 0 && snapshot.messages.length === STREAM_CATCH_UP_BATCH;
+    return { chat: snapshot.chat, messages: snapshot.messages, more };
   }
 
   #sendSnapshot(chat: ChatRow, messages: readonly ChatMessageRow[]): void {

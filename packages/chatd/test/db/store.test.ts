@@ -452,6 +452,33 @@ describe('chats, messages and queues', () => {
     expect(await store.listChatMessagesAfter({ chatId: chat.id, afterId: 0, limit: 1 })).toEqual([m1]);
     expect(await store.listChatMessagesAfter({ chatId: chat.id, afterId: m1.id, limit: 5 })).toEqual([m2]);
 
+    // A stream's snapshot: the owner's chat with the newest messages, or the batch after an id.
+    const snapshot = { chatId: chat.id, ownerId: owner.id, newest: 1, batch: 5 };
+    const current = await store.getChatById(chat.id);
+    expect(await store.getChatStreamSnapshot({ ...snapshot, afterId: 0 })).toEqual({
+      chat: current,
+      messages: [m2],
+      resumedAt: null,
+    });
+    expect(await store.getChatStreamSnapshot({ ...snapshot, afterId: m1.id })).toEqual({
+      chat: current,
+      messages: [m2],
+      resumedAt: null,
+    });
+    expect(
+      await store.getChatStreamSnapshot({ ...snapshot, afterId: 0, ownerId: randomUuid() }),
+    ).toBeUndefined();
+    // Resuming past the last truncation: everything after it again, and where it was.
+    await db.sql`UPDATE chats SET history_truncated_after = ${m1.id} WHERE id = ${chat.id}`;
+    expect(await store.getChatStreamSnapshot({ ...snapshot, afterId: m2.id + 10 })).toMatchObject({
+      messages: [m2],
+      resumedAt: m1.id,
+    });
+    expect(await store.getChatStreamSnapshot({ ...snapshot, afterId: m1.id })).toMatchObject({
+      resumedAt: null,
+    });
+    await db.sql`UPDATE chats SET history_truncated_after = NULL WHERE id = ${chat.id}`;
+
     // Deleting takes the messages and the queue with the chat; only the owner's chat is deleted.
     expect(await store.deleteOwnedChat({ chatId: chat.id, ownerId: randomUuid() })).toBeUndefined();
     expect(await store.deleteOwnedChat({ chatId: chat.id, ownerId: owner.id })).toEqual({

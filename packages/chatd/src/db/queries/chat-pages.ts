@@ -1,6 +1,6 @@
 import type { Db } from '../connection.js';
 import type { ChatMessageRow, ChatRow } from '../rows.js';
-import { CHAT_COLUMNS, MESSAGE_COLUMNS } from './columns.js';
+import { CHAT_COLUMNS, MESSAGE_COLUMNS, type MessageJson, messageFromJson, messageJson } from './columns.js';
 
 /**
  * Where a page of a user's chats ends: the sort key of its last chat. Pages walk (updated_at DESC, id
@@ -139,4 +139,50 @@ export async function listChatMessagesAfter(
   return db<ChatMessageRow[]>`
     SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages
     WHERE chat_id = ${input.chatId} AND id > ${input.afterId} ORDER BY id LIMIT ${input.limit}`;
+}
+
+/** What a stream sends first (see {@link getChatStreamSnapshot}). */
+export interface ChatStreamSnapshot {
+  readonly chat: ChatRow;
+  /** The messages the client lacks, in order. */
+  readonly messages: ChatMessageRow[];
+  /** The client resumed past the chat's last truncation: every message after this id is resent. */
+  readonly resumedAt: number | null;
+}
+
+/**
+ * What a chat stream opens with, in one statement (one snapshot, so the status and the messages agree):
+ * the chat if `ownerId` owns it, and the messages the client lacks. With `afterId` 0, the newest
+ * `newest` messages; else at most `batch` messages after `afterId`, or after the chat's last truncation
+ * when the client resumes past it (it may hold messages that are gone). Undefined when the chat is not
+ * the owner's.
+ */
+export async function getChatStreamSnapshot(
+  db: Db,
+  input: { chatId: string; ownerId: string; afterId: number; newest: number; batch: number },
+): Promise<ChatStreamSnapshot | undefined> {
+  const resumedAt = db`CASE WHEN chat.history_truncated_after IS NOT NULL
+    AND ${input.afterId}::bigint > chat.history_truncated_after THEN chat.history_truncated_after END`;
+  const picked =
+    input.afterId === 0
+      ? db`SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages WHERE chat_id = chat.id
+           ORDER BY id DESC LIMIT ${input.newest}`
+      : db`SELECT ${db.unsafe(MESSAGE_COLUMNS)} FROM chat_messages
+           WHERE chat_id = chat.id AND id > coalesce(${resumedAt}, ${input.afterId}::bigint)
+           ORDER BY id LIMIT ${input.batch}`;
+  const [row] = await db<[(ChatRow & { snapshotMessages: MessageJson[]; resumedAt: number | null })?]>`
+    WITH chat AS (
+      SELECT ${db.unsafe(CHAT_COLUMNS)} FROM chats WHERE id = ${input.chatId} AND owner_id = ${input.ownerId}
+    )
+    SELECT chat.*, ${resumedAt} AS resumed_at,
+      (SELECT coalesce(json_agg(${db.unsafe(messageJson('picked'))} ORDER BY picked.id), '[]'::json)
+       FROM (${picked}) picked) AS snapshot_messages
+    FROM chat`;
+  if (!row) return undefined;
+  const { snapshotMessages, resumedAt: resumed, ...chat } = row;
+  return {
+    chat,
+    messages: snapshotMessages.map(messageFromJson),
+    resumedAt: resumed === null ? null : Number(resumed),
+  };
 }

@@ -247,7 +247,8 @@ export async function completeChatTurn(
 ): Promise<TurnCompletion | undefined> {
   const a = input.assistant;
   const titled = input.title != null;
-  const title = input.title?.value ?? null;
+  // Made from model output, like the answer: storable first (a NUL would make the whole end refused).
+  const title = input.title?.value == null ? null : storableText(input.title.value);
   const [row] = await db<
     [
       ({
@@ -471,7 +472,7 @@ export async function getTurnEnd(
  */
 export async function saveGeneratedTitle(db: Db, chatId: string, title: string | null): Promise<boolean> {
   const rows = await db`
-    UPDATE chats SET title = coalesce(${title}, title), title_state = 'generated'
+    UPDATE chats SET title = coalesce(${title === null ? null : storableText(title)}, title), title_state = 'generated'
     WHERE id = ${chatId} AND title_state = 'pending'`;
   return rows.count > 0;
 }
