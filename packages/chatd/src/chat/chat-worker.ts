@@ -35,6 +35,13 @@ export interface ChatWorkerOptions {
   readonly maxConcurrentTurns: number;
   /** Pending chats claimed per acquire statement. */
   readonly acquireBatchSize: number;
+  /**
+   * A message accepted here is claimed for this worker only while fewer turns than this are starting
+   * (claimed, no answer text yet): starting a turn (config, prompt, the provider connection) is its
+   * busiest moment, and a burst of them (thousands of chats created at once) would starve the requests
+   * still being accepted. Past it the chat goes `pending` and the acquire loop claims it in batches.
+   */
+  readonly maxStartingAtAccept: number;
   /** How often the worker refreshes the heartbeat of the claims it runs (and learns of lost ones). */
   readonly heartbeatIntervalMs: number;
   /** A running chat whose heartbeat is older than this is taken over (its worker is gone or stalled). */
@@ -89,6 +96,7 @@ const MAX_WARNINGS_REMEMBERED = 1_024;
 export const DEFAULT_CHAT_WORKER_OPTIONS: ChatWorkerOptions = Object.freeze({
   maxConcurrentTurns: 2_000,
   acquireBatchSize: 100,
+  maxStartingAtAccept: 64,
   heartbeatIntervalMs: 5_000,
   staleAfterMs: 30_000,
   maxTakeovers: 3,
@@ -176,6 +184,8 @@ export class ChatWorker implements LocalTurns {
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => Promise<void>) | undefined;
   #removeResetListener: (() => void) | undefined;
+  /** Turns claimed here that have produced no answer text yet (see `maxStartingAtAccept`). */
+  #starting = 0;
   /** Slots reserved by `reserveTurn` and not yet started or released: they count as running turns. */
   #reservedSlots = 0;
   /** Resolved when the last reserved slot settles (`stop()` waits for claims being made). */
@@ -279,6 +289,7 @@ export class ChatWorker implements LocalTurns {
    */
   reserveTurn(): TurnSlot | undefined {
     if (this.#stopped || this.#free() <= 0) return undefined;
+    if (this.#starting + this.#reservedSlots >= this.#options.maxStartingAtAccept) return undefined;
     this.#reservedSlots++;
     let settled = false;
     const settle = (): boolean => {
@@ -388,6 +399,14 @@ export class ChatWorker implements LocalTurns {
     let outcome: TurnOutcome = 'completed';
     let timeToFirstTokenMs: number | null = null;
     let title: TurnTitle | undefined;
+    // Starting until its first answer text (or its end): see `maxStartingAtAccept`.
+    this.#starting++;
+    let starting = true;
+    const started = () => {
+      if (!starting) return;
+      starting = false;
+      this.#starting--;
+    };
     try {
       void events.publish(chat.id, [
         ...(accepted?.announce ?? []),
@@ -409,7 +428,10 @@ export class ChatWorker implements LocalTurns {
         const answer = (fields: Omit<AssistantMessageInsert, 'replyTo'>) => ({ ...fields, replyTo });
         try {
           if (signal.aborted) throw new TurnAbortedError('', { cause: signal.reason });
-          const result = await this.#callModel(chat, claimId, history, signal, (delta) => parts.push(delta));
+          const result = await this.#callModel(chat, claimId, history, signal, (delta) => {
+            started();
+            parts.push(delta);
+          });
           timeToFirstTokenMs = result.timeToFirstTokenMs;
           assistant = answer({
             content: result.text,
@@ -490,6 +512,7 @@ export class ChatWorker implements LocalTurns {
       if (answeredNow && title && titleNow === null) this.#deps.titles?.saveWhenReady(chat.id, title);
       title = undefined;
     } finally {
+      started();
       // Not handed on (the turn was lost, given back, or failed unexpectedly): stop generating it.
       title?.cancel();
       parts.discard();

@@ -12,11 +12,22 @@ export type Sql = postgres.Sql;
 /** The oldest PostgreSQL chatd supports. */
 export const MINIMUM_SERVER_VERSION_NUM = 130000;
 
+/**
+ * postgres.js's own default. It was 5 s: under a burst (5,000 chats created at once, each message claimed
+ * and its turn started by the replica that accepted it) a replica's event loop lagged past that while
+ * its pool grew, and each connection that timed out failed every request queued on it (54 of 5,000
+ * creates, `CONNECT_TIMEOUT`). An unreachable server still fails at once (connection refused).
+ */
+export const DEFAULT_CONNECT_TIMEOUT_SECONDS = 30;
+
 /** Options for {@link connectDatabase}. */
 export interface ConnectOptions {
   /** Pool size; default 10. */
   readonly maxConnections?: number;
-  /** Seconds to wait for a TCP connection before failing; default 5. */
+  /**
+   * Seconds to wait for a new connection before failing; default {@link DEFAULT_CONNECT_TIMEOUT_SECONDS}.
+   * Every query queued on a connection being opened fails with it, so this must outlast a busy moment.
+   */
   readonly connectTimeoutSeconds?: number;
   /** `application_name` shown in pg_stat_activity. */
   readonly applicationName?: string;
@@ -74,7 +85,7 @@ export function createSql(url: string, options: ConnectOptions = {}): Sql {
     // postgres.js's `socket` option, missing from its TypeScript declarations (see multi-host-socket.ts).
     ...(target.socket ? ({ socket: target.socket } as object) : {}),
     max,
-    connect_timeout: options.connectTimeoutSeconds ?? 5,
+    connect_timeout: options.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS,
     // Without pipelining a connection on its way out (idle, or at the end of its life) could leave a
     // permit of the gate without a free connection, and postgres.js would pipeline after all.
     idle_timeout: pipelining ? 60 : 0,
@@ -134,7 +145,8 @@ async function withinMultiHostBound<T>(
   resolved: ResolvedPostgresUrl,
   options: ConnectOptions,
 ): Promise<T> {
-  const boundMs = (options.connectTimeoutSeconds ?? 5) * 1000 * resolved.hosts.length;
+  const boundMs =
+    (options.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS) * 1000 * resolved.hosts.length;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {

@@ -102,6 +102,26 @@ describe('a message accepted by a replica with room', () => {
     await waitForTurn(onA, busy.id, { minMessages: 2 });
   });
 
+  it('is left pending while too many turns are still starting (a burst), and claimed once they stream', async () => {
+    const c = await startTestServer(db.database.url, { worker: { maxStartingAtAccept: 1 } });
+    try {
+      const onC = onA.withBaseUrl(c.url);
+      // The slow model's first token comes after 1.5 s: until then its turn is starting.
+      const first = await onC.createChat('starting slowly', slow);
+      expect(first.status).toBe('running');
+      const second = await onC.createChat('behind a starting turn', echo);
+      expect(second.status).toBe('pending');
+      await waitForTurn(onC, second.id, { minMessages: 2 });
+      await waitForTurn(onC, first.id, { minMessages: 2 });
+      // Nothing starting any more: claimed at accept again.
+      const third = await onC.createChat('room again', echo);
+      expect(third.status).toBe('running');
+      await waitForTurn(onC, third.id, { minMessages: 2 });
+    } finally {
+      await c.close();
+    }
+  });
+
   it('gives its room back when the chat was busy and the message was queued', async () => {
     // Running on B; sent through A, which has room: the statement claims nothing, and A's slot is freed.
     const elsewhere = await onB.createChat('running on B', slow);
