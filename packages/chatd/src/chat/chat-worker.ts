@@ -126,9 +126,16 @@ export interface ChatWorkerDependencies {
   readonly titles?: Pick<TitleGenerator, 'startDuringTurn' | 'saveWhenReady'>;
 }
 
-/** What a turn claimed by the statement that accepted its message starts with (see {@link TurnSlot}). */
-interface AcceptedStart {
-  readonly history: ChatTurnHistory;
+/**
+ * What a turn starts with when its claiming statement read its history (the statement that accepted its
+ * message, see {@link TurnSlot}, or `acquirePendingChats`).
+ */
+interface ClaimedStart {
+  /** Null: the claim could not read it (see `acquirePendingChats`), the turn reads it itself. */
+  readonly history: ChatTurnHistory | null;
+  /** The compaction request the claim took (it is cleared on the row). */
+  readonly compactTaken: boolean;
+  /** Sent first, with the turn's `running` status. */
   readonly announce: readonly ChatEvent[];
 }
 
@@ -302,7 +309,10 @@ export class ChatWorker implements LocalTurns {
     return {
       workerId: this.#deps.workerId,
       start: (accepted, announce) => {
-        if (settle()) this.#startTurn(accepted.chat, { history: accepted.history, announce });
+        if (settle()) {
+          const { history } = accepted;
+          this.#startTurn(accepted.chat, { history, compactTaken: history.compactRequested, announce });
+        }
       },
       release: () => {
         // Room freed: a chat left pending because of this slot may be waiting for it.
@@ -338,7 +348,9 @@ export class ChatWorker implements LocalTurns {
           const limit = Math.min(free, this.#options.acquireBatchSize);
           const chats = await this.#deps.store.acquirePendingChats(this.#deps.workerId, limit);
           // Claimed while stopping too: those turns run and drain with the others.
-          for (const chat of chats) this.#startTurn(chat);
+          for (const { history, compactTaken, ...chat } of chats) {
+            this.#startTurn(chat, { history, compactTaken, announce: [] });
+          }
           if (chats.length < limit) break;
         }
       } while (this.#acquireAgain && !this.#stopped);
@@ -350,9 +362,9 @@ export class ChatWorker implements LocalTurns {
 
   /**
    * Runs the turn of a chat just claimed for this worker: by `acquirePendingChats`, or by the statement
-   * that accepted its message (`accepted`: the history it read, and the events to announce first).
+   * that accepted its message (`claimed`: the history the claim read, and the events to announce first).
    */
-  #startTurn(chat: ChatRow, accepted?: AcceptedStart): void {
+  #startTurn(chat: ChatRow, claimed?: ClaimedStart): void {
     // Set by the claim; the turn writes only while the chat still carries this claim.
     const claimId = chat.claimId!;
     const turn: LiveTurn = {
@@ -364,7 +376,7 @@ export class ChatWorker implements LocalTurns {
     // Interrupted before it was claimed (the interrupt was recorded on the pending chat).
     if (chat.interruptRequested) stopTurn(turn, 'interrupted');
     this.#turns.set(claimId, turn);
-    turn.done = this.#runTurn(chat, claimId, turn, accepted)
+    turn.done = this.#runTurn(chat, claimId, turn, claimed)
       .catch((error: unknown) =>
         this.#deps.logger.error({ err: error, chatId: chat.id }, 'turn failed unexpectedly'),
       )
@@ -376,7 +388,7 @@ export class ChatWorker implements LocalTurns {
       });
   }
 
-  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn, accepted?: AcceptedStart): Promise<void> {
+  async #runTurn(chat: ChatRow, claimId: string, turn: LiveTurn, claimed?: ClaimedStart): Promise<void> {
     const { events, interrupts, metrics, logger } = this.#deps;
     const startedAt = performance.now();
     // The turn is known by its running status's version: an interrupt for it may arrive before this line.
@@ -409,7 +421,7 @@ export class ChatWorker implements LocalTurns {
     };
     try {
       void events.publish(chat.id, [
-        ...(accepted?.announce ?? []),
+        ...(claimed?.announce ?? []),
         { type: 'status', status: 'running', version: chat.statusVersion },
       ]);
       let assistant: AssistantMessageInsert | null = null;
@@ -417,7 +429,7 @@ export class ChatWorker implements LocalTurns {
       try {
         // The history first: it may promote a queued message, which this turn then answers (or, when
         // it was interrupted before it started, answers as interrupted).
-        const history = await this.#historyToAnswer(chat.id, claimId, accepted?.history);
+        const history = await this.#historyToAnswer(chat.id, claimId, claimed);
         const { replyTo } = history;
         title = this.#startTitle(chat, history);
         if (replyTo === null) {
@@ -731,12 +743,14 @@ export class ChatWorker implements LocalTurns {
    *
    * The history is what comes after the chat's summary (compaction), read with it in one statement; the
    * same statement takes a compaction request. With a request and nothing to answer, `replyTo` is null:
-   * the turn only compacts. A turn claimed by the statement that accepted its message was given the
-   * history that statement read (`accepted`), and reads nothing here.
+   * the turn only compacts. The claiming statement usually read the history too (`claimed`): then this
+   * reads nothing.
    */
-  async #historyToAnswer(chatId: string, claimId: string, accepted?: ChatTurnHistory): Promise<TurnHistory> {
+  async #historyToAnswer(chatId: string, claimId: string, claimed?: ClaimedStart): Promise<TurnHistory> {
     const { store, events } = this.#deps;
-    const read = accepted ?? (await store.getChatTurnHistory(chatId, claimId));
+    let read = claimed?.history ?? (await store.getChatTurnHistory(chatId, claimId));
+    // The claim took the request; a history read of its own finds the flag already cleared.
+    if (claimed?.compactTaken && !read.compactRequested) read = { ...read, compactRequested: true };
     const history = read.messages.filter(isConversation);
     let last: ChatMessageRow | undefined = history.at(-1);
     if (last?.role !== 'user') {

@@ -93,10 +93,13 @@ describe('a message accepted by a replica with room', () => {
     const busy = await onA.createChat('keep A busy', slow);
     expect(busy.status).toBe('running');
     const completedOnB = b.chatMetrics.count('completed');
+    const before = calls(TURN_QUERIES);
     const other = await onA.createChat('answered elsewhere', echo);
     expect(other.status).toBe('pending');
     const answered = await waitForTurn(onA, other.id, { minMessages: 2 });
     expect(answered.messages.map((m) => m.content)).toEqual(['answered elsewhere', 'answered elsewhere']);
+    // Acquired by B, whose claiming statement read the history: no history read of its own.
+    expect(calls(TURN_QUERIES).getChatTurnHistory).toBe(before.getChatTurnHistory);
     // A was full until the slow turn ended (1.5 s): B, notified at once, answered.
     await eventually(() => b.chatMetrics.count('completed') === completedOnB + 1, 'the turn counted on B');
     await waitForTurn(onA, busy.id, { minMessages: 2 });

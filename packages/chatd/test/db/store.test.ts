@@ -1276,6 +1276,46 @@ describe('the context window queries', () => {
     expect(await store.getChatSummary(chat.id)).toBeUndefined();
   });
 
+  it('acquires pending chats with the history after their summary and the compaction request, in one statement', async () => {
+    const { owner, chat, claim, m1, m2, m3 } = await runningChat('acquired');
+    await store.saveChatSummary({
+      chatId: chat.id,
+      claimId: claim,
+      content: 'the start',
+      throughMessageId: m1.id,
+      tokenCount: 2,
+      modelConfigId: null,
+      inputTokens: 1,
+      outputTokens: 1,
+    });
+    // Ends with a message queued, so the chat is pending again; and a compaction is asked for.
+    await store.insertQueuedMessage({ chatId: chat.id, content: 'queued' });
+    await store.requestChatCompaction({ chatId: chat.id, ownerId: owner.id });
+    const ended = await store.completeChatTurn({
+      chatId: chat.id,
+      claimId: claim,
+      assistant: {
+        content: 'second answer',
+        finishReason: 'stop',
+        replyTo: m3.id,
+        modelConfigId: null,
+        inputTokens: null,
+        outputTokens: null,
+      },
+      lastError: null,
+    });
+    expect(ended?.status).toBe('pending');
+    const acquired = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
+    expect(acquired).toMatchObject({ status: 'running', workerId: worker, compactTaken: true });
+    expect(acquired.history).toEqual({
+      summary: { content: 'the start', throughMessageId: m1.id, tokenCount: 2 },
+      messages: [m2, m3, ended!.message],
+      compactRequested: true,
+    });
+    // Taken: the row no longer asks, and the claim's own read would not see it again.
+    expect((await store.getChatTurnHistory(chat.id, acquired.claimId!)).compactRequested).toBe(false);
+  });
+
   it('claims an idle chat in the statement that accepts its message, reading the history after its summary', async () => {
     const { owner, chat, claim, m1, m2, m3 } = await runningChat('accepted');
     await store.saveChatSummary({
@@ -1414,7 +1454,8 @@ describe('the context window queries', () => {
     });
     expect(done?.status).toBe('pending');
     const next = (await store.acquirePendingChats(worker, 100)).find((c) => c.id === chat.id)!;
-    expect((await store.getChatTurnHistory(chat.id, next.claimId!)).compactRequested).toBe(true);
+    // The claim takes the request (its history says so).
+    expect(next).toMatchObject({ compactTaken: true, history: { compactRequested: true } });
     const idle = await store.completeChatTurn({
       chatId: chat.id,
       claimId: next.claimId!,

@@ -115,20 +115,94 @@ export async function appendUserMessageAndMarkPending(
   return row!;
 }
 
-/**
- * Claims up to `limit` pending chats for a worker, oldest first. SKIP LOCKED lets replicas acquire
- * concurrently without waiting on each other or claiming a chat twice.
- */
-export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<ChatRow[]> {
-  return db<ChatRow[]>`
-    UPDATE chats SET status = 'running', worker_id = ${workerId}, claim_id = gen_random_uuid(),
-      heartbeat_at = now(), updated_at = now()
-    WHERE id IN (
-      SELECT id FROM chats WHERE status = 'pending' AND NOT archived
-      ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
-    )
-    RETURNING ${db.unsafe(COLUMNS)}`;
+/** A chat {@link acquirePendingChats} claimed, with the history its turn answers when it could read it. */
+export interface AcquiredChat extends ChatRow {
+  /**
+   * The history read by the claiming statement, or null when the chat row changed after the statement's
+   * snapshot (then the snapshot's messages may be stale: the turn reads them itself). `compactTaken` is
+   * the compaction request the claim took either way.
+   */
+  readonly history: ChatTurnHistory | null;
+  readonly compactTaken: boolean;
 }
+
+/**
+ * Claims up to `limit` pending chats for `workerId`, oldest first (each gets a new `claim_id`; SKIP LOCKED
+ * lets replicas acquire concurrently without waiting on each other or claiming a chat twice), and in the
+ * same statement reads what each turn sends: the chat's summary and the messages after it; the claim
+ * takes the compaction request.
+ *
+ * The history comes from the statement's snapshot, while the lock (FOR UPDATE, READ COMMITTED) may have
+ * found a newer row version committed after it: an edit of a pending chat (`restartChatFrom`) changes its
+ * messages and leaves it pending. Every write that changes a chat's messages also writes its row, so the
+ * history is current exactly when the locked row is the snapshot's (same `xmin`); otherwise `history` is
+ * null and the turn reads it on its own (rare: a write in the instant between snapshot and lock).
+ */
+export async function acquirePendingChats(db: Db, workerId: string, limit: number): Promise<AcquiredChat[]> {
+  const rows = await db<Array<ChatRow & AcquiredHistoryColumns>>`
+    WITH picked AS (
+      SELECT id, compact_requested, xmin AS locked_xmin FROM chats WHERE status = 'pending' AND NOT archived
+      ORDER BY updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ), claimed AS (
+      UPDATE chats c SET status = 'running', worker_id = ${workerId}, claim_id = gen_random_uuid(),
+        heartbeat_at = now(), updated_at = now(), compact_requested = false
+      FROM picked WHERE c.id = picked.id
+      RETURNING ${db.unsafe(QUALIFIED_COLUMNS)}, picked.compact_requested AS compact_taken, picked.locked_xmin
+    )
+    SELECT claimed.*,
+      coalesce((SELECT snapshot.xmin = claimed.locked_xmin FROM chats snapshot WHERE snapshot.id = claimed.id),
+               false) AS history_current,
+      s.content AS summary_content, s.through_message_id AS summary_through, s.token_count AS summary_tokens,
+      (SELECT coalesce(json_agg(${db.unsafe(messageJson('m'))} ORDER BY m.id), '[]'::json)
+       FROM chat_messages m
+       WHERE m.chat_id = claimed.id AND m.id > coalesce(s.through_message_id, 0)) AS history_messages
+    FROM claimed LEFT JOIN chat_summaries s ON s.chat_id = claimed.id`;
+  return rows.map(
+    ({
+      compactTaken,
+      lockedXmin: _lockedXmin,
+      historyCurrent,
+      summaryContent,
+      summaryThrough,
+      summaryTokens,
+      historyMessages,
+      ...chat
+    }) => ({
+      ...chat,
+      compactTaken,
+      history: historyCurrent
+        ? {
+            summary:
+              summaryThrough === null
+                ? null
+                : {
+                    content: summaryContent!,
+                    throughMessageId: Number(summaryThrough),
+                    tokenCount: summaryTokens ?? 0,
+                  },
+            messages: historyMessages.map(messageFromJson),
+            compactRequested: compactTaken,
+          }
+        : null,
+    }),
+  );
+}
+
+/** The history columns of {@link acquirePendingChats}' rows. */
+interface AcquiredHistoryColumns {
+  compactTaken: boolean;
+  lockedXmin: string;
+  historyCurrent: boolean;
+  summaryContent: string | null;
+  summaryThrough: number | string | null;
+  summaryTokens: number | null;
+  historyMessages: MessageJson[];
+}
+
+/** {@link COLUMNS} of the `chats` row an UPDATE … FROM returns (qualified: `picked` has an `id` too). */
+const QUALIFIED_COLUMNS = COLUMNS.split(', ')
+  .map((column) => `c.${column}`)
+  .join(', ');
 
 /**
  * Heartbeat for the claims of the turns a worker runs now (one statement per worker, not per chat), and
