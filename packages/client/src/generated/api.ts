@@ -2253,7 +2253,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The chat, `pending` its first answer */
+            /** @description The chat: `running` when the replica that accepted it claimed its first turn, else `pending` */
             201: {
                 headers: {
                     [name: string]: unknown;

@@ -68,7 +68,10 @@ export function registerChatRoutes(app: ApiInstance, { deps, access, limits }: R
         tags,
         body: createChatBody,
         response: {
-          201: jsonResponse('The chat, `pending` its first answer', chatSchema),
+          201: jsonResponse(
+            'The chat: `running` when the replica that accepted it claimed its first turn, else `pending`',
+            chatSchema,
+          ),
           429: rateLimitedResponse,
         },
       },
