@@ -157,46 +157,54 @@ export async function acquirePendingChats(db: Db, workerId: string, limit: numbe
        FROM chat_messages m
        WHERE m.chat_id = claimed.id AND m.id > coalesce(s.through_message_id, 0)) AS history_messages
     FROM claimed LEFT JOIN chat_summaries s ON s.chat_id = claimed.id`;
-  return rows.map(
-    ({
-      compactTaken,
-      lockedXmin: _lockedXmin,
-      historyCurrent,
-      summaryContent,
-      summaryThrough,
-      summaryTokens,
-      historyMessages,
-      ...chat
-    }) => ({
-      ...chat,
-      compactTaken,
-      history: historyCurrent
-        ? {
-            summary:
-              summaryThrough === null
-                ? null
-                : {
-                    content: summaryContent!,
-                    throughMessageId: Number(summaryThrough),
-                    tokenCount: summaryTokens ?? 0,
-                  },
-            messages: historyMessages.map(messageFromJson),
-            compactRequested: compactTaken,
-          }
-        : null,
-    }),
-  );
+  return rows.map((row) => {
+    const { lockedXmin: _lockedXmin, historyCurrent, ...rest } = row;
+    const { chat, history } = claimedHistoryOf(rest);
+    return { ...chat, compactTaken: history.compactRequested, history: historyCurrent ? history : null };
+  });
 }
 
 /** The history columns of {@link acquirePendingChats}' rows. */
-interface AcquiredHistoryColumns {
-  compactTaken: boolean;
+interface AcquiredHistoryColumns extends ClaimedHistoryColumns {
   lockedXmin: string;
   historyCurrent: boolean;
+}
+
+/** The history columns of a claiming statement's row (see {@link claimedHistoryOf}). */
+interface ClaimedHistoryColumns {
+  compactTaken: boolean;
   summaryContent: string | null;
   summaryThrough: number | string | null;
   summaryTokens: number | null;
-  historyMessages: MessageJson[];
+  /** Null when the statement read no history (it claimed nothing). */
+  historyMessages: MessageJson[] | null;
+}
+
+/**
+ * Splits a claiming statement's row into the chat and the history it read: the summary, the messages
+ * after it (`appended` last: a message the statement itself inserted is not in its snapshot) and the
+ * compaction request it took.
+ */
+function claimedHistoryOf<Row extends ClaimedHistoryColumns>(
+  row: Row,
+  appended: ChatMessageRow[] = [],
+): { chat: Omit<Row, keyof ClaimedHistoryColumns>; history: ChatTurnHistory } {
+  const { compactTaken, summaryContent, summaryThrough, summaryTokens, historyMessages, ...chat } = row;
+  return {
+    chat,
+    history: {
+      summary:
+        summaryThrough === null
+          ? null
+          : {
+              content: summaryContent!,
+              throughMessageId: Number(summaryThrough),
+              tokenCount: summaryTokens ?? 0,
+            },
+      messages: [...(historyMessages ?? []).map(messageFromJson), ...appended],
+      compactRequested: compactTaken,
+    },
+  };
 }
 
 /** {@link COLUMNS} of the `chats` row an UPDATE … FROM returns (qualified: `picked` has an `id` too). */
@@ -435,44 +443,10 @@ export async function appendUserMessageIfIdle(
       ) END AS history_messages
     FROM idle, message`;
   if (!row) return undefined;
-  const {
-    message: json,
-    compactTaken,
-    summaryContent,
-    summaryThrough,
-    summaryTokens,
-    historyMessages,
-    ...chat
-  } = row;
+  const { message: json, ...rest } = row;
   const message = messageFromJson(json);
-  const claimed: AcceptedTurn | null = claiming
-    ? {
-        chat,
-        history: {
-          summary:
-            summaryThrough === null
-              ? null
-              : {
-                  content: summaryContent!,
-                  throughMessageId: Number(summaryThrough),
-                  tokenCount: summaryTokens ?? 0,
-                },
-          // The statement's own message is not in its snapshot: it ends the history.
-          messages: [...(historyMessages ?? []).map(messageFromJson), message],
-          compactRequested: compactTaken,
-        },
-      }
-    : null;
-  return { ...message, statusVersion: chat.statusVersion, claimed };
-}
-
-/** The history columns of {@link appendUserMessageIfIdle}'s row. */
-interface ClaimedHistoryColumns {
-  compactTaken: boolean;
-  summaryContent: string | null;
-  summaryThrough: number | string | null;
-  summaryTokens: number | null;
-  historyMessages: MessageJson[] | null;
+  const { chat, history } = claimedHistoryOf(rest, [message]);
+  return { ...message, statusVersion: chat.statusVersion, claimed: claiming ? { chat, history } : null };
 }
 
 /**
