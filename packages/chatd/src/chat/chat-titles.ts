@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { ChatConfigCache } from '../config/chat-config-cache.js';
 import type { ChatRow, JsonObject } from '../db/rows.js';
 import type { Store } from '../db/store.js';
-import { runChatTurn, type TurnOptions } from '../llm/index.js';
+import { runTextCall, type TurnOptions } from '../llm/index.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { ChatEventHub } from './chat-events.js';
 import { providerConnectionOf, resolveChatModel } from './model-resolution.js';
@@ -156,7 +156,8 @@ export class TitleGenerator {
     const model = await resolveChatModel(configCache, chat);
     // The builtin models answer by rule (echo, inspect), not by reading: the message's start is its title.
     if (model.provider.provider === 'builtin') return cleanTitle(firstMessage);
-    const result = await runChatTurn(
+    // One non-streamed call, not retried: a title is a few words used whole, and a chat does without.
+    const result = await runTextCall(
       {
         provider: providerConnectionOf(model.provider, secretBox),
         model: model.config.model,
@@ -164,9 +165,8 @@ export class TitleGenerator {
         system: TITLE_INSTRUCTION,
         messages: [{ role: 'user', content: firstMessage.slice(0, TITLE_SOURCE_CHARS) }],
         signal,
-        onTextDelta: () => {},
       },
-      { ...this.#turnOptions, maxRetries: 0 },
+      { timeoutMs: this.#turnOptions.idleTimeoutMs },
     );
     return cleanTitle(result.text);
   }

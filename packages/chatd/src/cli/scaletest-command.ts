@@ -170,7 +170,10 @@ export function scaletestCommand(): Command {
         .argParser(nonNegativeInteger),
     )
     .addOption(
-      new Option('--response-tokens <n>', 'words (one chunk and one token each) in every answer')
+      new Option(
+        '--response-tokens <n>',
+        'words (one chunk and one token each) in every answer; a title request gets at most 5',
+      )
         .env('CHATD_LLM_MOCK_RESPONSE_TOKENS')
         .default(16)
         .argParser(positiveInteger),
@@ -347,7 +350,7 @@ export function scaletestCommand(): Command {
         .argParser(nonNegativeInteger),
     )
     .addOption(
-      new Option('--llm-response-tokens <n>', 'mock LLM words per answer')
+      new Option('--llm-response-tokens <n>', 'mock LLM words per answer (a title request gets at most 5)')
         .env('CHATD_SCALETEST_LLM_RESPONSE_TOKENS')
         .default(16)
         .argParser(positiveInteger),

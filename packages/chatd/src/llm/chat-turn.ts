@@ -1,31 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type {
-  LanguageModelV3,
-  LanguageModelV3Prompt,
-  LanguageModelV3Usage,
-  SharedV3Warning,
-} from '@ai-sdk/provider';
-import type { JsonObject } from '../db/rows.js';
-import { type ChatCallSettings, callSettingsFromOptions } from './call-settings.js';
-import { languageModelFor, type ProviderConnection } from './language-model-factory.js';
+import type { LanguageModelV3Usage, SharedV3Warning } from '@ai-sdk/provider';
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
+import { callOptionsOf, type ModelCallRequest, type PreparedCall, prepareCall } from './prepared-call.js';
 import { describeProviderFailure, type ProviderFailure } from './provider-failure.js';
 import { type RetryPolicyOptions, resolveRetryPolicy, retryDelayMs, waitForRetry } from './retry-policy.js';
 
 /** One model call for a chat: who to ask, what to send, where the streamed text goes. */
-export interface ChatTurnRequest {
-  readonly provider: ProviderConnection;
-  readonly model: string;
-  /** The model config's options; known keys map to call settings (see {@link callSettingsFromOptions}). */
-  readonly options: JsonObject;
-  /**
-   * The output limit the prompt was fitted for (the model config's `max_output_tokens`): sent as the
-   * call's `maxOutputTokens`, or the options' own limit when that is lower. Absent: the options decide.
-   */
-  readonly maxOutputTokens?: number;
-  /** The assembled system prompt; '' sends none. */
-  readonly system: string;
-  readonly messages: ReadonlyArray<{ readonly role: 'user' | 'assistant'; readonly content: string }>;
+export interface ChatTurnRequest extends ModelCallRequest {
   /** Aborting it (an interrupt) cancels the provider call; the turn rejects with {@link TurnAbortedError}. */
   readonly signal: AbortSignal;
   /**
@@ -96,11 +77,7 @@ export async function runChatTurn(
   const abortedError = () => new TurnAbortedError(output.text, { cause: request.signal.reason });
   if (request.signal.aborted) throw abortedError();
 
-  const call: PreparedCall = {
-    model: languageModelFor(request.provider, request.model),
-    settings: withOutputLimit(callSettingsFromOptions(request.options), request.maxOutputTokens),
-    prompt: toPrompt(request.system, request.messages),
-  };
+  const call = prepareCall(request);
   const failureContext = {
     providerKind: request.provider.kind,
     secrets: request.provider.apiKey ? [request.provider.apiKey] : [],
@@ -144,27 +121,6 @@ export async function runChatTurn(
     await waitForRetry(retryDelayMs(policy, attempt, failure.retryAfterMs, random), request.signal);
     if (request.signal.aborted) throw abortedError();
   }
-}
-
-interface PreparedCall {
-  readonly model: LanguageModelV3;
-  readonly settings: ChatCallSettings;
-  readonly prompt: LanguageModelV3Prompt;
-}
-
-/** `settings` with `maxOutputTokens` at most `limit` (when given). */
-function withOutputLimit(settings: ChatCallSettings, limit: number | undefined): ChatCallSettings {
-  if (limit === undefined || (settings.maxOutputTokens !== undefined && settings.maxOutputTokens <= limit)) {
-    return settings;
-  }
-  return Object.freeze({ ...settings, maxOutputTokens: limit });
-}
-
-/** The provider prompt, as `streamText` would build it from a system string and text messages. */
-function toPrompt(system: string, messages: ChatTurnRequest['messages']): LanguageModelV3Prompt {
-  const prompt: LanguageModelV3Prompt = system === '' ? [] : [{ role: 'system', content: system }];
-  for (const { role, content } of messages) prompt.push({ role, content: [{ type: 'text', text: content }] });
-  return prompt;
 }
 
 type AttemptOutcome =
@@ -220,14 +176,12 @@ async function streamAttempt(
   const idleOutcome = (): AttemptOutcome =>
     usage ? { kind: 'finished', usage, finishReason } : { kind: 'idle' };
   try {
-    const { stopSequences, ...numericSettings } = call.settings;
     // An HTTP error (429, 5xx, 401...) rejects here, before any part; a failure mid-answer arrives as an
     // `error` part or rejects a read.
     const { stream } = await Promise.race([
       call.model.doStream({
         prompt: call.prompt,
-        ...numericSettings,
-        stopSequences: stopSequences ? [...stopSequences] : undefined,
+        ...callOptionsOf(call.settings),
         abortSignal: attempt.signal,
       }),
       abandoned,

@@ -1,6 +1,6 @@
 /**
  * chatd's model layer: provider connections to AI SDK models, the offline builtin provider, and one
- * streamed chat turn with retries.
+ * streamed chat turn with retries, one non-streamed text call.
  */
 export {
   BUILTIN_MODELS,
@@ -20,3 +20,4 @@ export {
 export { createLanguageModel, type ProviderConnection } from './language-model-factory.js';
 export { ProviderError, type ProviderErrorDetails, TurnAbortedError } from './llm-errors.js';
 export { type RetryPolicy, type RetryPolicyOptions, resolveRetryPolicy } from './retry-policy.js';
+export { runTextCall, type TextCallOptions, type TextCallRequest, type TextCallResult } from './text-call.js';

@@ -11,7 +11,7 @@ export interface LlmMockServerOptions {
   readonly latencyMs?: number;
   /** Pause between streamed content chunks; default 0 (the answer goes out in one write). */
   readonly chunkDelayMs?: number;
-  /** Words in every answer, one per streamed chunk and counted as one completion token each; default 16.
+  /** Words in every answer (a title request gets at most 5), one per streamed chunk and counted as one completion token each; default 16.
    *  A request's `max_completion_tokens` / `max_tokens` lowers it (finish_reason "length"). */
   readonly responseTokens?: number;
   /** When set, every request must carry `Authorization: Bearer <apiKey>`, else HTTP 401 as OpenAI answers it. */

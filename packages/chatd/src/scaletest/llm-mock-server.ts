@@ -338,17 +338,25 @@ function isChatCompletionBody(body: unknown): body is ChatCompletionBody {
   return typeof candidate.model === 'string' && Array.isArray(candidate.messages);
 }
 
+/** Words of the mock's answer to a title request (`isTitleRequest`). */
+export const MOCK_TITLE_WORDS = 5;
+
 function planAnswer(body: ChatCompletionBody, settings: ResolvedLlmMockOptions): MockReply {
   const limit = [body.max_completion_tokens, body.max_tokens].find(
     (value): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0,
   );
-  const tokens = limit === undefined ? settings.responseTokens : Math.min(limit, settings.responseTokens);
+  // A title request is answered as a model answers it: with a title, a few words (the instruction asks
+  // for at most six), not with an answer's length.
+  const wanted = isTitleRequest(body.messages)
+    ? Math.min(MOCK_TITLE_WORDS, settings.responseTokens)
+    : settings.responseTokens;
+  const tokens = limit === undefined ? wanted : Math.min(limit, wanted);
   return {
     id: `chatcmpl-${randomUUID()}`,
     created: Math.floor(Date.now() / 1000),
     model: body.model,
     chunks: mockReplyChunks(tokens),
-    finishReason: tokens < settings.responseTokens ? 'length' : 'stop',
+    finishReason: tokens < wanted ? 'length' : 'stop',
     usage: mockUsage(promptCharacters(body.messages), tokens),
   };
 }

@@ -94,6 +94,11 @@ export interface ScaleTestReport {
   >;
   /** Pubsub listener reconnects of each replica during the run (each one flushes caches and resyncs streams). */
   readonly pubsubReconnects: readonly number[];
+  /**
+   * Notifications the replicas sent, summed, by channel: each one a `pg_notify` statement that the named
+   * query counts leave out (the config triggers' notifications are part of the statements that wrote).
+   */
+  readonly notificationsSent: Readonly<Record<string, number>>;
   /** CPU seconds each part used during the chat load. */
   readonly cpuSeconds: CpuSeconds;
 }
@@ -315,6 +320,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
   const replicaSeconds: number[] = [];
   const cacheTtlSeconds: Array<Record<ConfigCacheName, number>> = [];
   const pubsubReconnects: number[] = [];
+  const notificationsSent: Record<string, number> = {};
   for (const replica of replicas) {
     const metrics = await scrapeMetrics(replica.metricsUrl);
     pubsubReconnects.push(metrics.get('chatd_pubsub_reconnects_total') ?? 0);
@@ -326,6 +332,8 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     cacheTtlSeconds.push(ttls);
     for (const [name, calls] of queryCounts(metrics)) queries[name] = (queries[name] ?? 0) + calls;
     for (const [key, value] of metrics) {
+      const sent = /^chatd_pubsub_notifications_sent_total\{channel="([^"]+)"\}$/.exec(key);
+      if (sent) notificationsSent[sent[1]!] = (notificationsSent[sent[1]!] ?? 0) + value;
       const match = /^chatd_config_cache_invalidations_total\{cache="([a-z_]+)",source="([a-z]+)"\}$/.exec(
         key,
       );
@@ -352,8 +360,19 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     ),
     invalidations,
     pubsubReconnects,
+    notificationsSent,
     cpuSeconds,
   };
+}
+
+/** Notifications per turn by channel, and their sum, as `chat:events 0.31, ... (0.33 in all)`. */
+function formatNotifications(report: ScaleTestReport): string {
+  const turns = Math.max(1, report.load.completedTurns);
+  const entries = Object.entries(report.notificationsSent).sort(([a], [b]) => a.localeCompare(b));
+  if (entries.length === 0) return 'none';
+  const total = entries.reduce((sum, [, count]) => sum + count, 0);
+  const each = entries.map(([channel, count]) => `${channel} ${(count / turns).toFixed(2)}`).join(', ');
+  return `${each} (${(total / turns).toFixed(2)} in all)`;
 }
 
 function difference(after: number | undefined, before: number | undefined): number | undefined {
@@ -439,6 +458,7 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
     lines.push(
       '',
       `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}; requests retried after a connection failure: ${report.load.connectionRetries}`,
+      `${label(report)}: notifications sent per turn (pg_notify statements, not in statements/turn): ${formatNotifications(report)}`,
     );
     for (const sample of report.load.failureSamples) lines.push(`${label(report)}: failure: ${sample}`);
     for (const sample of report.propagation) {

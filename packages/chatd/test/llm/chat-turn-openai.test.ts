@@ -1,8 +1,10 @@
 import { generateText } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TITLE_INSTRUCTION } from '../../src/chat/chat-titles.js';
 import { createLanguageModel, runChatTurn } from '../../src/llm/index.js';
 import {
   type LlmMockServer,
+  MOCK_TITLE_WORDS,
   mockReplyChunks,
   mockReplyText,
   startLlmMockServer,
@@ -119,6 +121,19 @@ describe('mock server', () => {
     expect(result.usage.outputTokens).toBe(5);
     expect(mock.lastRequest?.body).toMatchObject({ max_tokens: 5 });
     expect(mock.lastRequest?.body).not.toHaveProperty('stream', true);
+  });
+
+  it("answers a title request with a title, a few words, whatever the answers' length", async () => {
+    const result = await generateText({
+      model: createLanguageModel({ kind: 'openai-compat', apiKey: API_KEY, baseUrl: mock.url }, 'mock-model'),
+      system: TITLE_INSTRUCTION,
+      prompt: 'plan a weekend in Paris',
+      maxOutputTokens: 32,
+      maxRetries: 0,
+    });
+    expect(MOCK_TITLE_WORDS).toBeLessThan(RESPONSE_TOKENS);
+    expect(result.text).toBe(mockReplyText(MOCK_TITLE_WORDS));
+    expect(result.finishReason).toBe('stop');
   });
 
   it('lists models and rejects a wrong key like OpenAI does', async () => {

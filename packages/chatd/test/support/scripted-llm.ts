@@ -9,7 +9,8 @@ export type ScriptedReply =
   /**
    * A streamed answer: `chunks` in order, the first after `firstDelayMs`, the others `delayMs` apart;
    * then `end`: 'finish' (a normal end), 'hang' (nothing more, the connection left open) or 'cut' (the
-   * socket destroyed mid-answer).
+   * socket destroyed mid-answer). A request that does not ask for a stream gets the same text whole, as
+   * one JSON completion, once the last chunk is due ('hang': no answer; 'cut': the socket destroyed).
    */
   | {
       readonly chunks: readonly string[];
@@ -104,6 +105,11 @@ export async function startScriptedLlm(
       request.finishedAt = Date.now();
       return;
     }
+    if (body.stream !== true) {
+      await answerWhole(res, reply);
+      if (!res.destroyed && reply.end !== 'hang') request.finishedAt = Date.now();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.flushHeaders();
     await sleep(reply.firstDelayMs ?? 0);
@@ -146,6 +152,40 @@ export async function startScriptedLlm(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A non-streamed answer: the chunks' text in one `chat.completion`, when the last chunk is due. */
+async function answerWhole(
+  res: ServerResponse,
+  reply: Extract<ScriptedReply, { readonly chunks: readonly string[] }>,
+): Promise<void> {
+  await sleep((reply.firstDelayMs ?? 0) + (reply.delayMs ?? 0) * Math.max(0, reply.chunks.length - 1));
+  if (res.destroyed || reply.end === 'hang') return;
+  if (reply.end === 'cut') {
+    res.socket?.destroy();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(
+    JSON.stringify({
+      id: 'chatcmpl-scripted',
+      object: 'chat.completion',
+      created: 0,
+      model: 'scripted',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: reply.chunks.join('') },
+          finish_reason: reply.finishReason ?? 'stop',
+        },
+      ],
+      usage: {
+        prompt_tokens: 10,
+        completion_tokens: reply.chunks.length,
+        total_tokens: 10 + reply.chunks.length,
+      },
+    }),
+  );
 }
 
 function sse(chunk: object): string {
