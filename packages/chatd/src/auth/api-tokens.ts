@@ -21,6 +21,30 @@ export const MIN_TOKEN_LIFETIME_MS = 60_000;
 export const MAX_LIVE_TOKENS_PER_USER = 100;
 
 /**
+ * When this process last refreshed each token's `last_used_at`, so that a burst of requests with one token
+ * refreshes it once, not once per request in flight. Entries older than the resolution say nothing the
+ * row does not: they are dropped whenever the map grows past {@link MAX_TOUCHES_HELD}.
+ */
+const touchedAt = new Map<string, number>();
+const MAX_TOUCHES_HELD = 10_000;
+
+/** The later of the row's `last_used_at` and this process's own last refresh of it. */
+function latestUse(tokenId: string, lastUsedAt: Date | null): Date | null {
+  const touched = touchedAt.get(tokenId);
+  if (touched === undefined) return lastUsedAt;
+  return lastUsedAt === null || lastUsedAt.getTime() < touched ? new Date(touched) : lastUsedAt;
+}
+
+/** Notes a refresh of `tokenId`'s `last_used_at` by this process (see {@link touchedAt}). */
+function noteTouch(tokenId: string): void {
+  if (touchedAt.size >= MAX_TOUCHES_HELD) {
+    const cutoff = Date.now() - LAST_USED_RESOLUTION_MS;
+    for (const [id, at] of touchedAt) if (at < cutoff) touchedAt.delete(id);
+  }
+  touchedAt.set(tokenId, Date.now());
+}
+
+/**
  * The user a bearer token belongs to, or undefined for any malformed, unknown, wrong or expired token, or
  * a disabled user's (callers answer all alike, so a caller learns nothing about which public ids exist).
  * The token is read through `credentials` (a {@link CredentialCache} on a server: no query when warm).
@@ -36,9 +60,12 @@ export async function authenticateApiToken(
   if (!secretMatches(parsed.secret, row?.secretHash) || !row) return undefined;
   if (row.disabledAt !== null) return undefined;
   if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) return undefined;
-  if (isStale(row.lastUsedAt, LAST_USED_RESOLUTION_MS)) {
+  if (isStale(latestUse(row.id, row.lastUsedAt), LAST_USED_RESOLUTION_MS)) {
+    // Noted before the write: requests of the same token that arrive meanwhile (they read the same old
+    // last_used_at, from memory or from their own concurrent load) do not write it again.
+    noteTouch(row.id);
     await store.touchApiTokenLastUsed(row.id);
-    // What is held still has the old last_used_at: read the new one next time, not touch again.
+    // What is held still has the old last_used_at: read the new one next time.
     credentials.forget('token', parsed.publicId);
   }
   return {

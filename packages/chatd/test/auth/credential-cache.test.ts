@@ -89,6 +89,20 @@ describe('a warm credential', () => {
     expect(b.queryStats.calls('getUserSessionWithUserByPublicId') - sessionsBefore).toBe(0);
   });
 
+  it('refreshes last_used_at once for a burst of requests with one token', async () => {
+    const member = await newMember();
+    const touchesBefore = b.queryStats.calls('touchApiTokenLastUsed');
+    // A new token has no last_used_at: every request of the burst reads it so, none waits for another.
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, async () => (await me(b, bearer(member.token))).status),
+    );
+    expect(statuses.every((status) => status === 200)).toBe(true);
+    expect(b.queryStats.calls('touchApiTokenLastUsed') - touchesBefore).toBe(1);
+    const [row] = await db.sql<[{ lastUsedAt: Date | null }]>`
+      SELECT last_used_at FROM api_tokens WHERE user_id = ${member.id}`;
+    expect(row.lastUsedAt).not.toBeNull();
+  });
+
   it('still refuses a wrong secret for a cached public id', async () => {
     const member = await newMember();
     expect((await me(b, bearer(member.token))).status).toBe(200);
