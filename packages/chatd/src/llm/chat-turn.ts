@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { LanguageModelV3Usage, SharedV3Warning } from '@ai-sdk/provider';
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
 import { callOptionsOf, type ModelCallRequest, type PreparedCall, prepareCall } from './prepared-call.js';
-import { describeProviderFailure, type ProviderFailure } from './provider-failure.js';
+import { describeProviderFailure, failureContextOf, type ProviderFailure } from './provider-failure.js';
 import { type RetryPolicyOptions, resolveRetryPolicy, retryDelayMs, waitForRetry } from './retry-policy.js';
 
 /** One model call for a chat: who to ask, what to send, where the streamed text goes. */
@@ -78,10 +78,7 @@ export async function runChatTurn(
   if (request.signal.aborted) throw abortedError();
 
   const call = prepareCall(request);
-  const failureContext = {
-    providerKind: request.provider.kind,
-    secrets: request.provider.apiKey ? [request.provider.apiKey] : [],
-  };
+  const failureContext = failureContextOf(request.provider);
 
   const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   for (let attempt = 1; ; attempt++) {

@@ -1,5 +1,6 @@
 import { APICallError } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
+import type { ProviderConnection } from './language-model-factory.js';
 import { ProviderAddressRefusedError } from './provider-address-policy.js';
 import { parseRetryAfterMs } from './retry-policy.js';
 
@@ -20,6 +21,11 @@ export interface ProviderFailureContext {
   readonly providerKind: ProviderKind;
   /** Values that must never appear in a message (the API key); replaced by "[redacted]". */
   readonly secrets: readonly string[];
+}
+
+/** The context for describing a call to `provider`'s failures: its kind, and its key as the secret to redact. */
+export function failureContextOf(provider: ProviderConnection): ProviderFailureContext {
+  return { providerKind: provider.kind, secrets: provider.apiKey ? [provider.apiKey] : [] };
 }
 
 /** Node/undici error codes of a connection that failed or broke; mirrors the AI SDK's own list. */

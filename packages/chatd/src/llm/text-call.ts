@@ -1,6 +1,6 @@
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
 import { callOptionsOf, type ModelCallRequest, prepareCall } from './prepared-call.js';
-import { describeProviderFailure } from './provider-failure.js';
+import { describeProviderFailure, failureContextOf } from './provider-failure.js';
 
 /** One model call whose answer nobody watches arrive (a chat's title): asked for whole, not streamed. */
 export interface TextCallRequest extends ModelCallRequest {
@@ -72,10 +72,7 @@ export async function runTextCall(
         { retryable: false, attempts: 1 },
       );
     }
-    const failure = describeProviderFailure(error, {
-      providerKind: request.provider.kind,
-      secrets: request.provider.apiKey ? [request.provider.apiKey] : [],
-    });
+    const failure = describeProviderFailure(error, failureContextOf(request.provider));
     throw new ProviderError(failure.message, {
       status: failure.status,
       retryable: failure.retryable,
