@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { DROPPED_REJECTION_MESSAGE, handleDroppedDriverRejections } from '../db/dropped-driver-rejections.js';
 import { formatChatLoadReport, runChatLoad } from '../scaletest/chat-load.js';
 import { formatPropagationReport, measureConfigPropagation } from '../scaletest/config-propagation.js';
 import {
@@ -25,9 +26,14 @@ import { onShutdownSignal } from './shutdown-signals.js';
 
 /** `chatd scaletest …`: load generators and measurements. */
 export function scaletestCommand(): Command {
-  const scaletest = new Command('scaletest').description(
-    'measure chatd: config propagation between replicas, and chat load against a mock LLM',
-  );
+  const scaletest = new Command('scaletest')
+    .description('measure chatd: config propagation between replicas, and chat load against a mock LLM')
+    // The measurements restart and cut PostgreSQL connections on purpose (see the module).
+    .hook('preAction', () => {
+      handleDroppedDriverRejections((error) =>
+        process.stderr.write(`chatd scaletest: ${DROPPED_REJECTION_MESSAGE} (${error.message})\n`),
+      );
+    });
 
   scaletest
     .command('config-propagation')

@@ -4,6 +4,7 @@ import { DEFAULT_SESSION_OPTIONS } from '../auth/sessions.js';
 import { DEFAULT_CHAT_WORKER_OPTIONS } from '../chat/chat-worker.js';
 import { DEFAULT_NOTIFY_QUEUE_THRESHOLD } from '../cluster/notify-queue-monitor.js';
 import { DEFAULT_CHAT_CONFIG_CACHE_OPTIONS } from '../config/chat-config-cache.js';
+import { DROPPED_REJECTION_MESSAGE, handleDroppedDriverRejections } from '../db/dropped-driver-rejections.js';
 import { DEFAULT_MIGRATE_OPTIONS } from '../db/migrate.js';
 import { DEFAULT_API_OPTIONS } from '../http/api.js';
 import { DEFAULT_HTTP_TIMEOUTS, type ListenAddress, parseListenAddress } from '../http/server.js';
@@ -314,6 +315,7 @@ export function serverCommand(): Command {
       );
     }
     const logger = createLogger(database.logLevel);
+    handleDroppedDriverRejections((error) => logger.warn({ err: error }, DROPPED_REJECTION_MESSAGE));
     // The first SIGINT or SIGTERM shuts down cleanly; a second one exits at once. Listened for before the
     // start: a signal during the start (or right after "ready", from a supervisor that reads it) stops the
     // server cleanly once it is up, instead of killing it with the embedded PostgreSQL still running.

@@ -4,8 +4,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectDatabase, createSql, type Sql } from '../../src/db/connection.js';
 import { EmbeddedPostgres } from '../../src/db/embedded/embedded-postgres.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createPostgresStore } from '../../src/db/store.js';
 import { DatabaseUnavailableError } from '../../src/errors.js';
 import { PostgresPubsub } from '../../src/pubsub/postgres-pubsub.js';
+import { startConfigInstance } from '../../src/scaletest/config-instance.js';
 import { recorder, waitFor } from './helpers.js';
 
 /**
@@ -40,8 +43,21 @@ async function setReadOnly(server: EmbeddedPostgres, readOnly: boolean): Promise
   }
 }
 
+/** chatd's schema on `server`, with a system prompt that names the server (there is no replication). */
+async function prepareSchema(server: EmbeddedPostgres, systemPrompt: string): Promise<void> {
+  const sql = createSql(server.connectionUrl(), { maxConnections: 1 });
+  try {
+    await migrate(sql);
+    await createPostgresStore(sql).setSystemPrompt(systemPrompt);
+  } finally {
+    await sql.end();
+  }
+}
+
 beforeAll(async () => {
   [primary, standby] = await Promise.all([startServer(), startServer()]);
+  await prepareSchema(primary, 'the prompt of the first primary');
+  await prepareSchema(standby, 'the prompt of the new primary');
   await setReadOnly(standby, true);
 });
 
@@ -77,7 +93,7 @@ async function listenersOn(server: EmbeddedPostgres): Promise<number> {
   }
 }
 
-it('the pool and the listener skip a read-only host, and follow the primary when it changes', async () => {
+it('the pool, the listener and the config cache skip a read-only host, and follow the primary when it changes', async () => {
   // The read-only server first: both must skip it.
   const url =
     `postgres://chatd:${PASSWORD}@127.0.0.1:${standby.port},127.0.0.1:${primary.port}/postgres` +
@@ -89,6 +105,9 @@ it('the pool and the listener skip a read-only host, and follow the primary when
     heartbeatIntervalMs: 200,
     heartbeatTimeoutMs: 1_000,
   });
+  // A replica's config side (its own pool and listener, wired as chatd server wires them), with TTLs far
+  // longer than the test: only the reset can make it read the new primary.
+  const replica = await startConfigInstance(url, 'failover', { systemPromptTtlMs: 600_000 });
   try {
     let resets = 0;
     pubsub.onReset(() => {
@@ -102,6 +121,7 @@ it('the pool and the listener skip a read-only host, and follow the primary when
     expect(await listenersOn(standby)).toBe(0);
     await pubsub.publish('failover_test', 'before');
     await waitFor(() => payloads.includes('before'), 'a notification from the first primary');
+    expect(await replica.cache.getSystemPrompt()).toBe('the prompt of the first primary');
 
     await primary.stop();
     await waitFor(() => !pubsub.connected, 'the listener to notice the primary is gone');
@@ -116,7 +136,16 @@ it('the pool and the listener skip a read-only host, and follow the primary when
     expect(await listenersOn(standby)).toBe(1);
     await pubsub.publish('failover_test', 'after');
     await waitFor(() => payloads.includes('after'), 'a notification from the new primary');
+
+    // The replica's cache was flushed by its listener's reset, and reads the new primary.
+    await waitFor(
+      () => replica.pubsub.connected && replica.cache.invalidationCount('system_prompt', 'reset') === 1,
+      "the replica's listener to reconnect and flush its cache",
+      { timeoutMs: 10_000 },
+    );
+    expect(await replica.cache.getSystemPrompt()).toBe('the prompt of the new primary');
   } finally {
+    await replica.close();
     await pubsub.close();
     await sql.end({ timeout: 1 });
   }

@@ -20,6 +20,9 @@ export class TcpProxy {
   readonly #target: { host: string; port: number };
   readonly #pairs = new Set<{ client: net.Socket; upstream?: net.Socket }>();
   #mode: ProxyMode = 'forward';
+  #resetOn?: { pattern: RegExp; remaining: number };
+  /** Connections reset by {@link resetWhenClientSends}. */
+  resetBySend = 0;
 
   private constructor(server: net.Server, target: { host: string; port: number }) {
     this.#server = server;
@@ -78,6 +81,14 @@ export class TcpProxy {
     for (const { client, upstream } of this.#pairs) upstream?.pipe(client);
   }
 
+  /**
+   * Resets (RST) the next `count` connections on which the client sends bytes matching `pattern`, right
+   * after those bytes went on to the server: a connection that dies in the middle of that statement.
+   */
+  resetWhenClientSends(pattern: RegExp, count = 1): void {
+    this.#resetOn = { pattern, remaining: count };
+  }
+
   /** Destroys every connection and stops listening. */
   async close(): Promise<void> {
     for (const pair of this.#pairs) this.#reset(pair);
@@ -104,6 +115,14 @@ export class TcpProxy {
     upstream.on('close', () => this.#reset(pair));
     client.pipe(upstream);
     upstream.pipe(client);
+    // After pipe's own 'data' listener, so the matching bytes have been passed on when the reset comes.
+    client.on('data', (chunk: Buffer) => {
+      const resetOn = this.#resetOn;
+      if (!resetOn || resetOn.remaining <= 0 || !resetOn.pattern.test(chunk.toString('latin1'))) return;
+      resetOn.remaining--;
+      this.resetBySend++;
+      this.#reset(pair);
+    });
   }
 
   #freeze(pair: { client: net.Socket; upstream?: net.Socket }): void {

@@ -1,0 +1,41 @@
+/**
+ * A rejection that postgres.js drops, so that a process can survive it.
+ *
+ * On every new connection postgres.js 3.4 first reads the server's array types (`fetch_types`, which
+ * chatd needs: its queries send `uuid[]` and `text[]` parameters) and drops the promise of that query
+ * (`return fetchArrayTypes()` in its `ReadyForQuery`; porsager/postgres#1192, #1205 and #1223, open).
+ * When the connection closes or is terminated during that query (a PostgreSQL restart, a failover,
+ * `pg_terminate_backend`, a pooler that drops it), the rejection reaches no code that could handle it
+ * and Node ends the process: a replica started a few seconds before a restart died with it. The pool
+ * itself recovers (the next query opens a new connection, and the query that opened this one fails on
+ * its own and is handled where it was made), so that rejection is safe to note and go on.
+ */
+
+/** postgres.js's array-types query, recognised by its text (the error carries it as `query`). */
+const ARRAY_TYPES_QUERY =
+  /from\s+pg_catalog\.pg_type\s+a\s+left\s+join\s+pg_catalog\.pg_type\s+b\s+on\s+b\.oid\s*=\s*a\.typelem/i;
+
+/** Whether `reason` is the failure of postgres.js's own array-types query (whose promise it drops). */
+export function isDroppedArrayTypesRejection(reason: unknown): reason is Error {
+  if (!(reason instanceof Error)) return false;
+  const query = (reason as { query?: unknown }).query;
+  return typeof query === 'string' && ARRAY_TYPES_QUERY.test(query);
+}
+
+/**
+ * Hands the rejections postgres.js drops (see {@link isDroppedArrayTypesRejection}) to `onDropped` and
+ * leaves every other unhandled rejection as fatal as Node makes it by default: it is thrown again, as
+ * an uncaught exception that prints it and ends the process with status 1. Returns the uninstaller.
+ */
+export function handleDroppedDriverRejections(onDropped: (error: Error) => void): () => void {
+  const listener = (reason: unknown) => {
+    if (!isDroppedArrayTypesRejection(reason)) throw reason;
+    onDropped(reason);
+  };
+  process.on('unhandledRejection', listener);
+  return () => process.off('unhandledRejection', listener);
+}
+
+/** The words chatd logs such a rejection with. */
+export const DROPPED_REJECTION_MESSAGE =
+  'a new database connection failed while it started (postgres.js leaves this error unhandled: porsager/postgres#1192); the pool opens another one';
