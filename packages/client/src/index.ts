@@ -13,6 +13,7 @@ export {
   isAbort,
 } from './chatd-client.js';
 export type { components, paths } from './generated/api.js';
+export { readServerSentEvents, type ServerSentEvent } from './server-sent-events.js';
 export { logIn, logOut, restoreSession, type SessionInfo } from './sessions.js';
 export type { ChatMessage, ChatStatus, ChatStreamEvent } from './stream-events.js';
 export {

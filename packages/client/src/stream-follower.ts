@@ -1,6 +1,6 @@
-import { createParser } from 'eventsource-parser';
 import { ChatdApiError } from './api-error.js';
 import { type ChatdClient, isAbort } from './chatd-client.js';
+import { readServerSentEvents } from './server-sent-events.js';
 import { type ChatStreamEvent, toChatStreamEvent } from './stream-events.js';
 
 /** Where a {@link ChatStreamFollower}'s connection is. */
@@ -108,13 +108,6 @@ export function followChatStream(
       }
       if (response.body === null) return { received: false };
       setState('open');
-      const parser = createParser({
-        onEvent(message) {
-          const event = toChatStreamEvent(message.event, message.data);
-          if (event) deliver(event);
-        },
-      });
-      const decoder = new TextDecoder();
       const reader = response.body.getReader();
       // Ending the connection (close(), the idle timer) must end a read in progress. Aborting the
       // request's signal alone does not always do it once the body streams (seen with Node 20's fetch
@@ -122,12 +115,14 @@ export function followChatStream(
       const cancelRead = () => void reader.cancel().catch(() => undefined);
       if (connection.signal.aborted) cancelRead();
       connection.signal.addEventListener('abort', cancelRead, { once: true });
-      while (!deleted && !connection.signal.aborted) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
+      const onChunk = () => {
         received = true;
         armIdleTimer();
-        parser.feed(decoder.decode(chunk.value, { stream: true }));
+      };
+      for await (const message of readServerSentEvents(reader, { onChunk })) {
+        const event = toChatStreamEvent(message.event, message.data);
+        if (event) deliver(event);
+        if (deleted || connection.signal.aborted) break;
       }
       if (deleted) await reader.cancel().catch(() => undefined);
       return { received };

@@ -7,32 +7,22 @@
  * generator shares the machine with the servers it measures, and undici's fetch costs it about twice the
  * CPU per request.
  */
-import { type ChatdClient as ApiClient, ChatdApiError, createChatdClient } from '@chatd/client';
+import {
+  type ChatdClient as ApiClient,
+  ChatdApiError,
+  type components,
+  createChatdClient,
+  readServerSentEvents,
+} from '@chatd/client';
 import { nodeHttpFetch } from '@chatd/client/node';
-import { createParser } from 'eventsource-parser';
 
-/** A chat as the API returns it. */
-export interface ChatJson {
-  id: string;
-  title: string;
-  status: 'pending' | 'running' | 'waiting' | 'error';
-  model_config_id: string | null;
-  last_error: string | null;
-  archived: boolean;
-}
+type Schemas = components['schemas'];
+
+/** A chat as the API returns it (the type generated from chatd's OpenAPI document). */
+export type ChatJson = Schemas['Chat'];
 
 /** A message as the API (and the stream) returns it. */
-export interface MessageJson {
-  id: number;
-  role: 'user' | 'assistant';
-  content: string;
-  model_config_id: string | null;
-  input_tokens: number | null;
-  output_tokens: number | null;
-  created_at: string;
-  /** How an assistant message ended (wave 2); absent on user messages and on older servers. */
-  finish_reason?: 'stop' | 'length' | 'interrupted' | 'error' | null;
-}
+export type MessageJson = Schemas['Message'];
 
 /** One Server-Sent Event. */
 export interface StreamEvent {
@@ -108,29 +98,20 @@ export class ChatdClient {
 
   createChat(content: string, modelConfigId?: string): Promise<ChatJson> {
     const body = { content, ...(modelConfigId ? { model_config_id: modelConfigId } : {}) };
-    return this.#api.call(this.#api.api.POST('/api/v1/chats', { body })) as Promise<ChatJson>;
+    return this.#api.call(this.#api.api.POST('/api/v1/chats', { body }));
   }
 
-  sendMessage(
-    chatId: string,
-    content: string,
-  ): Promise<{ queued: boolean; message?: MessageJson; queued_message?: { id: number } }> {
+  sendMessage(chatId: string, content: string): Promise<Schemas['SentMessage']> {
     return this.#api.call(
       this.#api.api.POST('/api/v1/chats/{id}/messages', {
         params: { path: { id: chatId } },
         body: { content },
       }),
-    ) as Promise<{ queued: boolean; message?: MessageJson; queued_message?: { id: number } }>;
+    );
   }
 
-  getChat(chatId: string): Promise<{ chat: ChatJson; messages: MessageJson[]; queued_messages: unknown[] }> {
-    return this.#api.call(
-      this.#api.api.GET('/api/v1/chats/{id}', { params: { path: { id: chatId } } }),
-    ) as Promise<{
-      chat: ChatJson;
-      messages: MessageJson[];
-      queued_messages: unknown[];
-    }>;
+  getChat(chatId: string): Promise<Schemas['ChatDetail']> {
+    return this.#api.call(this.#api.api.GET('/api/v1/chats/{id}', { params: { path: { id: chatId } } }));
   }
 
   /**
@@ -157,7 +138,10 @@ export class ChatdClient {
     }
     const reader = response.body.getReader();
     try {
-      yield* parseEventStream(reader);
+      for await (const { event, data, id } of readServerSentEvents(reader)) {
+        const parsed = jsonOrText(data);
+        yield id === undefined ? { event, data: parsed } : { event, data: parsed, id };
+      }
     } finally {
       // The caller stopped early (or the stream failed): let go of the connection.
       await reader.cancel().catch(() => undefined);
@@ -173,28 +157,11 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** The events of a `text/event-stream` body (with `eventsource-parser`); data is parsed as JSON when it is. */
-async function* parseEventStream(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-): AsyncGenerator<StreamEvent> {
-  const decoder = new TextDecoder();
-  const ready: StreamEvent[] = [];
-  const parser = createParser({
-    onEvent(message) {
-      let data: unknown = message.data;
-      try {
-        data = JSON.parse(message.data);
-      } catch {
-        // Not JSON: hand over the text.
-      }
-      const event = message.event ?? 'message';
-      ready.push(message.id === undefined ? { event, data } : { event, data, id: message.id });
-    },
-  });
-  for (;;) {
-    const chunk = await reader.read();
-    if (chunk.done) return;
-    parser.feed(decoder.decode(chunk.value, { stream: true }));
-    while (ready.length > 0) yield ready.shift()!;
+/** `data` parsed as JSON when it is JSON; the text otherwise. */
+function jsonOrText(data: string): unknown {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return data;
   }
 }
