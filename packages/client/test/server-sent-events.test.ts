@@ -59,6 +59,11 @@ describe('readServerSentEvents', () => {
     );
     expect(events).toEqual([{ event: 'title', data: 'A' }]);
     expect(chunks).toBe(3);
+    const comments: string[] = [];
+    for await (const _ of readServerSentEvents(bodyOf([': keepalive\n\n', ':credential ended\n\n']), {
+      onComment: (comment) => comments.push(comment),
+    }));
+    expect(comments).toEqual(['keepalive', 'credential ended']);
   });
 
   it('ends when the reader is cancelled while it waits for a chunk', async () => {

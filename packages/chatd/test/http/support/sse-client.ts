@@ -1,3 +1,5 @@
+import { readServerSentEvents } from '@chatd/client';
+
 /** One Server-Sent Event as a client parses it. */
 export interface SseEvent {
   readonly event: string;
@@ -90,15 +92,15 @@ export class SseClient {
   async #read(): Promise<void> {
     const body = this.response.body;
     if (!body) return;
-    const decoder = new TextDecoder();
-    let buffer = '';
+    const reader = body.getReader();
+    const onComment = (comment: string) => this.comments.push(comment);
     try {
-      for await (const chunk of body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          this.#parseFrame(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-        }
+      // One parser for every reader of chatd's streams: the client's.
+      for await (const { event, data, id } of readServerSentEvents(reader, {
+        onComment,
+        onChunk: () => this.#wake(),
+      })) {
+        this.events.push({ event, id, data: JSON.parse(data) });
         this.#wake();
       }
     } catch {
@@ -107,19 +109,6 @@ export class SseClient {
       this.#ended = true;
       this.#wake();
     }
-  }
-
-  #parseFrame(frame: string): void {
-    let event = 'message';
-    let id: string | undefined;
-    const data: string[] = [];
-    for (const line of frame.split('\n')) {
-      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
-      else if (line.startsWith('event: ')) event = line.slice(7);
-      else if (line.startsWith('id: ')) id = line.slice(4);
-      else if (line.startsWith('data: ')) data.push(line.slice(6));
-    }
-    if (data.length > 0) this.events.push({ event, id, data: JSON.parse(data.join('\n')) });
   }
 
   #wake(): void {
