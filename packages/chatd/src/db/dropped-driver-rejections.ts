@@ -17,9 +17,15 @@ const ARRAY_TYPES_QUERY =
 
 /** Whether `reason` is the failure of postgres.js's own array-types query (whose promise it drops). */
 export function isDroppedArrayTypesRejection(reason: unknown): reason is Error {
-  if (!(reason instanceof Error)) return false;
-  const query = (reason as { query?: unknown }).query;
-  return typeof query === 'string' && ARRAY_TYPES_QUERY.test(query);
+  return reason instanceof Error && isArrayTypesQueryFailure(reason as { query?: unknown });
+}
+
+/**
+ * The same test on an error's fields only (`query`, which postgres.js sets on the errors of its
+ * queries), for errors that were copied as plain objects (as a test runner reports them).
+ */
+export function isArrayTypesQueryFailure(error: { readonly query?: unknown }): boolean {
+  return typeof error.query === 'string' && ARRAY_TYPES_QUERY.test(error.query);
 }
 
 /**

@@ -3,7 +3,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSql } from '../../src/db/connection.js';
-import { isDroppedArrayTypesRejection } from '../../src/db/dropped-driver-rejections.js';
+import {
+  isArrayTypesQueryFailure,
+  isDroppedArrayTypesRejection,
+} from '../../src/db/dropped-driver-rejections.js';
 import { TcpProxy } from '../pubsub/tcp-proxy.js';
 import { startCli } from '../support/cli-process.js';
 import { eventually } from '../support/eventually.js';
@@ -80,6 +83,23 @@ describe('a connection that dies while postgres.js reads the array types', () =>
     }
   }, 120_000);
 
+  // In this process the dropped rejection reaches vitest, whose onUnhandledError (vitest.config.ts) lets
+  // it pass: without that filter this file fails with an "Unhandled Rejection".
+  it('leaves the pool working: the query that opened the connection fails, the next one succeeds', async () => {
+    const cutsBefore = proxy.resetBySend;
+    proxy.resetWhenClientSends(ARRAY_TYPES_QUERY_ON_THE_WIRE, 1);
+    const sql = createSql(proxy.urlFor(database.url), { maxConnections: 1 });
+    try {
+      const first = await sql`SELECT 1 AS one`.catch((error: unknown) => error);
+      expect(first).toBeInstanceOf(Error);
+      expect(proxy.resetBySend).toBe(cutsBefore + 1);
+      const [row] = await sql<[{ one: number }]>`SELECT 1 AS one`;
+      expect(row.one).toBe(1);
+    } finally {
+      await sql.end();
+    }
+  });
+
   it('is told apart from the failure of any query chatd sends', async () => {
     const sql = createSql(database.url, { maxConnections: 1 });
     try {
@@ -91,11 +111,16 @@ describe('a connection that dies while postgres.js reads the array types', () =>
         (error: unknown) => error,
       );
       expect(isDroppedArrayTypesRejection(other)).toBe(false);
+      // A copy as a plain object (how a test runner reports it) keeps its query; a chatd query is not it.
+      const otherQuery = (other as { query?: unknown }).query;
+      expect(otherQuery).toEqual(expect.stringContaining('typarray'));
+      expect(isArrayTypesQueryFailure({ query: otherQuery })).toBe(false);
     } finally {
       await sql.end();
     }
     expect(isDroppedArrayTypesRejection('a string')).toBe(false);
     expect(isDroppedArrayTypesRejection(undefined)).toBe(false);
+    expect(isArrayTypesQueryFailure({})).toBe(false);
   });
 
   it('leaves every other unhandled rejection fatal, as Node makes it by default', async () => {
