@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { LanguageModelV3Usage, SharedV3Warning } from '@ai-sdk/provider';
+import { linkAbort } from './linked-abort.js';
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
 import { callOptionsOf, type ModelCallRequest, type PreparedCall, prepareCall } from './prepared-call.js';
 import { describeProviderFailure, failureContextOf, type ProviderFailure } from './provider-failure.js';
@@ -140,28 +141,21 @@ async function streamAttempt(
   idleTimeoutMs: number,
 ): Promise<AttemptOutcome> {
   // A controller per attempt, linked to the turn's signal, so that a failed attempt can be cancelled on
-  // its own while the turn goes on to retry.
-  const attempt = new AbortController();
-  const forwardAbort = () => attempt.abort(turnSignal.reason);
-  turnSignal.addEventListener('abort', forwardAbort, { once: true });
+  // its own while the turn goes on to retry. Every wait below also ends as soon as the attempt is aborted
+  // (an interrupt, a lost claim, the idle timer), even when a provider does not pass the abort on to its
+  // request or stream: the request is raced against the abort, and cancelling the reader ends a pending
+  // read (it resolves as done).
   let reader: ReadableStreamDefaultReader<unknown> | undefined;
+  const {
+    controller: attempt,
+    abandoned,
+    unlink,
+  } = linkAbort(turnSignal, () => {
+    reader?.cancel().catch(() => {});
+  });
   let completed = false;
   let usage: LanguageModelV3Usage | undefined;
   let finishReason: 'stop' | 'length' = 'stop';
-  // Every wait below also ends as soon as the attempt is aborted (an interrupt, a lost claim, the idle
-  // timer), even when a provider does not pass the abort on to its request or stream: the request is
-  // raced against the abort, and cancelling the reader ends a pending read (it resolves as done).
-  const abandoned = new Promise<never>((_, reject) => {
-    attempt.signal.addEventListener(
-      'abort',
-      () => {
-        reject(attempt.signal.reason);
-        reader?.cancel().catch(() => {});
-      },
-      { once: true },
-    );
-  });
-  abandoned.catch(() => {});
   // The idle timer runs from the request to the response head, and between any two parts after it
   // (refreshed per part): a provider that is merely slow keeps sending, one that hangs is cut off.
   let idle = false;
@@ -224,7 +218,7 @@ async function streamAttempt(
     return { kind: 'failed', error };
   } finally {
     clearTimeout(idleTimer);
-    turnSignal.removeEventListener('abort', forwardAbort);
+    unlink();
     if (!completed) {
       // Stop the HTTP response (a provider may tee or buffer its stream, so cancelling our reader alone
       // is not sure to); the cancel is not awaited, as a teed branch's cancel settles only once every

@@ -1,3 +1,4 @@
+import { linkAbort } from './linked-abort.js';
 import { ProviderError, TurnAbortedError } from './llm-errors.js';
 import { callOptionsOf, type ModelCallRequest, prepareCall } from './prepared-call.js';
 import { describeProviderFailure, failureContextOf } from './provider-failure.js';
@@ -42,16 +43,10 @@ export async function runTextCall(
   if (signal.aborted) throw new TurnAbortedError('', { cause: signal.reason });
   const call = prepareCall(request);
   const timedOut = new Error('timed out');
-  const controller = new AbortController();
-  const forwardAbort = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', forwardAbort, { once: true });
-  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
   // Raced against the abort as well: a provider that does not pass the signal on to its request still
   // settles this call at once.
-  const abandoned = new Promise<never>((_, reject) => {
-    controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-  });
-  abandoned.catch(() => {});
+  const { controller, abandoned, unlink } = linkAbort(signal);
+  const timer = setTimeout(() => controller.abort(timedOut), timeoutMs);
   try {
     const result = await Promise.race([
       call.model.doGenerate({
@@ -80,6 +75,6 @@ export async function runTextCall(
     });
   } finally {
     clearTimeout(timer);
-    signal.removeEventListener('abort', forwardAbort);
+    unlink();
   }
 }
