@@ -36,13 +36,16 @@ export function ModelConfigForm({
   const [isDefault, setIsDefault] = useState(config?.is_default ?? false);
   const [enabled, setEnabled] = useState(config?.enabled ?? true);
   const [contextLimit, setContextLimit] = useState(String(config?.context_limit ?? 128000));
-  const [maxOutputTokens, setMaxOutputTokens] = useState(config ? String(config.max_output_tokens) : '');
+  // The API answers the effective reserve (the default when none is set), so an edit starts with it.
+  const shownMaxOutputTokens = config ? String(config.max_output_tokens) : '';
+  const [maxOutputTokens, setMaxOutputTokens] = useState(shownMaxOutputTokens);
   const [threshold, setThreshold] = useState(String(config?.compression_threshold ?? 70));
   const [optionsText, setOptionsText] = useState(config ? JSON.stringify(config.options, null, 2) : '{}');
   const parsed = parseOptions(optionsText);
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (!parsed.options) return;
+    const maxOutput = maxOutputTokens.trim();
     onSubmit({
       provider_id: providerId,
       model: model.trim(),
@@ -50,7 +53,11 @@ export function ModelConfigForm({
       is_default: isDefault,
       enabled,
       context_limit: Number(contextLimit),
-      max_output_tokens: maxOutputTokens.trim() ? Number(maxOutputTokens) : null,
+      // Sent only when changed: saving other fields must not turn a default reserve into a fixed one
+      // (which a smaller context limit would then refuse).
+      ...(config && maxOutput === shownMaxOutputTokens
+        ? {}
+        : { max_output_tokens: maxOutput ? Number(maxOutput) : null }),
       compression_threshold: Number(threshold),
       options: parsed.options,
     });

@@ -49,7 +49,8 @@ export interface ModelConfigInput {
   enabled: boolean;
   is_default: boolean;
   context_limit: number;
-  max_output_tokens: number | null;
+  /** null: the default; absent (an edit): unchanged. */
+  max_output_tokens?: number | null;
   compression_threshold: number;
   options: Record<string, unknown>;
 }

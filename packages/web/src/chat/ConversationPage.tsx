@@ -1,4 +1,4 @@
-import { useCallback } from 'react';
+import { useCallback, useEffect } from 'react';
 import { useLocation } from 'wouter';
 import { listModelConfigs } from '../api/account';
 import { deleteChat, editMessage, renameChat, runChatAction, sendMessage } from '../api/chats';
@@ -36,6 +36,15 @@ export function ConversationPage({ chatId }: { chatId: string }) {
   const models = useAsync(listModelConfigs);
   const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
     conversation.state;
+  // The list may hold an older copy (the one a new chat was created with): a title or status that
+  // changed before the stream connected reaches the page in the chat it loads, not as an event.
+  const { patch } = chatList;
+  const loadedTitle = chat?.title;
+  const loadedStatus = chat?.status;
+  useEffect(() => {
+    if (loadedTitle !== undefined && loadedStatus !== undefined)
+      patch(chatId, { title: loadedTitle, status: loadedStatus });
+  }, [patch, chatId, loadedTitle, loadedStatus]);
 
   const action = useAction(async (run: () => Promise<unknown>) => run());
   const send = useAction(async (content: string) => {
