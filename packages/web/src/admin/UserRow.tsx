@@ -18,9 +18,16 @@ export function UserRow({
   const [resetting, setResetting] = useState(false);
   const [password, setPassword] = useState('');
   const [resetDone, setResetDone] = useState(false);
+  // The role being saved, shown while the request runs (a failed save shows the stored role again).
+  const [savingRole, setSavingRole] = useState<UserRole>();
   const change = useAction(async (update: { role?: UserRole; disabled?: boolean }) => {
     onChanged(await updateUser(user.id, update));
   });
+  const changeRole = async (role: UserRole) => {
+    setSavingRole(role);
+    await change.run({ role });
+    setSavingRole(undefined);
+  };
   const reset = useAction(async () => {
     await resetUserPassword(user.id, password);
     setPassword('');
@@ -41,9 +48,9 @@ export function UserRow({
         <label>
           <span className="visually-hidden">Role of {user.username}</span>
           <select
-            value={user.role}
+            value={savingRole ?? user.role}
             disabled={change.busy || isSelf}
-            onChange={(event) => void change.run({ role: event.target.value as UserRole })}
+            onChange={(event) => void changeRole(event.target.value as UserRole)}
           >
             <option value="member">member</option>
             <option value="admin">admin</option>
