@@ -611,10 +611,36 @@ describeBrowser('settings and administration in the browser', () => {
         await mainNav.getByRole('link', { name: 'Settings' }).waitFor();
         expect(await mainNav.getByRole('link', { name: 'Admin' }).count()).toBe(0);
 
-        await row.getByLabel('Role of ulla').selectOption('admin');
+        // While a change is on its way the select shows it; one the server refuses shows the stored
+        // role again. The test holds the PATCH, then answers it with an error.
+        const roleSelect = row.getByLabel('Role of ulla');
+        let answerRefusal!: () => void;
+        const refusalHeld = new Promise<void>((resolve) => {
+          answerRefusal = resolve;
+        });
+        const userPatch = '**/api/v1/users/*';
+        await page.route(userPatch, async (route) => {
+          if (route.request().method() !== 'PATCH') return route.fallback();
+          await refusalHeld;
+          await route.fulfill({
+            status: 409,
+            contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'E_CONFLICT', message: 'Refused by the test.' } }),
+          });
+        });
+        await roleSelect.selectOption('admin');
+        await expect.poll(() => roleSelect.isDisabled(), POLL).toBe(true);
+        expect(await roleSelect.inputValue()).toBe('admin');
+        answerRefusal();
+        await expect.poll(() => roleSelect.isDisabled(), POLL).toBe(false);
+        expect(await roleSelect.inputValue()).toBe('member');
+        expect((await userNamed('ulla')).role).toBe('member');
+        await page.unroute(userPatch);
+        expect(adminPage.apiRefusals.filter((line) => line.startsWith('HTTP 409: PATCH'))).toHaveLength(1);
+
+        await roleSelect.selectOption('admin');
         await expect.poll(async () => (await userNamed('ulla')).role, POLL).toBe('admin');
-        // The select shows the role the server answered (it holds the old one while the change is sent).
-        await expect.poll(() => row.getByLabel('Role of ulla').inputValue(), POLL).toBe('admin');
+        await expect.poll(() => roleSelect.inputValue(), POLL).toBe('admin');
         await logOut(own);
         await logIn(own, chatd.url, ulla);
         await mainNav.getByRole('link', { name: 'Admin' }).waitFor();

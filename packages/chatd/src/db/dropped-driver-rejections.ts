@@ -9,6 +9,11 @@
  * and Node ends the process: a replica started a few seconds before a restart died with it. The pool
  * itself recovers (the next query opens a new connection, and the query that opened this one fails on
  * its own and is handled where it was made), so that rejection is safe to note and go on.
+ *
+ * The match is by the error: postgres.js fails every query waiting on that connection with the same
+ * error object, which names the first query it failed (the array-types one). A rejection of one of
+ * chatd's own queries with that error would pass too; chatd handles every query it makes, and that
+ * query's own failure is reported where it is handled.
  */
 
 /** postgres.js's array-types query, recognised by its text (the error carries it as `query`). */
@@ -29,17 +34,49 @@ export function isArrayTypesQueryFailure(error: { readonly query?: unknown }): b
 }
 
 /**
- * Hands the rejections postgres.js drops (see {@link isDroppedArrayTypesRejection}) to `onDropped` and
- * leaves every other unhandled rejection as fatal as Node makes it by default: it is thrown again, as
- * an uncaught exception that prints it and ends the process with status 1. Returns the uninstaller.
+ * Hands the rejections postgres.js drops (see {@link isDroppedArrayTypesRejection}) to `onDropped`, and
+ * leaves every other unhandled rejection to what Node does by default: with `--unhandled-rejections`
+ * `throw` (the default) or `strict` it is thrown again, as an uncaught exception that prints it and ends
+ * the process with status 1; with `warn` or `warn-with-error-code` it is printed (and the exit status set
+ * to 1 for the latter); with `none`, nothing. Returns the uninstaller.
  */
 export function handleDroppedDriverRejections(onDropped: (error: Error) => void): () => void {
+  const mode = unhandledRejectionsMode();
   const listener = (reason: unknown) => {
-    if (!isDroppedArrayTypesRejection(reason)) throw reason;
-    onDropped(reason);
+    if (isDroppedArrayTypesRejection(reason)) {
+      onDropped(reason);
+      return;
+    }
+    const error =
+      reason instanceof Error
+        ? reason
+        : new Error(`a promise was rejected with ${String(reason)} and nothing handled it`, {
+            cause: reason,
+          });
+    if (mode === 'none') return;
+    if (mode === 'warn' || mode === 'warn-with-error-code') {
+      process.stderr.write(`unhandled rejection: ${error.stack ?? error.message}\n`);
+      if (mode === 'warn-with-error-code') process.exitCode = 1;
+      return;
+    }
+    throw error;
   };
   process.on('unhandledRejection', listener);
   return () => process.off('unhandledRejection', listener);
+}
+
+/**
+ * Node's `--unhandled-rejections` mode for this process, `throw` by default: the last one given wins,
+ * and the command line's over `NODE_OPTIONS`.
+ */
+function unhandledRejectionsMode(): string {
+  const flags = [...(process.env.NODE_OPTIONS ?? '').split(/\s+/), ...process.execArgv];
+  let mode = 'throw';
+  for (const flag of flags) {
+    const match = /^--unhandled-rejections=(.+)$/.exec(flag);
+    if (match) mode = match[1]!;
+  }
+  return mode;
 }
 
 /** The words chatd logs such a rejection with. */

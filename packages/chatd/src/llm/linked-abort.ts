@@ -32,5 +32,7 @@ export function linkAbort(parent: AbortSignal, onAbort?: () => void): LinkedAbor
     );
   });
   abandoned.catch(() => {});
+  // A parent aborted already fires no event: the call is over before it starts.
+  if (parent.aborted) controller.abort(parent.reason);
   return { controller, abandoned, unlink: () => parent.removeEventListener('abort', forwardAbort) };
 }

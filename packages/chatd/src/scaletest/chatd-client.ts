@@ -134,12 +134,12 @@ export class ChatdClient {
     });
     if (!response.ok || response.body === null) {
       const text = await response.text();
-      throw ChatdApiError.fromResponse(response, text === '' ? undefined : safeJson(text));
+      throw ChatdApiError.fromResponse(response, text === '' ? undefined : parseJsonOr(text, undefined));
     }
     const reader = response.body.getReader();
     try {
       for await (const { event, data, id } of readServerSentEvents(reader)) {
-        const parsed = jsonOrText(data);
+        const parsed = parseJsonOr(data, data);
         yield id === undefined ? { event, data: parsed } : { event, data: parsed, id };
       }
     } finally {
@@ -149,19 +149,11 @@ export class ChatdClient {
   }
 }
 
-function safeJson(text: string): unknown {
+/** `text` parsed as JSON, or `fallback` when it is not JSON. */
+function parseJsonOr(text: string, fallback: unknown): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    return undefined;
-  }
-}
-
-/** `data` parsed as JSON when it is JSON; the text otherwise. */
-function jsonOrText(data: string): unknown {
-  try {
-    return JSON.parse(data);
-  } catch {
-    return data;
+    return fallback;
   }
 }

@@ -123,31 +123,53 @@ describe('a connection that dies while postgres.js reads the array types', () =>
     expect(isArrayTypesQueryFailure({})).toBe(false);
   });
 
-  it('leaves every other unhandled rejection fatal, as Node makes it by default', async () => {
-    const guard = fileURLToPath(new URL('../../dist/db/dropped-driver-rejections.js', import.meta.url));
-    const child = spawn(
-      process.execPath,
-      [
-        '--input-type=module',
-        '-e',
-        `const { handleDroppedDriverRejections } = await import(${JSON.stringify(guard)});
-         handleDroppedDriverRejections(() => console.log('NOTED AS DROPPED'));
-         Promise.reject(new Error('a rejection nobody handles'));
-         setTimeout(() => console.log('still running'), 500);`,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      output += chunk;
-    });
-    const [code] = await once(child, 'exit');
-    expect(code).toBe(1);
-    expect(output).toContain('a rejection nobody handles');
-    expect(output).not.toContain('still running');
-    expect(output).not.toContain('NOTED AS DROPPED');
+  it('leaves every other unhandled rejection to Node: fatal by default, as its flag says otherwise', async () => {
+    const fatal = await runWithGuard([], "new Error('a rejection nobody handles')");
+    expect(fatal.code).toBe(1);
+    expect(fatal.output).toContain('a rejection nobody handles');
+    expect(fatal.output).not.toContain('still running');
+    expect(fatal.output).not.toContain('NOTED AS DROPPED');
+
+    // A reason that is not an Error is still named.
+    const text = await runWithGuard([], "'a plain string'");
+    expect(text.code).toBe(1);
+    expect(text.output).toContain('a plain string');
+
+    // An operator's --unhandled-rejections is kept: warn prints it and goes on, none says nothing.
+    const warned = await runWithGuard(['--unhandled-rejections=warn'], "new Error('only a warning')");
+    expect(warned.code).toBe(0);
+    expect(warned.output).toContain('only a warning');
+    expect(warned.output).toContain('still running');
+    const silent = await runWithGuard(['--unhandled-rejections=none'], "new Error('not a word')");
+    expect(silent.code).toBe(0);
+    expect(silent.output).not.toContain('not a word');
+    expect(silent.output).toContain('still running');
   });
 });
+
+/** Runs a Node process that installs the guard and then leaves `reason` rejected and unhandled. */
+async function runWithGuard(nodeFlags: string[], reason: string): Promise<{ code: number; output: string }> {
+  const guard = fileURLToPath(new URL('../../dist/db/dropped-driver-rejections.js', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      ...nodeFlags,
+      '--input-type=module',
+      '-e',
+      `const { handleDroppedDriverRejections } = await import(${JSON.stringify(guard)});
+       handleDroppedDriverRejections(() => console.log('NOTED AS DROPPED'));
+       Promise.reject(${reason});
+       setTimeout(() => console.log('still running'), 300);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    output += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  return { code: code as number, output };
+}

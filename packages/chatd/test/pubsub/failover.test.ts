@@ -139,7 +139,7 @@ it('the pool, the listener and the config cache skip a read-only host, and follo
 
     // The replica's cache was flushed by its listener's reset, and reads the new primary.
     await waitFor(
-      () => replica.pubsub.connected && replica.cache.invalidationCount('system_prompt', 'reset') === 1,
+      () => replica.pubsub.connected && replica.cache.invalidationCount('system_prompt', 'reset') >= 1,
       "the replica's listener to reconnect and flush its cache",
       { timeoutMs: 10_000 },
     );

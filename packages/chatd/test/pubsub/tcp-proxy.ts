@@ -83,7 +83,8 @@ export class TcpProxy {
 
   /**
    * Resets (RST) the next `count` connections on which the client sends bytes matching `pattern`, right
-   * after those bytes went on to the server: a connection that dies in the middle of that statement.
+   * after those bytes were handed to the upstream socket (the server may or may not get them): for the
+   * client, a connection that dies in the middle of that statement.
    */
   resetWhenClientSends(pattern: RegExp, count = 1): void {
     this.#resetOn = { pattern, remaining: count };
@@ -115,7 +116,7 @@ export class TcpProxy {
     upstream.on('close', () => this.#reset(pair));
     client.pipe(upstream);
     upstream.pipe(client);
-    // After pipe's own 'data' listener, so the matching bytes have been passed on when the reset comes.
+    // After pipe's own 'data' listener, so the matching bytes are queued upstream when the reset comes.
     client.on('data', (chunk: Buffer) => {
       const resetOn = this.#resetOn;
       if (!resetOn || resetOn.remaining <= 0 || !resetOn.pattern.test(chunk.toString('latin1'))) return;
