@@ -25,19 +25,19 @@ export function ConversationPage({ chatId }: { chatId: string }) {
   const chatList = useChatList();
   const onEvent = useCallback(
     (event: ChatStreamEvent) => {
-      if (event.type === 'title') chatList.patch(chatId, { title: event.title });
-      else if (event.type === 'status') chatList.patch(chatId, { status: event.status });
-      else if (event.type === 'deleted') chatList.remove(chatId);
+      if (event.type === 'deleted') chatList.remove(chatId);
       else if (event.type === 'message' && event.message.role === 'user') chatList.moveToTop(chatId);
     },
-    [chatList.patch, chatList.remove, chatList.moveToTop, chatId],
+    [chatList.remove, chatList.moveToTop, chatId],
   );
   const conversation = useConversation(chatId, onEvent);
   const models = useAsync(listModelConfigs);
   const { chat, messages, queued, streamingText, streamState, streamError, deleted, olderBeforeId } =
     conversation.state;
-  // The list may hold an older copy (the one a new chat was created with): a title or status that
-  // changed before the stream connected reaches the page in the chat it loads, not as an event.
+  // The one place the chat list learns this chat's title and status: from the chat the page shows,
+  // whether it came with the page's load (a title or status that changed before the stream connected
+  // arrives that way, not as an event; the list may hold the copy the chat was created with), a stream
+  // event or a rename.
   const { patch } = chatList;
   const loadedTitle = chat?.title;
   const loadedStatus = chat?.status;
@@ -86,7 +86,6 @@ export function ConversationPage({ chatId }: { chatId: string }) {
           action.run(async () => {
             const renamed = await renameChat(chatId, title);
             conversation.chatChanged(renamed);
-            chatList.patch(chatId, { title: renamed.title });
           })
         }
         onArchive={(archived) =>
