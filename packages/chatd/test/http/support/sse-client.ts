@@ -96,10 +96,7 @@ export class SseClient {
     const onComment = (comment: string) => this.comments.push(comment);
     try {
       // One parser for every reader of chatd's streams: the client's.
-      for await (const { event, data, id } of readServerSentEvents(reader, {
-        onComment,
-        onChunk: () => this.#wake(),
-      })) {
+      for await (const { event, data, id } of readServerSentEvents(reader, { onComment })) {
         this.events.push({ event, id, data: JSON.parse(data) });
         this.#wake();
       }
