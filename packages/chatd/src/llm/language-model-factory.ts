@@ -5,7 +5,11 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import type { ProviderKind } from '../db/rows.js';
 import { createBuiltinModel } from './builtin-model.js';
 import { ProviderError } from './llm-errors.js';
+import { createStreamReadingModel } from './openai-compatible-stream-model.js';
 import { providerFetch } from './provider-fetch.js';
+
+/** The name the `openai-compat` provider is created with (its models' `provider` is `openai-compat.chat`). */
+const OPENAI_COMPAT_PROVIDER_NAME = 'openai-compat';
 
 /** How to reach a provider: its kind, the decrypted API key and the base URL, as configured. */
 export interface ProviderConnection {
@@ -43,13 +47,20 @@ export function createLanguageModel(provider: ProviderConnection, model: string)
       return createOpenAI({ apiKey: requireKey(provider.kind, apiKey), baseURL, fetch }).chat(model);
     case 'openai-compat': {
       if (!baseURL) throw incomplete('openai-compat provider has no base URL configured');
-      return createOpenAICompatible({
-        name: 'openai-compat',
+      const sdkModel = createOpenAICompatible({
+        name: OPENAI_COMPAT_PROVIDER_NAME,
         baseURL,
         apiKey,
         includeUsage: true,
         fetch,
       }).chatModel(model);
+      return createStreamReadingModel({
+        sdkModel,
+        providerName: OPENAI_COMPAT_PROVIDER_NAME,
+        baseURL,
+        apiKey,
+        fetch,
+      });
     }
     case 'anthropic':
       return createAnthropic({ apiKey: requireKey(provider.kind, apiKey), baseURL, fetch })(model);
