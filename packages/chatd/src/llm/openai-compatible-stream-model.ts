@@ -6,6 +6,7 @@ import {
   mapOpenAICompatibleFinishReason,
 } from '@ai-sdk/openai-compatible/internal';
 import {
+  APICallError,
   EmptyResponseBodyError,
   InvalidResponseDataError,
   JSONParseError,
@@ -21,6 +22,7 @@ import {
   createJsonErrorResponseHandler,
   extractResponseHeaders,
   type FetchFunction,
+  isAbortError,
   postJsonToApi,
   type ResponseHandler,
   secureJsonParse,
@@ -29,6 +31,7 @@ import {
 } from '@ai-sdk/provider-utils';
 import { createParser } from 'eventsource-parser';
 import { z } from 'zod';
+import { findConnectionError } from './provider-failure.js';
 
 /** What {@link createStreamReadingModel} needs: the provider's connection and the SDK's own model for it. */
 export interface StreamReadingModelSettings {
@@ -113,7 +116,7 @@ class StreamReadingModel implements LanguageModelV3 {
       stream: true,
       stream_options: { include_usage: true },
     };
-    const { responseHeaders, value: events } = await postJsonToApi({
+    const { responseHeaders, value: response } = await postJsonToApi({
       url: this.#url,
       headers: this.#headers,
       body,
@@ -122,8 +125,14 @@ class StreamReadingModel implements LanguageModelV3 {
       abortSignal: options.abortSignal,
       fetch: this.#settings.fetch,
     });
+    const call: CallContext = {
+      url: this.#url,
+      requestBodyValues: body,
+      statusCode: response.status,
+      responseHeaders,
+    };
     return {
-      stream: streamParts(events, warnings, this.#settings.providerName),
+      stream: streamParts(response.body, warnings, this.#settings.providerName, call),
       request: { body },
       response: { headers: responseHeaders },
     };
@@ -155,10 +164,41 @@ const failedResponseHandler = createJsonErrorResponseHandler({
   errorToMessage: (data) => data.error.message,
 });
 
+/** What an error of a call names, as the SDK's errors do. */
+interface CallContext {
+  readonly url: string;
+  readonly requestBodyValues: unknown;
+  readonly statusCode: number;
+  readonly responseHeaders: Record<string, string> | undefined;
+}
+
+/**
+ * A failed read of the body as the SDK reports it (its `wrapResponseBodyStream`): an abort as it is,
+ * anything else as an `APICallError` "Failed to process successful response", retryable when a network
+ * error caused it.
+ */
+function readFailure(error: unknown, call: CallContext): unknown {
+  if (isAbortError(error)) return error;
+  return new APICallError({
+    message: 'Failed to process successful response',
+    cause: error,
+    statusCode: call.statusCode,
+    url: call.url,
+    responseHeaders: call.responseHeaders,
+    requestBodyValues: call.requestBodyValues,
+    isRetryable: findConnectionError(error) !== undefined,
+  });
+}
+
 /** The response body, unread; the SDK's event-stream handler would pipe it through its transforms here. */
-const eventStreamBody: ResponseHandler<ReadableStream<Uint8Array>> = async ({ response }) => {
+const eventStreamBody: ResponseHandler<{ body: ReadableStream<Uint8Array>; status: number }> = async ({
+  response,
+}) => {
   if (response.body === null) throw new EmptyResponseBodyError({});
-  return { responseHeaders: extractResponseHeaders(response), value: response.body };
+  return {
+    responseHeaders: extractResponseHeaders(response),
+    value: { body: response.body, status: response.status },
+  };
 };
 
 /** The SDK's streamed chunk (`chunkBaseSchema`), or an error sent in the stream. */
@@ -214,6 +254,7 @@ function streamParts(
   body: ReadableStream<Uint8Array>,
   warnings: SharedV3Warning[],
   providerName: string,
+  call: CallContext,
 ): ReadableStream<LanguageModelV3StreamPart> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
@@ -240,7 +281,13 @@ function streamParts(
     async pull(controller) {
       const before = made;
       for (;;) {
-        const { done, value } = await reader.read();
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          throw readFailure(error, call);
+        }
+        const { done, value } = chunk;
         if (done) {
           parser.feed(decoder.decode());
           for (const part of state.end()) controller.enqueue(part);

@@ -104,7 +104,7 @@ export function describeProviderFailure(failure: unknown, context: ProviderFailu
 }
 
 /** The first error in the `cause` chain whose code says the connection failed or broke. */
-function findConnectionError(error: unknown): Error | undefined {
+export function findConnectionError(error: unknown): Error | undefined {
   return findCause(error, (current) => {
     const code = (current as { code?: unknown }).code;
     return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
