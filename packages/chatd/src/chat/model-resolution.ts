@@ -43,11 +43,29 @@ export async function resolveChatModel(configCache: ChatConfigCache, chat: ChatR
   return { config, provider };
 }
 
-/** How to reach a resolved model's provider: its key decrypted for this one call, never kept. */
+/** Connections made so far, per secret box and cached provider entry. */
+const connections = new WeakMap<SecretBox, WeakMap<CachedProvider, ProviderConnection>>();
+
+/**
+ * How to reach a resolved model's provider, its key decrypted. Made once per cached provider entry
+ * (an edit or an invalidation replaces the entry, so a changed key is decrypted anew) rather than on
+ * every call: the built model holds the key in memory for its calls all the same (`languageModelFor`),
+ * and the entry goes when the cache drops it.
+ */
 export function providerConnectionOf(provider: CachedProvider, secretBox: SecretBox): ProviderConnection {
-  return {
-    kind: provider.provider,
-    apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
-    baseUrl: provider.baseUrl,
-  };
+  let made = connections.get(secretBox);
+  if (made === undefined) {
+    made = new WeakMap();
+    connections.set(secretBox, made);
+  }
+  let connection = made.get(provider);
+  if (connection === undefined) {
+    connection = Object.freeze({
+      kind: provider.provider,
+      apiKey: provider.apiKeyEncrypted ? secretBox.decrypt(provider.apiKeyEncrypted) : null,
+      baseUrl: provider.baseUrl,
+    });
+    made.set(provider, connection);
+  }
+  return connection;
 }
