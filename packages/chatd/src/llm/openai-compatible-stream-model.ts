@@ -115,6 +115,7 @@ class StreamReadingModel implements LanguageModelV3 {
       seed: options.seed,
       messages: convertToOpenAICompatibleChatMessages(options.prompt),
       stream: true,
+      // As the SDK sends it with `includeUsage`, which chatd always sets (streamed answers report usage).
       stream_options: { include_usage: true },
     };
     const { responseHeaders, value: response } = await postJsonToApi({
@@ -152,16 +153,22 @@ function isPlainTextCall(options: LanguageModelV3CallOptions): boolean {
   );
 }
 
-/** The SDK's default error body of an OpenAI-compatible server (`defaultOpenAICompatibleErrorStructure`). */
-const failedResponseHandler = createJsonErrorResponseHandler({
-  errorSchema: z.object({
-    error: z.object({
-      message: z.string(),
-      type: z.string().nullish(),
-      param: z.any().nullish(),
-      code: z.union([z.string(), z.number()]).nullish(),
-    }),
+/**
+ * The SDK's error body of an OpenAI-compatible server (`openaiCompatibleErrorDataSchema`): of an error
+ * response, and of an error sent in the stream.
+ */
+const errorSchema = z.object({
+  error: z.object({
+    message: z.string(),
+    type: z.string().nullish(),
+    param: z.any().nullish(),
+    code: z.union([z.string(), z.number()]).nullish(),
   }),
+});
+
+/** The SDK's handler of an error response (`defaultOpenAICompatibleErrorStructure`). */
+const failedResponseHandler = createJsonErrorResponseHandler({
+  errorSchema,
   errorToMessage: (data) => data.error.message,
 });
 
@@ -218,7 +225,19 @@ const chunkSchema = z.union([
             refusal: z.unknown().nullish(),
             reasoning_content: z.string().nullish(),
             reasoning: z.string().nullish(),
-            tool_calls: z.array(z.unknown()).nullish(),
+            // Checked as the SDK checks them, though a call without tools ignores them.
+            tool_calls: z
+              .array(
+                z.object({
+                  index: z.number().nullish(),
+                  id: z.string().nullish(),
+                  function: z.object({ name: z.string().nullish(), arguments: z.string().nullish() }),
+                  extra_content: z
+                    .object({ google: z.object({ thought_signature: z.string().nullish() }).nullish() })
+                    .nullish(),
+                }),
+              )
+              .nullish(),
           })
           .nullish(),
         finish_reason: z.string().nullish(),
@@ -240,7 +259,7 @@ const chunkSchema = z.union([
       })
       .nullish(),
   }),
-  z.object({ error: z.object({ message: z.string() }).loose() }),
+  errorSchema,
 ]);
 type Chunk = z.infer<typeof chunkSchema>;
 type Usage = Extract<Chunk, { choices: unknown }>['usage'];
@@ -275,6 +294,15 @@ function streamParts(
       if (data !== '[DONE]') state.chunk(data, emit);
     },
   });
+  // The SDK's `TextDecoderStream` drops a byte order mark at the start; StringDecoder keeps it.
+  let first = true;
+  const decode = (bytes: Uint8Array) => {
+    const text = decoder.write(bytes);
+    if (!first || text === '') return text;
+    first = false;
+    return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  };
+  let cancelled = false;
   return new ReadableStream<LanguageModelV3StreamPart>({
     start(controller) {
       out = controller;
@@ -291,17 +319,20 @@ function streamParts(
           throw readFailure(error, call);
         }
         const { done, value } = chunk;
+        // Cancelled while this read waited (the read then ends as done): the stream is closed already.
+        if (cancelled) return;
         if (done) {
           parser.feed(decoder.end());
           for (const part of state.end()) controller.enqueue(part);
           controller.close();
           return;
         }
-        parser.feed(decoder.write(value));
+        parser.feed(decode(value));
         if (made > before) return;
       }
     },
     cancel(reason) {
+      cancelled = true;
       return reader.cancel(reason);
     },
   });

@@ -103,13 +103,22 @@ const PROMPT: LanguageModelV3CallOptions['prompt'] = [
 /** A part or an error as plain data: errors by class, message and the fields a turn reads. */
 function plain(value: unknown): unknown {
   if (value instanceof Error) {
-    const fields = value as Error & { statusCode?: number; isRetryable?: boolean; responseBody?: string };
+    const fields = value as Error & {
+      statusCode?: number;
+      isRetryable?: boolean;
+      responseBody?: string;
+      url?: string;
+      requestBodyValues?: unknown;
+    };
     return {
       error: value.constructor.name,
       message: value.message,
       statusCode: fields.statusCode,
       isRetryable: fields.isRetryable,
       responseBody: fields.responseBody,
+      url: fields.url,
+      requestBody:
+        fields.requestBodyValues === undefined ? undefined : JSON.stringify(fields.requestBodyValues),
     };
   }
   if (value instanceof Date) return value.toISOString();
@@ -254,6 +263,28 @@ describe('the openai-compat stream reader against the AI SDK model', () => {
     expect(result.parts.at(-1)).toMatchObject({ finishReason: { unified: 'length', raw: 'length' } });
   });
 
+  it('drops a byte order mark at the start of the stream, as the SDK does', async () => {
+    const result = await expectSameAsSdk({
+      segments: [Buffer.from([0xef, 0xbb]), Buffer.from([0xbf]), delta({ content: 'first' }), finish('stop')],
+    });
+    expect(result.parts).toContainEqual({ type: 'text-delta', id: 'txt-0', delta: 'first' });
+  });
+
+  it('stops the response when the parts are cancelled, as the SDK does', async () => {
+    const { chatd, sdk } = models();
+    reply = { segments: Array.from({ length: 200 }, () => delta({ content: 'b' })) };
+    received.length = 0;
+    for (const model of [sdk, chatd]) {
+      const { stream } = await model.doStream({ prompt: PROMPT });
+      const reader = stream.getReader();
+      let part = await reader.read();
+      while (!part.done && part.value.type !== 'text-delta') part = await reader.read();
+      await reader.cancel();
+      expect(await reader.read()).toEqual({ done: true, value: undefined });
+    }
+    await expect.poll(() => received.map((request) => request.closedEarly)).toEqual([true, true]);
+  });
+
   it('streams reasoning, content parts and a refusal as the SDK does', async () => {
     const result = await expectSameAsSdk({
       segments: [
@@ -291,6 +322,17 @@ describe('the openai-compat stream reader against the AI SDK model', () => {
     const errors = result.parts.filter((part) => (part as { type: string }).type === 'error');
     expect(errors).toHaveLength(3);
     expect(result.parts.at(-1)).toMatchObject({ type: 'finish', finishReason: { unified: 'error' } });
+
+    // Shapes the SDK refuses although a text turn would not read the field: tool calls, an error's type.
+    const refused = await expectSameAsSdk({
+      segments: [
+        delta({ content: 'x', tool_calls: [{ index: 0 }] }),
+        event({ error: { message: 'typed', type: 5 } }),
+        finish('stop'),
+      ],
+    });
+    expect(refused.parts.filter((part) => (part as { type: string }).type === 'error')).toHaveLength(2);
+    expect(refused.parts.some((part) => (part as { type: string }).type === 'text-delta')).toBe(false);
 
     const unfinished = await expectSameAsSdk({
       segments: [delta({ content: 'cut short' }), 'data: [DONE]\n\n'],
@@ -405,6 +447,14 @@ describe('the openai-compat stream reader against the AI SDK model', () => {
     expect(result.parts.map((part) => (part as { type: string }).type)).toContain('tool-call');
     await expectSameAsSdk(reply, { providerOptions: { 'openai-compat': { user: 'someone' } } });
     expect(JSON.parse(received[1]!.body).user).toBe('someone');
+    await expectSameAsSdk(reply, { tools, toolChoice: { type: 'required' } });
+    expect(JSON.parse(received[1]!.body).tool_choice).toBe('required');
+    await expectSameAsSdk(reply, { responseFormat: { type: 'json' } });
+    expect(JSON.parse(received[1]!.body).response_format).toEqual({ type: 'json_object' });
+    await expectSameAsSdk(reply, { headers: { 'x-extra': 'yes' } });
+    expect(received[1]!.headers['x-extra']).toBe('yes');
+    const raw = await expectSameAsSdk(reply, { includeRawChunks: true });
+    expect(raw.parts.map((part) => (part as { type: string }).type)).toContain('raw');
 
     reply = {
       contentType: 'application/json',
