@@ -8,9 +8,6 @@ import { ProviderError } from './llm-errors.js';
 import { createStreamReadingModel } from './openai-compatible-stream-model.js';
 import { providerFetch } from './provider-fetch.js';
 
-/** The name the `openai-compat` provider is created with (its models' `provider` is `openai-compat.chat`). */
-const OPENAI_COMPAT_PROVIDER_NAME = 'openai-compat';
-
 /** How to reach a provider: its kind, the decrypted API key and the base URL, as configured. */
 export interface ProviderConnection {
   readonly kind: ProviderKind;
@@ -28,6 +25,8 @@ export interface ProviderConnection {
  *   servers too (chatd only needs streamed text, which both APIs serve). Requires an API key.
  * - `openai-compat`: `@ai-sdk/openai-compatible` with `includeUsage` so streamed answers report token
  *   usage. Requires a base URL; the key is optional (local servers often need none).
+ *   A streamed plain-text call (a chat turn) is read by chatd's own reader; see
+ *   `openai-compatible-stream-model.ts`.
  * - `anthropic`: `@ai-sdk/anthropic`. Requires an API key.
  * - `builtin`: the offline models `echo` and `inspect`.
  *
@@ -48,19 +47,13 @@ export function createLanguageModel(provider: ProviderConnection, model: string)
     case 'openai-compat': {
       if (!baseURL) throw incomplete('openai-compat provider has no base URL configured');
       const sdkModel = createOpenAICompatible({
-        name: OPENAI_COMPAT_PROVIDER_NAME,
+        name: 'openai-compat',
         baseURL,
         apiKey,
         includeUsage: true,
         fetch,
       }).chatModel(model);
-      return createStreamReadingModel({
-        sdkModel,
-        providerName: OPENAI_COMPAT_PROVIDER_NAME,
-        baseURL,
-        apiKey,
-        fetch,
-      });
+      return createStreamReadingModel({ sdkModel, baseURL, apiKey, fetch });
     }
     case 'anthropic':
       return createAnthropic({ apiKey: requireKey(provider.kind, apiKey), baseURL, fetch })(model);

@@ -38,8 +38,6 @@ import { findConnectionError } from './provider-failure.js';
 export interface StreamReadingModelSettings {
   /** The AI SDK's model for the same connection and model id (`createOpenAICompatible(…).chatModel(id)`). */
   readonly sdkModel: LanguageModelV3;
-  /** The provider name the SDK model was created with (its `provider` is `<name>.chat`). */
-  readonly providerName: string;
   readonly baseURL: string;
   readonly apiKey: string | undefined;
   readonly fetch: FetchFunction;
@@ -81,6 +79,8 @@ class StreamReadingModel implements LanguageModelV3 {
   readonly supportedUrls: LanguageModelV3['supportedUrls'];
   readonly #settings: StreamReadingModelSettings;
   readonly #url: string;
+  /** The key of the finish part's provider metadata: the SDK's `providerOptionsName` (`<name>.chat` → `<name>`). */
+  readonly #providerName: string;
   readonly #headers: Record<string, string | undefined>;
 
   constructor(settings: StreamReadingModelSettings) {
@@ -88,6 +88,7 @@ class StreamReadingModel implements LanguageModelV3 {
     this.provider = settings.sdkModel.provider;
     this.modelId = settings.sdkModel.modelId;
     this.supportedUrls = settings.sdkModel.supportedUrls;
+    this.#providerName = settings.sdkModel.provider.split('.')[0]!.trim();
     this.#url = new URL(`${withoutTrailingSlash(settings.baseURL)}/chat/completions`).toString();
     this.#headers = withUserAgentSuffix(
       settings.apiKey ? { Authorization: `Bearer ${settings.apiKey}` } : {},
@@ -134,7 +135,7 @@ class StreamReadingModel implements LanguageModelV3 {
       responseHeaders,
     };
     return {
-      stream: streamParts(response.body, warnings, this.#settings.providerName, call),
+      stream: streamParts(response.body, warnings, this.#providerName, call),
       request: { body },
       response: { headers: responseHeaders },
     };
@@ -339,10 +340,16 @@ function streamParts(
 }
 
 /** What the SDK's transform keeps across chunks, and the parts each chunk makes. */
+/** The two kinds of block an answer streams, as the SDK names their parts (one block of each kind). */
+const BLOCKS = {
+  text: { id: 'txt-0', start: 'text-start', delta: 'text-delta', end: 'text-end' },
+  reasoning: { id: 'reasoning-0', start: 'reasoning-start', delta: 'reasoning-delta', end: 'reasoning-end' },
+} as const;
+
 class AnswerState {
   #firstChunk = true;
-  #activeText = false;
-  #activeReasoning = false;
+  /** The block open now: a delta of the other kind ends it first, as in the SDK. */
+  #open: keyof typeof BLOCKS | undefined;
   #hasRefusal = false;
   #rawFinishReason: string | undefined;
   #errored = false;
@@ -355,20 +362,17 @@ class AnswerState {
     try {
       value = secureJsonParse(data);
     } catch (cause) {
-      this.#errored = true;
-      emit({ type: 'error', error: new JSONParseError({ text: data, cause }) });
+      this.#fail(new JSONParseError({ text: data, cause }), emit);
       return;
     }
     const parsed = chunkSchema.safeParse(value);
     if (!parsed.success) {
-      this.#errored = true;
-      emit({ type: 'error', error: new TypeValidationError({ value, cause: parsed.error }) });
+      this.#fail(new TypeValidationError({ value, cause: parsed.error }), emit);
       return;
     }
     const chunk: Chunk = parsed.data;
     if ('error' in chunk) {
-      this.#errored = true;
-      emit({ type: 'error', error: chunk.error });
+      this.#fail(chunk.error, emit);
       return;
     }
     if (this.#firstChunk) {
@@ -381,36 +385,29 @@ class AnswerState {
     const delta = choice?.delta;
     if (delta == null) return;
     const reasoning = delta.reasoning_content ?? delta.reasoning;
-    if (reasoning) this.#reasoningDelta(reasoning, emit);
-    for (const part of contentParts(delta.content)) {
-      if (part.type === 'reasoning') this.#reasoningDelta(part.text, emit);
-      else this.#textDelta(part.text, emit);
-    }
+    if (reasoning) this.#delta('reasoning', reasoning, emit);
+    for (const part of contentParts(delta.content)) this.#delta(part.type, part.text, emit);
     if (typeof delta.refusal === 'string' && delta.refusal.length > 0) {
       this.#hasRefusal = true;
-      this.#textDelta(delta.refusal, emit);
+      this.#delta('text', delta.refusal, emit);
     }
-    if (delta.tool_calls != null && delta.tool_calls.length > 0 && this.#activeReasoning) {
-      emit({ type: 'reasoning-end', id: 'reasoning-0' });
-      this.#activeReasoning = false;
+    // Tool calls end a reasoning block (not a text one), as in the SDK.
+    if (delta.tool_calls != null && delta.tool_calls.length > 0 && this.#open === 'reasoning') {
+      this.#close(emit);
     }
   }
 
   /** The parts after the last chunk: open blocks closed, then `finish` (after an `error` when none came). */
   end(): LanguageModelV3StreamPart[] {
     const parts: LanguageModelV3StreamPart[] = [];
-    if (this.#activeReasoning) parts.push({ type: 'reasoning-end', id: 'reasoning-0' });
-    if (this.#activeText) parts.push({ type: 'text-end', id: 'txt-0' });
-    let finishReason: LanguageModelV3FinishReason | undefined;
+    this.#close((part) => parts.push(part));
+    let finishReason: LanguageModelV3FinishReason = { unified: 'error', raw: undefined };
     if (this.#rawFinishReason !== undefined) {
       finishReason = {
         unified: mapOpenAICompatibleFinishReason(this.#rawFinishReason, { hasRefusal: this.#hasRefusal }),
         raw: this.#rawFinishReason,
       };
-    } else if (this.#errored) {
-      finishReason = { unified: 'error', raw: undefined };
-    } else {
-      finishReason = { unified: 'error', raw: undefined };
+    } else if (!this.#errored) {
       parts.push({
         type: 'error',
         error: new InvalidResponseDataError({
@@ -436,28 +433,27 @@ class AnswerState {
     return parts;
   }
 
-  #reasoningDelta(delta: string, emit: (part: LanguageModelV3StreamPart) => void): void {
-    if (this.#activeText) {
-      emit({ type: 'text-end', id: 'txt-0' });
-      this.#activeText = false;
-    }
-    if (!this.#activeReasoning) {
-      emit({ type: 'reasoning-start', id: 'reasoning-0' });
-      this.#activeReasoning = true;
-    }
-    emit({ type: 'reasoning-delta', id: 'reasoning-0', delta });
+  /** An event the SDK reports as an `error` part (reading goes on; the finish then says `error`). */
+  #fail(error: unknown, emit: (part: LanguageModelV3StreamPart) => void): void {
+    this.#errored = true;
+    emit({ type: 'error', error });
   }
 
-  #textDelta(delta: string, emit: (part: LanguageModelV3StreamPart) => void): void {
-    if (this.#activeReasoning) {
-      emit({ type: 'reasoning-end', id: 'reasoning-0' });
-      this.#activeReasoning = false;
+  #delta(kind: keyof typeof BLOCKS, delta: string, emit: (part: LanguageModelV3StreamPart) => void): void {
+    const block = BLOCKS[kind];
+    if (this.#open !== kind) {
+      this.#close(emit);
+      emit({ type: block.start, id: block.id });
+      this.#open = kind;
     }
-    if (!this.#activeText) {
-      emit({ type: 'text-start', id: 'txt-0' });
-      this.#activeText = true;
-    }
-    emit({ type: 'text-delta', id: 'txt-0', delta });
+    emit({ type: block.delta, id: block.id, delta });
+  }
+
+  #close(emit: (part: LanguageModelV3StreamPart) => void): void {
+    if (this.#open === undefined) return;
+    const block = BLOCKS[this.#open];
+    emit({ type: block.end, id: block.id });
+    this.#open = undefined;
   }
 }
 
