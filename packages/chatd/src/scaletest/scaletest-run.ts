@@ -231,6 +231,7 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
         },
       ]
     : [];
+  let nextChange = 0;
   /** Makes one change and times it on every replica. Never rejects: a failure is recorded. */
   const measureChange = async (change: (typeof changes)[number]) => {
     try {
@@ -282,9 +283,11 @@ async function measure(options: ScaleTestOptions, cleanups: Cleanups): Promise<S
     modelConfigId: modelConfig.id,
     turnTimeoutMs: options.turnTimeoutMs,
     onProgress: ({ completedTurns, failedChats }) => {
-      while (changes.length > 0 && completedTurns >= changes[0]!.at) {
-        if (!options.signal?.aborted) pendingChanges.push(measureChange(changes.shift()!));
-        else changes.length = 0;
+      // `changes` stays whole (the report orders its samples by it); `nextChange` walks it.
+      while (nextChange < changes.length && completedTurns >= changes[nextChange]!.at) {
+        if (options.signal?.aborted) break;
+        pendingChanges.push(measureChange(changes[nextChange]!));
+        nextChange += 1;
       }
       if (isTty) {
         const width = 30;
