@@ -10,10 +10,25 @@ import { Readable } from 'node:stream';
 
 /** Options of {@link nodeHttpFetch}. */
 export interface NodeHttpFetchOptions {
-  /** Attempts per request on connection failures that prove the server never got it; default 3. */
+  /**
+   * Attempts per request when the server never got it: a connection failure that proves so, or a 408
+   * answer; default 3. After the last, the failure is thrown (the 408 answer returned).
+   */
   readonly connectionAttempts?: number;
-  /** Called for each such retry, so that load reports can count them. */
+  /** Called for each retry after a connection failure, so that load reports can count them. */
   readonly onConnectionRetry?: (error: Error) => void;
+  /** Called for each retry after a 408 answer, so that load reports can count them. */
+  readonly onRequestTimeoutRetry?: () => void;
+  /**
+   * Most connections per server for requests other than event streams; more requests wait for a free
+   * one. Default: no limit. Event streams (`Accept: text/event-stream`) stay open as long as they are
+   * read, so they get connections of their own, without a limit.
+   *
+   * A limit keeps requests on warm keep-alive connections. A client whose event loop lags (a load
+   * generator on a saturated machine) otherwise opens a connection per request in a burst and may write
+   * on it only after the server's headers timeout has run out since the connection was accepted (a 408).
+   */
+  readonly maxSockets?: number;
 }
 
 /**
@@ -25,6 +40,11 @@ export interface NodeHttpFetchOptions {
  * Retrying these does not run a request twice.
  */
 const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT']);
+/**
+ * 408 Request Timeout: the server did not receive the whole request within its timeouts, so it never ran
+ * it (RFC 9110 §15.5.9: the client may repeat it), and it closes the connection.
+ */
+const REQUEST_TIMEOUT_STATUS = 408;
 const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 interface SendFailure extends Error {
@@ -34,6 +54,19 @@ interface SendFailure extends Error {
 /** Creates the fetch; see the module comment. */
 export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): (request: Request) => Promise<Response> {
   const attempts = options.connectionAttempts ?? 3;
+  // Node's global agents' settings (keep-alive, LIFO reuse, idle sockets closed after 5 s), one pair per
+  // fetch so that a limit applies to this client alone.
+  const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const;
+  const agents = {
+    http: {
+      requests: new http.Agent({ ...agentOptions, maxSockets: options.maxSockets ?? Infinity }),
+      streams: new http.Agent(agentOptions),
+    },
+    https: {
+      requests: new https.Agent({ ...agentOptions, maxSockets: options.maxSockets ?? Infinity }),
+      streams: new https.Agent(agentOptions),
+    },
+  };
   return async (request) => {
     const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
     const headers: Record<string, string | number> = {};
@@ -42,9 +75,17 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): (request: Req
     });
     if (body !== undefined) headers['content-length'] = body.length;
     const url = new URL(request.url);
+    const pair = url.protocol === 'https:' ? agents.https : agents.http;
+    const isStream = (request.headers.get('accept') ?? '').includes('text/event-stream');
+    const agent = isStream ? pair.streams : pair.requests;
     for (let attempt = 1; ; attempt++) {
       try {
-        const response = await sendOnce(url, request.method, headers, body, request.signal);
+        const response = await sendOnce(url, request.method, headers, body, request.signal, agent);
+        if (response.statusCode === REQUEST_TIMEOUT_STATUS && attempt < attempts && !request.signal.aborted) {
+          response.resume();
+          options.onRequestTimeoutRetry?.();
+          continue;
+        }
         return await toWebResponse(response);
       } catch (error) {
         const code = connectionErrorCode(error);
@@ -71,9 +112,15 @@ function sendOnce(
   headers: Record<string, string | number>,
   body: Buffer | undefined,
   signal: AbortSignal,
+  agent: http.Agent,
 ): Promise<http.IncomingMessage> {
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).request(url, { method, headers, signal });
+    const request = (url.protocol === 'https:' ? https : http).request(url, {
+      method,
+      headers,
+      signal,
+      agent,
+    });
     request.once('response', resolve);
     // Not `once`: an error can follow the response (a reset mid-body); the response stream reports that
     // to its reader, and a second 'error' without a listener would crash the process.

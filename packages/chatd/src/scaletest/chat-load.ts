@@ -1,4 +1,4 @@
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { ChatFollower } from './chat-follower.js';
 import { ChatdClient } from './chatd-client.js';
 import { formatMs, percentile } from './percentiles.js';
@@ -48,6 +48,13 @@ export interface ChatLoadReport {
   readonly failureSamples: readonly string[];
   /** Requests retried because a connection failed before the server got them (not failures). */
   readonly connectionRetries: number;
+  /** Requests retried because the server answered 408: it never received them in time (not failures). */
+  readonly requestTimeoutRetries: number;
+  /**
+   * How late this process's event loop ran during the load (p99 and max, in ms): a load generator that
+   * lags delays every request it makes, so its figures count for little when this is high.
+   */
+  readonly eventLoopDelayMs: { readonly p99: number; readonly max: number };
   readonly durationMs: number;
   readonly turnsPerSecond: number;
   readonly createLatencyMs: LatencySummary;
@@ -56,6 +63,15 @@ export interface ChatLoadReport {
   /** From sending a message (or creating the chat) to the turn's final status. */
   readonly turnDurationMs: LatencySummary;
 }
+
+/**
+ * Connections per client (a replica and a user) for requests other than streams. Under a burst (5,000
+ * chats created at once, or sends as a wave of turns ends) a client without a limit opens a connection
+ * per request; on a saturated machine its event loop then wrote on some of them only after the replica's
+ * 10 s headers timeout had run out since the accept, and the replica answered 408. Warm connections
+ * avoid that, as a browser's or a proxy's pool does.
+ */
+const CONNECTIONS_PER_CLIENT = 256;
 
 /**
  * Runs `chats` concurrent chats of `turns` turns each: every chat is created at the same moment (behind a
@@ -67,6 +83,7 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
     throw new RangeError('runChatLoad needs at least one URL and one token');
   }
   let connectionRetries = 0;
+  let requestTimeoutRetries = 0;
   const clients = new Map<string, ChatdClient>();
   const clientFor = (index: number): ChatdClient => {
     const url = options.urls[index % options.urls.length]!;
@@ -75,8 +92,12 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
     let client = clients.get(key);
     if (!client) {
       client = new ChatdClient(url, token, {
+        maxSockets: CONNECTIONS_PER_CLIENT,
         onConnectionRetry: () => {
           connectionRetries += 1;
+        },
+        onRequestTimeoutRetry: () => {
+          requestTimeoutRetries += 1;
         },
       });
       clients.set(key, client);
@@ -173,12 +194,15 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
     () => options.onProgress?.({ completedTurns, failedChats: sumFailures(failures), totalTurns }),
     250,
   );
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const startedAt = performance.now();
   release();
   try {
     await Promise.all(runs);
   } finally {
     clearInterval(progress);
+    loopDelay.disable();
   }
   const durationMs = performance.now() - startedAt;
   options.onProgress?.({ completedTurns, failedChats: sumFailures(failures), totalTurns });
@@ -189,6 +213,9 @@ export async function runChatLoad(options: ChatLoadOptions): Promise<ChatLoadRep
     failures,
     failureSamples,
     connectionRetries,
+    requestTimeoutRetries,
+    // The histogram records nanoseconds.
+    eventLoopDelayMs: { p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
     durationMs,
     turnsPerSecond: completedTurns / (durationMs / 1000),
     createLatencyMs: summarize(createLatency),
@@ -221,7 +248,7 @@ export function formatChatLoadReport(report: ChatLoadReport): string {
     `| ${name} | ${s.count} | ${formatMs(s.p50)} | ${formatMs(s.p95)} | ${formatMs(s.p99)} | ${formatMs(s.max)} |`;
   const failed = sumFailures(report.failures);
   return [
-    `${report.chats} chats x ${report.turnsPerChat} turns: ${report.completedTurns} turns completed in ${(report.durationMs / 1000).toFixed(1)} s (${report.turnsPerSecond.toFixed(1)} turns/s); ${failed} chats failed (create ${report.failures.create}, stream ${report.failures.stream}, send ${report.failures.send}, turn ${report.failures.turn}); ${report.connectionRetries} requests retried after a connection failure`,
+    `${report.chats} chats x ${report.turnsPerChat} turns: ${report.completedTurns} turns completed in ${(report.durationMs / 1000).toFixed(1)} s (${report.turnsPerSecond.toFixed(1)} turns/s); ${failed} chats failed (create ${report.failures.create}, stream ${report.failures.stream}, send ${report.failures.send}, turn ${report.failures.turn}); ${formatRetries(report)}; ${formatLoopDelay(report)}`,
     '',
     '| latency | count | p50 ms | p95 ms | p99 ms | max ms |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -232,4 +259,15 @@ export function formatChatLoadReport(report: ChatLoadReport): string {
       ? ['', 'failures (first few):', ...report.failureSamples.map((s) => `- ${s}`)]
       : []),
   ].join('\n');
+}
+
+/** The requests sent again, by reason: none of them reached the server the first time. */
+export function formatRetries(report: ChatLoadReport): string {
+  return `requests retried: ${report.connectionRetries} after a connection failure, ${report.requestTimeoutRetries} after a 408`;
+}
+
+/** How late the load generator's event loop ran. */
+export function formatLoopDelay(report: ChatLoadReport): string {
+  const { p99, max } = report.eventLoopDelayMs;
+  return `load client event loop delay p99 ${formatMs(p99)} ms, max ${formatMs(max)} ms`;
 }

@@ -38,10 +38,14 @@ const REQUEST_TIMEOUT_MS = 300_000;
 
 /** Options of a {@link ChatdClient}. */
 export interface ChatdClientOptions {
-  /** Attempts per request on connection failures that prove the server never got it; default 3. */
+  /** Attempts per request the server never got (a failed connection, a 408); default 3. */
   readonly connectionAttempts?: number;
-  /** Called for each retry, so that load reports can count them. */
+  /** Called for each retry after a connection failure, so that load reports can count them. */
   readonly onConnectionRetry?: (error: Error) => void;
+  /** Called for each retry after a 408 answer. */
+  readonly onRequestTimeoutRetry?: () => void;
+  /** Most connections for requests other than streams (see `NodeHttpFetchOptions.maxSockets`). */
+  readonly maxSockets?: number;
 }
 
 export class ChatdClient {

@@ -8,7 +8,7 @@ import {
 } from '../config/chat-config-cache.js';
 import { connectDatabase } from '../db/connection.js';
 import { createPostgresStore } from '../db/store.js';
-import { type ChatLoadReport, runChatLoad } from './chat-load.js';
+import { type ChatLoadReport, formatLoopDelay, formatRetries, runChatLoad } from './chat-load.js';
 import { ChatdClient } from './chatd-client.js';
 import { queryCounts, scrapeMetrics } from './child-process.js';
 import type { Cleanups } from './cleanups.js';
@@ -460,7 +460,7 @@ export function formatScaleTestReport(on: ScaleTestReport, off?: ScaleTestReport
   for (const report of off ? [on, off] : [on]) {
     lines.push(
       '',
-      `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}; requests retried after a connection failure: ${report.load.connectionRetries}`,
+      `${label(report)}: pubsub reconnects per replica: ${report.pubsubReconnects.join(', ')}; ${formatRetries(report.load)}; ${formatLoopDelay(report.load)}`,
       `${label(report)}: notifications sent per turn (pg_notify statements, not in statements/turn): ${formatNotifications(report)}`,
     );
     for (const sample of report.load.failureSamples) lines.push(`${label(report)}: failure: ${sample}`);

@@ -28,6 +28,9 @@ describe('chatd scaletest run (small)', () => {
     process.stdout.write(`${formatScaleTestReport(report)}\n`);
     expect(report.load.failures).toEqual({ create: 0, stream: 0, send: 0, turn: 0 });
     expect(report.load.completedTurns).toBe(150);
+    // The load generator measured its own event loop (a lagging generator makes the figures meaningless).
+    expect(report.load.eventLoopDelayMs.max).toBeGreaterThan(0);
+    expect(report.load.eventLoopDelayMs.max).toBeGreaterThanOrEqual(report.load.eventLoopDelayMs.p99);
     expect(report.cacheTtlSeconds).toEqual([
       { providers: 4, model_config: 4, default_model_config: 4, system_prompt: 4, user_prompt: 2.5 },
       { providers: 4, model_config: 4, default_model_config: 4, system_prompt: 4, user_prompt: 2.5 },
