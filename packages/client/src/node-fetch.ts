@@ -40,12 +40,12 @@ export interface NodeHttpFetchOptions {
  * Retrying these does not run a request twice.
  */
 const CONNECT_FAILURE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT']);
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
 /**
  * 408 Request Timeout: the server did not receive the whole request within its timeouts, so it never ran
  * it (RFC 9110 §15.5.9: the client may repeat it), and it closes the connection.
  */
 const REQUEST_TIMEOUT_STATUS = 408;
-const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE']);
 
 interface SendFailure extends Error {
   reusedSocket?: boolean;
