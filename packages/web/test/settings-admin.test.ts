@@ -687,6 +687,46 @@ describeBrowser('settings and administration in the browser', () => {
   );
 
   it(
+    'brings a role change to the person’s open page: promoted, the admin area appears when the tab is shown again; demoted, it goes at the first call refused',
+    async () => {
+      const rolf: Login = { username: 'rolf', password: 'rolf changes hats 4' };
+      const rolfApi = await createMember(rolf);
+      const { id } = await rolfApi.request<{ id: string }>('GET', '/api/v1/users/me');
+      const rolfPage = await openWatchedPage(browser);
+      try {
+        const own = rolfPage.page;
+        await logIn(own, chatd.url, rolf);
+        const adminLink = own.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Admin' });
+        expect(await adminLink.count()).toBe(0);
+
+        await chatd.adminApi.request('PATCH', `/api/v1/users/${id}`, { role: 'admin' });
+        // Rolf comes back to the tab (the event the browser fires when a hidden tab is shown again).
+        await own.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+        await expect.poll(() => adminLink.count(), POLL).toBe(1);
+        await openAdminPage(own, 'Users');
+
+        // Demoted while on an admin page: the next admin call is refused (403), and the area goes.
+        await chatd.adminApi.request('PATCH', `/api/v1/users/${id}`, { role: 'member' });
+        await own.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Providers' }).click();
+        await expect.poll(() => adminLink.count(), POLL).toBe(0);
+        expect(await own.getByRole('navigation', { name: 'Admin' }).count()).toBe(0);
+        // Still logged in, as a member.
+        await own.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Chats' }).click();
+        await own.getByRole('button', { name: 'Start chat' }).waitFor();
+        expect(rolfPage.problems).toEqual([]);
+        // The session check before the login, and the one refused admin call.
+        expect(rolfPage.apiRefusals).toEqual([
+          expect.stringMatching(/^HTTP 401: GET .*\/api\/v1\/auth\/session$/),
+          expect.stringMatching(/^HTTP 403: GET .*\/api\/v1\/chat\/providers$/),
+        ]);
+      } finally {
+        await rolfPage.close();
+      }
+    },
+    TEST_TIMEOUT,
+  );
+
+  it(
     'lists the tokens of an answered turn on the usage page, per user and per model',
     async () => {
       const ugo: Login = { username: 'ugo', password: 'ugo counts his tokens 3' };

@@ -1,6 +1,6 @@
 /** A chat's live events. */
 import { followChatStream } from '@chatd/client';
-import { chatd, noticeUnauthorized } from './client';
+import { chatd, noticeAuthFailure } from './client';
 import type { ChatStreamEvent, StreamState } from './types';
 
 /** What to do with a followed stream's events and connection states. */
@@ -26,6 +26,6 @@ export function followChat(chatId: string, handlers: ChatStreamHandlers): void {
     onState: handlers.onState,
   });
   follower.done.catch((error: unknown) => {
-    if (!handlers.signal.aborted) handlers.onFailure(noticeUnauthorized(error));
+    if (!handlers.signal.aborted) handlers.onFailure(noticeAuthFailure(error));
   });
 }

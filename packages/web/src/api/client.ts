@@ -7,6 +7,7 @@ export { ChatdApiError } from '@chatd/client';
 export const chatd = createChatdClient({ baseUrl: window.location.origin });
 
 const unauthorizedListeners = new Set<() => void>();
+const forbiddenListeners = new Set<() => void>();
 
 /** Calls `listener` whenever the server answers 401 (the session ended); returns the unsubscribe. */
 export function onUnauthorized(listener: () => void): () => void {
@@ -14,10 +15,24 @@ export function onUnauthorized(listener: () => void): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-/** Tells the {@link onUnauthorized} listeners when `error` is a 401; returns `error` to rethrow. */
-export function noticeUnauthorized(error: unknown): unknown {
+/**
+ * Calls `listener` whenever the server answers 403 (the user may not do that: perhaps their role
+ * changed since the page loaded); returns the unsubscribe.
+ */
+export function onForbidden(listener: () => void): () => void {
+  forbiddenListeners.add(listener);
+  return () => forbiddenListeners.delete(listener);
+}
+
+/**
+ * Tells the {@link onUnauthorized} listeners when `error` is a 401, the {@link onForbidden} ones when it
+ * is a 403; returns `error` to rethrow.
+ */
+export function noticeAuthFailure(error: unknown): unknown {
   if (error instanceof ChatdApiError && error.status === 401)
     for (const listener of unauthorizedListeners) listener();
+  if (error instanceof ChatdApiError && error.status === 403)
+    for (const listener of forbiddenListeners) listener();
   return error;
 }
 
@@ -32,7 +47,7 @@ async function drainEmptyBody({ response }: ApiResult): Promise<void> {
 
 /**
  * Awaits a `chatd.api` request: its data (typed by the generated OpenAPI paths), or a thrown
- * {@link ChatdApiError}. A 401 also tells the {@link onUnauthorized} listeners.
+ * {@link ChatdApiError}. A 401 or a 403 also tells their listeners (see {@link noticeAuthFailure}).
  */
 export async function request<Result extends ApiResult>(pending: Promise<Result>): Promise<DataOf<Result>> {
   try {
@@ -43,6 +58,6 @@ export async function request<Result extends ApiResult>(pending: Promise<Result>
       }),
     );
   } catch (error) {
-    throw noticeUnauthorized(error);
+    throw noticeAuthFailure(error);
   }
 }
