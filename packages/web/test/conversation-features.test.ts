@@ -198,6 +198,37 @@ describeBrowser('conversation features in the browser', () => {
     // The message's own copy button copies its Markdown source.
     await answer.getByRole('button', { name: 'Copy message' }).click();
     await expect.poll(() => clipboardText(page), WAIT).toBe(MARKDOWN_ANSWER.join(''));
+
+    // Where the async clipboard refuses (a document that lost focus) or is missing (plain HTTP on
+    // another host), the selection route copies instead, and gives the focus back to the button.
+    await page.evaluate(`
+      window.__clipboard = navigator.clipboard;
+      window.__write = navigator.clipboard.writeText.bind(navigator.clipboard);
+      Object.defineProperty(navigator.clipboard, 'writeText', {
+        configurable: true,
+        value: () => Promise.reject(new DOMException('Document is not focused.', 'NotAllowedError')),
+      });
+    `);
+    const realClipboardText = () => page.evaluate('window.__clipboard.readText()');
+    const focusedClass = () => page.evaluate('document.activeElement?.className ?? ""');
+    await page.evaluate("window.__write('nothing copied yet')");
+    await answer.locator('button.code-copy').click();
+    await expect.poll(realClipboardText, WAIT).toBe(CODE);
+    await answer.locator('button.code-copy', { hasText: 'Copied' }).waitFor();
+    expect(await focusedClass()).toContain('code-copy');
+    await page.evaluate(
+      "Object.defineProperty(Navigator.prototype, 'clipboard', { configurable: true, get: () => undefined })",
+    );
+    await page.evaluate("window.__write('nothing copied yet')");
+    await answer.getByRole('button', { name: 'Copy message' }).click();
+    await expect.poll(realClipboardText, WAIT).toBe(MARKDOWN_ANSWER.join(''));
+    expect(await page.evaluate('document.activeElement?.textContent ?? ""')).toContain('Copy message');
+    // Both routes refused: the button says so instead of claiming a copy.
+    await page.evaluate('document.execCommand = () => false');
+    await answer.locator('button.code-copy').click();
+    await answer.locator('button.code-copy', { hasText: 'Copy failed' }).waitFor();
+    await answer.getByRole('button', { name: 'Copy message' }).click();
+    await answer.getByRole('button', { name: 'Copy message Copy failed' }).waitFor();
     await expectAccessible(page, 'chat with a code block');
     await closePages();
   });

@@ -13,12 +13,16 @@ function addCopyButtons(container: HTMLElement): void {
     button.className = 'button-small code-copy';
     button.textContent = 'Copy code';
     button.addEventListener('click', () => {
-      void copyText(pre.textContent ?? '').then(() => {
-        button.textContent = 'Copied';
+      const say = (text: string) => {
+        button.textContent = text;
         setTimeout(() => {
           button.textContent = 'Copy code';
         }, 2000);
-      });
+      };
+      void copyText(pre.textContent ?? '').then(
+        (copied) => say(copied ? 'Copied' : 'Copy failed'),
+        () => say('Copy failed'),
+      );
     });
     pre.replaceWith(wrapper);
     wrapper.append(button, pre);

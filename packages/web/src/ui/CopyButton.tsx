@@ -1,12 +1,20 @@
 import { useEffect, useState } from 'react';
 
-/** Copies text to the clipboard. */
-export async function copyText(text: string): Promise<void> {
+/**
+ * Copies text to the clipboard; resolves whether it did. The async clipboard first; where it is missing
+ * (plain HTTP on another host) or refuses (the document lost focus, a permission policy), the selection
+ * route, which gives focus back to where it was.
+ */
+export async function copyText(text: string): Promise<boolean> {
   if (navigator.clipboard?.writeText) {
-    await navigator.clipboard.writeText(text);
-    return;
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // Refused: the selection route below may still be allowed (the click's activation lasts a while).
+    }
   }
-  // Without the async clipboard (plain HTTP on another host): the selection route.
+  const previousFocus = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const area = document.createElement('textarea');
   area.value = text;
   area.setAttribute('readonly', '');
@@ -14,29 +22,38 @@ export async function copyText(text: string): Promise<void> {
   area.style.opacity = '0';
   document.body.append(area);
   area.select();
-  document.execCommand('copy');
-  area.remove();
+  let copied = false;
+  try {
+    copied = document.execCommand('copy');
+  } finally {
+    area.remove();
+    previousFocus?.focus();
+  }
+  return copied;
 }
 
-/** A button that copies `text` and says so for a moment. */
+/** A button that copies `text` and says for a moment whether it did. */
 export function CopyButton({ text, label = 'Copy' }: { text: string; label?: string }) {
-  const [copied, setCopied] = useState(false);
+  const [feedback, setFeedback] = useState<'copied' | 'failed' | undefined>();
   useEffect(() => {
-    if (!copied) return;
-    const timer = setTimeout(() => setCopied(false), 2000);
+    if (!feedback) return;
+    const timer = setTimeout(() => setFeedback(undefined), 2000);
     return () => clearTimeout(timer);
-  }, [copied]);
+  }, [feedback]);
   return (
     <button
       type="button"
       className="button-small"
       onClick={() => {
-        void copyText(text).then(() => setCopied(true));
+        void copyText(text).then(
+          (copied) => setFeedback(copied ? 'copied' : 'failed'),
+          () => setFeedback('failed'),
+        );
       }}
     >
       {label}
       <span aria-live="polite" className="copy-feedback">
-        {copied ? ' ✓ Copied' : ''}
+        {feedback === 'copied' ? ' ✓ Copied' : feedback === 'failed' ? ' Copy failed' : ''}
       </span>
     </button>
   );
