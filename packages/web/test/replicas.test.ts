@@ -1,7 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ScriptedLlm } from '../../chatd/test/support/scripted-llm.js';
-import { createModel } from '../../chatd/test/support/test-server.js';
+import { createModel, startTestServer } from '../../chatd/test/support/test-server.js';
 import { expectAccessible } from './support/accessibility.js';
 import {
   chromiumUnavailable,
@@ -43,6 +43,9 @@ beforeAll(async () => {
         systemPromptTtlMs: TEN_MINUTES,
         userPromptTtlMs: TEN_MINUTES,
       },
+      // Rows of replicas silent this long are removed: long enough that a replica with a late heartbeat
+      // stays listed (the deployment test below). No turn is taken over in this file.
+      worker: { staleAfterMs: 60_000 },
     },
   });
   await createModel(chatd.adminApi, { provider: 'openai-compat', model: 'scripted-2', baseUrl: llm.url });
@@ -104,5 +107,43 @@ describeBrowser('two replicas in the browser', () => {
     await openAdminPage(page, 'Deployment');
     await page.getByRole('status').filter({ hasText: 'all 2 replicas in sync' }).waitFor();
     expect(memberPage.problems).toEqual([]);
+  });
+
+  it('shows a replica that has not reported the database’s config version as behind, and by how much', async () => {
+    // A third replica that reports its applied version only at start (its heartbeat is ten minutes):
+    // to the deployment page it is a replica whose heartbeat is late, as a saturated one's would be.
+    const late = await startTestServer(chatd.database.url, { replicaHeartbeatMs: TEN_MINUTES });
+    try {
+      const page = adminPage.page;
+      await openAdminPage(page, 'Deployment');
+      const status = page.getByRole('status').filter({ hasText: 'Database config version' });
+      await status.filter({ hasText: 'all 3 replicas in sync.' }).waitFor();
+      await chatd.adminApi.request('PUT', '/api/v1/chat/config/system-prompt', { system_prompt: 'Be late.' });
+      await status.filter({ hasText: '1 of 3 replicas behind.' }).waitFor();
+      expect(await status.getAttribute('class')).toContain('notice-warning');
+      const table = page.getByRole('table', { name: 'Replicas' });
+      const lateRow = table
+        .getByRole('row')
+        .filter({ has: page.getByRole('cell', { name: late.replicaId }) });
+      const { version } = await chatd.adminApi.request<{ version: number }>(
+        'GET',
+        '/api/v1/chat/config/status',
+      );
+      const cells = (await lateRow.getByRole('cell').allTextContents()).map((text) => text.trim());
+      const reported = Number(cells[1]);
+      expect(reported).toBeLessThan(version);
+      expect(cells[2]).toBe(`behind by ${version - reported}`);
+      // The other two report the new version: in sync.
+      for (const replica of chatd.replicas) {
+        const row = table
+          .getByRole('row')
+          .filter({ has: page.getByRole('cell', { name: replica.replicaId }) });
+        await row.getByRole('cell', { name: 'in sync', exact: true }).waitFor();
+      }
+      await expectAccessible(page, 'deployment with a replica behind');
+      expect(adminPage.problems).toEqual([]);
+    } finally {
+      await late.close();
+    }
   });
 });
