@@ -65,6 +65,12 @@ describe('a message accepted by a replica with room', () => {
     expect(chat.status).toBe('running');
     const first = await waitForTurn(onA, chat.id, { minMessages: 2 });
     expect(first.messages.map((m) => m.content)).toEqual(['first question', 'first question']);
+    // The chat shows `waiting` as soon as the turn's end is published; A's one slot is freed just after
+    // the turn is counted (chat-worker.ts). A message sent before that finds A full, and B may answer it.
+    await eventually(
+      () => a.chatMetrics.count('completed') === completedOnA + 1,
+      'the first turn counted on A',
+    );
 
     const before = calls(TURN_QUERIES);
     const sent = await onA.sendMessage(chat.id, 'second question');
