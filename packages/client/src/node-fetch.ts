@@ -54,18 +54,10 @@ interface SendFailure extends Error {
 /** Creates the fetch; see the module comment. */
 export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): (request: Request) => Promise<Response> {
   const attempts = options.connectionAttempts ?? 3;
-  // Node's global agents' settings (keep-alive, LIFO reuse, idle sockets closed after 5 s), one pair per
-  // fetch so that a limit applies to this client alone.
-  const agentOptions = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const;
+  // One pair of agents per fetch, so that a limit applies to this client alone.
   const agents = {
-    http: {
-      requests: new http.Agent({ ...agentOptions, maxSockets: options.maxSockets ?? Infinity }),
-      streams: new http.Agent(agentOptions),
-    },
-    https: {
-      requests: new https.Agent({ ...agentOptions, maxSockets: options.maxSockets ?? Infinity }),
-      streams: new https.Agent(agentOptions),
-    },
+    http: agentPair(http.Agent, options.maxSockets),
+    https: agentPair(https.Agent, options.maxSockets),
   };
   return async (request) => {
     const body = request.body === null ? undefined : Buffer.from(await request.arrayBuffer());
@@ -103,6 +95,19 @@ export function nodeHttpFetch(options: NodeHttpFetchOptions = {}): (request: Req
       }
     }
   };
+}
+
+/**
+ * The agents of one protocol: `requests` limited to `maxSockets` connections per server, `streams`
+ * without a limit. Both with Node's global agents' settings (keep-alive, LIFO reuse, idle sockets closed
+ * after 5 s).
+ */
+function agentPair(
+  Agent: typeof http.Agent,
+  maxSockets = Infinity,
+): { requests: http.Agent; streams: http.Agent } {
+  const settings = { keepAlive: true, scheduling: 'lifo', timeout: 5_000 } as const;
+  return { requests: new Agent({ ...settings, maxSockets }), streams: new Agent(settings) };
 }
 
 /** One request; resolves with the response head, rejects with the socket error (code set) or the abort. */

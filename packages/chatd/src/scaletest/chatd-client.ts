@@ -14,7 +14,7 @@ import {
   createChatdClient,
   readServerSentEvents,
 } from '@chatd/client';
-import { nodeHttpFetch } from '@chatd/client/node';
+import { type NodeHttpFetchOptions, nodeHttpFetch } from '@chatd/client/node';
 
 type Schemas = components['schemas'];
 
@@ -36,17 +36,11 @@ export { ChatdApiError };
 /** How long a JSON request may take in all (a stream has no limit: it lasts as long as its chat). */
 const REQUEST_TIMEOUT_MS = 300_000;
 
-/** Options of a {@link ChatdClient}. */
-export interface ChatdClientOptions {
-  /** Attempts per request the server never got (a failed connection, a 408); default 3. */
-  readonly connectionAttempts?: number;
-  /** Called for each retry after a connection failure, so that load reports can count them. */
-  readonly onConnectionRetry?: (error: Error) => void;
-  /** Called for each retry after a 408 answer. */
-  readonly onRequestTimeoutRetry?: () => void;
-  /** Most connections for requests other than streams (see `NodeHttpFetchOptions.maxSockets`). */
-  readonly maxSockets?: number;
-}
+/**
+ * Options of a {@link ChatdClient}: those of its fetch (retries of requests the server never got, their
+ * counters, the connection limit; see `NodeHttpFetchOptions`).
+ */
+export type ChatdClientOptions = NodeHttpFetchOptions;
 
 export class ChatdClient {
   readonly #token: string;

@@ -13,16 +13,12 @@ function addCopyButtons(container: HTMLElement): void {
     button.className = 'button-small code-copy';
     button.textContent = 'Copy code';
     button.addEventListener('click', () => {
-      const say = (text: string) => {
-        button.textContent = text;
+      void copyText(pre.textContent ?? '').then((copied) => {
+        button.textContent = copied ? 'Copied' : 'Copy failed';
         setTimeout(() => {
           button.textContent = 'Copy code';
         }, 2000);
-      };
-      void copyText(pre.textContent ?? '').then(
-        (copied) => say(copied ? 'Copied' : 'Copy failed'),
-        () => say('Copy failed'),
-      );
+      });
     });
     pre.replaceWith(wrapper);
     wrapper.append(button, pre);

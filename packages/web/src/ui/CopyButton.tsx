@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 
 /**
- * Copies text to the clipboard; resolves whether it did. The async clipboard first; where it is missing
+ * Copies text to the clipboard; resolves whether it did (never rejects). The async clipboard first; where it is missing
  * (plain HTTP on another host) or refuses (the document lost focus, a permission policy), the selection
  * route, which gives focus back to where it was.
  */
@@ -25,6 +25,8 @@ export async function copyText(text: string): Promise<boolean> {
   let copied = false;
   try {
     copied = document.execCommand('copy');
+  } catch {
+    // Refused outright: reported as not copied.
   } finally {
     area.remove();
     previousFocus?.focus();
@@ -45,10 +47,7 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
       type="button"
       className="button-small"
       onClick={() => {
-        void copyText(text).then(
-          (copied) => setFeedback(copied ? 'copied' : 'failed'),
-          () => setFeedback('failed'),
-        );
+        void copyText(text).then((copied) => setFeedback(copied ? 'copied' : 'failed'));
       }}
     >
       {label}
